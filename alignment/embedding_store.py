@@ -1,0 +1,39 @@
+"""The database-backed embedding cache in front of the pure encoder (alignment/embeddings)."""
+
+import numpy as np
+from django.conf import settings
+
+from alignment.embeddings import embed_with_cache, load_encoder
+from alignment.models import TextEmbedding
+
+_CHUNK = 500  # keeps IN (...) lists well under SQLite's variable limit
+
+
+def _lookup(model_name: str, hashes: list[str]) -> dict[str, np.ndarray]:
+    found: dict[str, np.ndarray] = {}
+    for start in range(0, len(hashes), _CHUNK):
+        rows = TextEmbedding.objects.filter(
+            model_name=model_name, text_sha256__in=hashes[start : start + _CHUNK]
+        ).values_list("text_sha256", "vector")
+        for sha, blob in rows:
+            found[sha] = np.frombuffer(bytes(blob), dtype="<f4")
+    return found
+
+
+def _store(model_name: str, vectors: dict[str, np.ndarray]) -> None:
+    TextEmbedding.objects.bulk_create(
+        (
+            TextEmbedding(
+                model_name=model_name, text_sha256=sha, dim=len(vec), vector=np.asarray(vec, dtype="<f4").tobytes()
+            )
+            for sha, vec in vectors.items()
+        ),
+        batch_size=_CHUNK,
+        ignore_conflicts=True,  # another process may have embedded the same text meanwhile
+    )
+
+
+def embeddings_for_texts(texts: list[str], *, model_name: str | None = None) -> np.ndarray:
+    """(n, D) float32 embeddings in input order, from the cache or the encoder."""
+    name = model_name or settings.EMBEDDING_MODEL
+    return embed_with_cache(texts, model_name=name, lookup=_lookup, store=_store, encoder_factory=load_encoder)

@@ -1,0 +1,165 @@
+"""PAL mixture reward models (Chen et al., arXiv 2406.08469) on frozen sentence embeddings.
+
+User i mixes K prototypes with weights w_i = softmax(theta_i); all users' theta live in one
+nn.Embedding, so a minibatch over many users is one tensor op.
+
+- PAL-A: prototypes P (K x D) in embedding space; ideal point a_i = f(w_i^T P); r_i(x) = -||f(x) - a_i||.
+- PAL-B: a_i(p) = sum_k w_ik g_k(p); r_i(p, x) = s * cos(f(x), a_i(p)), s = min(exp(lambda), 100).
+K = 1 is the homogeneous Bradley-Terry reward model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+KINDS = ("A", "B")
+MAX_SCALE = 100.0
+INITIAL_LOG_SCALE = math.log(1 / 0.07)
+
+
+@dataclass(frozen=True)
+class PalArchitecture:
+    kind: str
+    k: int
+    dim: int
+    n_users: int
+    hidden: int = 128
+    out: int = 64
+    theta_init_std: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown PAL kind {self.kind!r}; expected one of {KINDS}")
+        if self.k < 1:
+            raise ValueError("k must be at least 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def mlp(dim: int, hidden: int, out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, out))
+
+
+class StackedMLP(nn.Module):
+    """K independent two-layer MLPs run as batched matmuls instead of a Python loop over k."""
+
+    def __init__(self, k: int, dim: int, hidden: int, out: int) -> None:
+        super().__init__()
+        self.w1 = nn.Parameter(_uniform((k, dim, hidden), dim))
+        self.b1 = nn.Parameter(_uniform((k, hidden), dim))
+        self.w2 = nn.Parameter(_uniform((k, hidden, out), hidden))
+        self.b2 = nn.Parameter(_uniform((k, out), hidden))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(n, dim) -> (n, k, out)"""
+        hidden = F.gelu(torch.einsum("nd,kdh->nkh", x, self.w1) + self.b1)
+        return torch.einsum("nkh,kho->nko", hidden, self.w2) + self.b2
+
+
+def _uniform(shape: tuple[int, ...], fan_in: int) -> torch.Tensor:
+    # The same range nn.Linear uses, so a stacked g_k starts like K separate nn.Linear MLPs.
+    bound = 1 / math.sqrt(fan_in)
+    return torch.empty(shape).uniform_(-bound, bound)
+
+
+class PalModel(nn.Module):
+    """`pair_logits` is what training calls; `rewards` scores explicit rows for the reward API.
+    Both take mixture weights (U, K) plus, per judgment, an index into them, so that seen users,
+    few-shot users and groups all go through the same code."""
+
+    def __init__(self, arch: PalArchitecture) -> None:
+        super().__init__()
+        self.arch = arch
+        self.theta = nn.Embedding(arch.n_users, arch.k)
+        nn.init.normal_(self.theta.weight, std=arch.theta_init_std)
+        self.f = mlp(arch.dim, arch.hidden, arch.out)
+
+    def user_weights(self, users: torch.Tensor | None = None) -> torch.Tensor:
+        logits = self.theta.weight if users is None else self.theta(users)
+        return torch.softmax(logits, dim=-1)
+
+    def pair_logits(
+        self,
+        weights: torch.Tensor,
+        weight_index: torch.Tensor,
+        prompts: torch.Tensor,
+        a: torch.Tensor,
+        b: torch.Tensor,
+        prompt_x: torch.Tensor,
+        candidate_x: torch.Tensor,
+    ) -> torch.Tensor:
+        """r(a) - r(b) per judgment. Texts are far fewer than judgments: f and g_k run once per
+        distinct row the batch touches and the results are gathered."""
+        rows, inverse = torch.unique(torch.cat([a, b]), return_inverse=True)
+        features = self.response_features(candidate_x[rows])
+        prompt_rows, prompt_inverse = torch.unique(prompts, return_inverse=True)
+        ideal = self.ideal_points(weights, weight_index, prompt_x[prompt_rows], prompt_inverse)
+        n = len(a)
+        return self.score(ideal, features[inverse[:n]]) - self.score(ideal, features[inverse[n:]])
+
+    def rewards(
+        self, weights: torch.Tensor, weight_index: torch.Tensor, prompt_x: torch.Tensor, response_x: torch.Tensor
+    ) -> torch.Tensor:
+        """Reward of each response row, for the prompt row beside it and the mixture weight_index picks."""
+        positions = torch.arange(len(response_x), device=response_x.device)
+        ideal = self.ideal_points(weights, weight_index, prompt_x, positions)
+        return self.score(ideal, self.response_features(response_x))
+
+    def response_features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def ideal_points(
+        self, weights: torch.Tensor, weight_index: torch.Tensor, prompt_rows: torch.Tensor, prompt_index: torch.Tensor
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def score(self, ideal: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class PalA(PalModel):
+    def __init__(self, arch: PalArchitecture) -> None:
+        super().__init__(arch)
+        # Prototypes start near unit norm, the scale of the normalised embeddings they live among.
+        self.prototypes = nn.Parameter(torch.randn(arch.k, arch.dim) / math.sqrt(arch.dim))
+
+    def response_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.f(x)
+
+    def ideal_points(self, weights, weight_index, prompt_rows, prompt_index) -> torch.Tensor:
+        # One f per mixture, not per judgment: a batch holds many judgments of each user.
+        return self.f(weights @ self.prototypes)[weight_index]
+
+    def score(self, ideal: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        # The epsilon keeps the gradient finite when a response sits exactly on the ideal point.
+        return -torch.sqrt(((features - ideal) ** 2).sum(dim=-1).clamp_min(1e-12))
+
+
+class PalB(PalModel):
+    def __init__(self, arch: PalArchitecture) -> None:
+        super().__init__(arch)
+        self.g = StackedMLP(arch.k, arch.dim, arch.hidden, arch.out)
+        self.log_scale = nn.Parameter(torch.tensor(INITIAL_LOG_SCALE))
+
+    def scale(self) -> torch.Tensor:
+        return self.log_scale.exp().clamp(max=MAX_SCALE)
+
+    def response_features(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.f(x), dim=-1)
+
+    def ideal_points(self, weights, weight_index, prompt_rows, prompt_index) -> torch.Tensor:
+        prototypes = self.g(prompt_rows)[prompt_index]
+        return F.normalize(torch.einsum("bk,bkd->bd", weights[weight_index], prototypes), dim=-1)
+
+    def score(self, ideal: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        return self.scale() * (ideal * features).sum(dim=-1)
+
+
+def build_model(arch: PalArchitecture) -> PalModel:
+    return PalA(arch) if arch.kind == "A" else PalB(arch)

@@ -1,0 +1,200 @@
+"""Minibatch Bradley-Terry fitting of PAL over all users at once, early-stopped on a validation split."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from alignment.pal.data import TIE, Judgments, PalData
+from alignment.pal.model import PalArchitecture, PalModel, build_model
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    hidden: int = 128
+    out: int = 64
+    lr: float = 3e-3
+    user_lr: float = 3e-2  # theta only hears from its own user's judgments: it needs larger steps
+    weight_decay: float = 0.0
+    theta_init_std: float = 0.1
+    entropy_penalty: float = 0.0
+    batch_size: int = 8192
+    max_epochs: int = 60
+    patience: int = 4
+    min_improvement: float = 1e-4
+    threads: int | None = None
+    device: str | None = None  # None: CUDA when present, else CPU
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PalFit:
+    model: PalModel
+    config: TrainConfig
+    trained_users: np.ndarray  # bool per user row: had training judgments
+    best_epoch: int
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def k(self) -> int:
+        return self.model.arch.k
+
+    @property
+    def kind(self) -> str:
+        return self.model.arch.kind
+
+
+def resolve_device(device: str | None) -> torch.device:
+    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+class DeviceData:
+    """Embedding matrices moved to the device once per fit."""
+
+    def __init__(self, data: PalData, device: torch.device) -> None:
+        self.device = device
+        self.prompts = torch.as_tensor(data.prompt_embeddings, dtype=torch.float32, device=device)
+        self.candidates = torch.as_tensor(data.candidate_embeddings, dtype=torch.float32, device=device)
+
+    def columns(self, judgments: Judgments) -> tuple[torch.Tensor, ...]:
+        as_long = [torch.as_tensor(c, device=self.device) for c in (judgments.user, judgments.prompt)]
+        pair = [torch.as_tensor(c, device=self.device) for c in (judgments.a, judgments.b)]
+        return (*as_long, *pair, torch.as_tensor(judgments.label, device=self.device))
+
+
+def batch_logits(model: PalModel, batch: tuple[torch.Tensor, ...], tensors: DeviceData) -> torch.Tensor:
+    users, prompts, a, b, _ = batch
+    rows, inverse = torch.unique(users, return_inverse=True)
+    return model.pair_logits(model.user_weights(rows), inverse, prompts, a, b, tensors.prompts, tensors.candidates)
+
+
+def fit_pal(
+    data: PalData,
+    train: Judgments,
+    val: Judgments,
+    *,
+    kind: str = "B",
+    k: int = 3,
+    config: TrainConfig | None = None,
+) -> PalFit:
+    """Fit for at most `max_epochs`, keep the epoch with the lowest validation loss and stop after
+    `patience` epochs without improvement; with no validation judgments, run all epochs."""
+    config = config or TrainConfig()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = resolve_device(config.device)
+    arch = PalArchitecture(kind, k, data.dim, data.n_users, config.hidden, config.out, config.theta_init_std)
+    # A local seed: fitting must not disturb (or depend on) the caller's global RNG.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        model = build_model(arch).to(device)
+    started = time.perf_counter()
+    best_epoch, history = _train(model, data, train, val, config, device)
+    val_loss, val_accuracy = (history[best_epoch - 1]["val_loss"], history[best_epoch - 1]["val_accuracy"])
+    trained = np.bincount(train.user, minlength=data.n_users) > 0
+    return PalFit(model.eval(), config, trained, best_epoch, val_loss, val_accuracy,
+                  time.perf_counter() - started, history)
+
+
+def _train(model, data, train, val, config, device) -> tuple[int, list[dict]]:
+    tensors = DeviceData(data, device)
+    train_columns, val_columns = tensors.columns(train), tensors.columns(val)
+    optimizer = _optimizer(model, config)
+    generator = torch.Generator().manual_seed(config.seed)
+    best = (float("inf"), 0, copy.deepcopy(model.state_dict()))
+    history: list[dict] = []
+    for epoch in range(1, config.max_epochs + 1):
+        train_loss = _run_epoch(model, optimizer, train_columns, tensors, config.batch_size, generator, config.entropy_penalty)
+        val_loss, val_accuracy = bt_loss_and_accuracy(model, val_columns, tensors)
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy})
+        if not len(val) or val_loss < best[0] - config.min_improvement:
+            best = (val_loss, epoch, copy.deepcopy(model.state_dict()))
+        elif epoch - best[1] >= config.patience:
+            break
+    model.load_state_dict(best[2])
+    return best[1], history
+
+
+def _optimizer(model: PalModel, config: TrainConfig) -> torch.optim.Optimizer:
+    shared = [p for name, p in model.named_parameters() if not name.startswith("theta.")]
+    return torch.optim.Adam(
+        [
+            {"params": shared, "lr": config.lr, "weight_decay": config.weight_decay},
+            {"params": model.theta.parameters(), "lr": config.user_lr, "weight_decay": 0.0},
+        ]
+    )
+
+
+def _run_epoch(model, optimizer, columns, tensors, batch_size, generator, entropy_penalty=0.0) -> float:
+    model.train()
+    n = len(columns[0])
+    order = torch.randperm(n, generator=generator).to(tensors.device)
+    total = 0.0
+    for start in range(0, n, batch_size):
+        batch = [c[order[start : start + batch_size]] for c in columns]
+        loss = F.binary_cross_entropy_with_logits(batch_logits(model, batch, tensors), batch[4])
+        if entropy_penalty:
+            w = model.user_weights(torch.unique(batch[0]))
+            loss = loss + entropy_penalty * -(w * torch.log(w + 1e-9)).sum(-1).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(batch[0])
+    return total / max(n, 1)
+
+
+@torch.no_grad()
+def bt_loss_and_accuracy(
+    model: PalModel, columns: tuple[torch.Tensor, ...], tensors: DeviceData, batch_size: int = 65536
+) -> tuple[float, float]:
+    """Mean Bradley-Terry loss (ties as soft 0.5 targets) and accuracy on decided judgments
+    (ties have no right answer, so they are left out of accuracy)."""
+    model.eval()
+    n = len(columns[0])
+    if n == 0:
+        return float("nan"), float("nan")
+    logits = torch.cat(
+        [batch_logits(model, [c[s : s + batch_size] for c in columns], tensors) for s in range(0, n, batch_size)]
+    )
+    loss = F.binary_cross_entropy_with_logits(logits, columns[4]).item()
+    return loss, decided_accuracy(logits, columns[4])
+
+
+def decided_accuracy(margins: torch.Tensor, labels: torch.Tensor) -> float:
+    decided = labels != TIE
+    if not bool(decided.any()):
+        return float("nan")
+    return ((margins[decided] > 0) == (labels[decided] > TIE)).float().mean().item()
+
+
+@dataclass
+class PalSelection:
+    best: PalFit
+    fits: dict[int, PalFit]  # by K
+
+
+def select_pal(
+    data: PalData,
+    train: Judgments,
+    val: Judgments,
+    *,
+    kind: str = "B",
+    ks: Iterable[int] = (1, 2, 3, 4),
+    config: TrainConfig | None = None,
+) -> PalSelection:
+    """Fit each K and keep the one with the lowest validation loss: the test split plays no part."""
+    fits = {k: fit_pal(data, train, val, kind=kind, k=k, config=config) for k in ks}
+    best = min(fits.values(), key=lambda fit: (fit.val_loss, fit.k))
+    return PalSelection(best, fits)

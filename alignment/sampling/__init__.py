@@ -1,0 +1,12 @@
+"""Candidate selection (no Django): negatively-correlated pairs and k-sets, and the random baseline."""
+
+from alignment.sampling.pairs import (
+    STRATEGIES,
+    SelectedPair,
+    SelectedSet,
+    cosine_distances,
+    nc_select_pairs,
+    nc_select_sets,
+)
+
+__all__ = ["STRATEGIES", "SelectedPair", "SelectedSet", "cosine_distances", "nc_select_pairs", "nc_select_sets"]

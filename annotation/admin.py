@@ -1,0 +1,143 @@
+"""Django admin for every model, with search and filters, and upload pages for study and judgment files."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from annotation.access import is_admin
+from annotation.errors import InputError
+from annotation.judgment_files import judgments_import
+from annotation.models import Assignment, Candidate, Judgment, Pair, Participant, Prompt, Rating, Slot, Study
+from annotation.study_files import study_import
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(help_text="JSONL, format in docs/formats.md")
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ["slug", "title", "language", "overlap", "quota", "pair_strategy", "is_open", "links"]
+    list_filter = ["language", "pair_strategy", "is_open"]
+    search_fields = ["slug", "title"]
+    change_list_template = "admin/annotation/study/change_list.html"
+
+    @admin.display(description="Links")
+    def links(self, study: Study) -> str:
+        return format_html(
+            '<a href="{}">join link</a> · <a href="{}">import judgments</a> · <a href="{}?format=csv">export</a>',
+            reverse("annotation:join", args=[study.slug]),
+            reverse("admin:annotation_study_import_judgments", args=[study.pk]),
+            reverse("api:api-export", args=[study.slug]),
+        )
+
+    def get_urls(self):
+        own = [
+            path("import/", self.admin_site.admin_view(self.import_study_view), name="annotation_study_import"),
+            path("<int:pk>/import-judgments/", self.admin_site.admin_view(self.import_judgments_view),
+                 name="annotation_study_import_judgments"),
+        ]
+        return own + super().get_urls()
+
+    def _upload(self, request, title: str, run, done_url: str):
+        if not is_admin(request.user):
+            raise PermissionDenied
+        form = UploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                message = run(upload)
+            except InputError as exc:
+                form.add_error("file", str(exc))
+            else:
+                self.message_user(request, message, messages.SUCCESS)
+                return redirect(done_url)
+        context = {**self.admin_site.each_context(request), "title": title, "form": form, "opts": self.model._meta}
+        return render(request, "admin/annotation/upload.html", context)
+
+    def import_study_view(self, request):
+        def run(upload) -> str:
+            summary = study_import(upload, source=upload.name)
+            return (f"Imported study {summary.study.slug}: {summary.prompts} prompts, "
+                    f"{summary.candidates} candidates, {summary.pairs} pairs.")
+
+        return self._upload(request, "Import a study file", run, reverse("admin:annotation_study_changelist"))
+
+    def import_judgments_view(self, request, pk: int):
+        study = get_object_or_404(Study, pk=pk)
+
+        def run(upload) -> str:
+            summary = judgments_import(study=study, stream=upload, source=upload.name)
+            return (f"Imported into {study.slug}: {summary.judgments} judgments, {summary.ratings} ratings "
+                    f"({summary.from_ratings} judgments derived), {summary.participants} new annotators.")
+
+        return self._upload(request, f"Import judgments into {study.slug}", run,
+                            reverse("admin:annotation_study_changelist"))
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "study", "language", "source"]
+    list_filter = ["study", "language"]
+    search_fields = ["external_id", "source"]
+
+
+@admin.register(Candidate)
+class CandidateAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "prompt", "source", "strategy"]
+    list_filter = ["prompt__study", "strategy", "source"]
+    search_fields = ["external_id", "text", "prompt__external_id"]
+    list_select_related = ["prompt"]
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "study", "group_key", "user", "consented_at", "created_at"]
+    list_filter = ["study", "group_key"]
+    search_fields = ["external_id", "user__username"]
+    list_select_related = ["study", "user"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(Pair)
+class PairAdmin(admin.ModelAdmin):
+    list_display = ["id", "prompt", "candidate_a", "candidate_b", "strategy", "diversity"]
+    list_filter = ["prompt__study", "strategy"]
+    search_fields = ["prompt__external_id", "candidate_a__external_id", "candidate_b__external_id"]
+    list_select_related = ["prompt", "candidate_a", "candidate_b"]
+
+
+@admin.register(Slot)
+class SlotAdmin(admin.ModelAdmin):
+    list_display = ["id", "pair", "group_key", "open_group", "status", "lease_expires_at"]
+    list_filter = ["study", "status", "group_key"]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ["id", "participant", "pair", "status", "created_at", "expires_at"]
+    list_filter = ["status", "participant__study"]
+    search_fields = ["participant__external_id"]
+    list_select_related = ["participant", "pair"]
+
+
+@admin.register(Judgment)
+class JudgmentAdmin(admin.ModelAdmin):
+    list_display = ["id", "participant", "group_key", "pair", "choice", "strength", "origin", "created_at"]
+    list_filter = ["participant__study", "choice", "strength", "origin", "group_key"]
+    search_fields = ["participant__external_id", "client_id", "rationale"]
+    list_select_related = ["participant", "pair"]
+    date_hierarchy = "created_at"
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # a judgment is never overwritten
+
+
+@admin.register(Rating)
+class RatingAdmin(admin.ModelAdmin):
+    list_display = ["id", "participant", "candidate", "rating", "created_at"]
+    list_filter = ["participant__study"]
+    search_fields = ["participant__external_id", "candidate__external_id"]

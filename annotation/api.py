@@ -1,0 +1,204 @@
+"""REST API: one view per operation, each a thin door onto a service or selector."""
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.parsers import FileUploadParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.access import IsResearcher, IsStudyAdmin
+from annotation.assignment import pair_next_for_annotator, participant_progress, shown_candidates
+from annotation.errors import InputError
+from annotation.judgment_export import export_lines
+from annotation.judgment_files import judgments_import
+from annotation.judgments import JudgmentInput, judgment_submit
+from annotation.models import Study
+from annotation.participants import participant_join
+from annotation.selectors import participant_for_assignment, participant_of, study_counts, study_get
+from annotation.study_files import study_import
+
+
+def _progress(participant) -> dict:
+    progress = participant_progress(participant=participant)
+    return {"done": progress.done, "quota": progress.quota}
+
+
+class StudyOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Study
+        fields = ["slug", "title", "description", "group_attributes", "overlap", "quota", "language",
+                  "pair_strategy", "is_open", "created_at"]
+
+
+class StudyListApi(APIView):
+    """Researchers list studies; admins create one by uploading a study file (docs/formats.md)."""
+
+    parser_classes = [MultiPartParser, FileUploadParser]
+
+    def get_permissions(self):
+        return [IsStudyAdmin()] if self.request.method == "POST" else [IsResearcher()]
+
+    @extend_schema(responses=StudyOutput(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(StudyOutput(Study.objects.all(), many=True).data)
+
+    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}, "append": {"type": "boolean"}}}},
+        responses={201: StudyOutput})
+    def post(self, request: Request) -> Response:
+        upload = request.data.get("file")
+        if upload is None:
+            raise InputError("upload the study file as multipart field 'file'", field="file")
+        append = str(request.data.get("append", "")).lower() in {"1", "true", "yes", "on"}
+        summary = study_import(upload, source=getattr(upload, "name", "upload"), append=append)
+        body = StudyOutput(summary.study).data | {
+            "imported": {"prompts": summary.prompts, "candidates": summary.candidates, "pairs": summary.pairs}
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class StudyDetailApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(responses=StudyOutput)
+    def get(self, request: Request, slug: str) -> Response:
+        study = study_get(slug=slug)
+        return Response(StudyOutput(study).data | {"counts": study_counts(study=study)})
+
+
+class StudyJoinApi(APIView):
+    """Consent and group profile: creates the annotator's account and returns its API token."""
+
+    permission_classes = [AllowAny]
+
+    class Input(serializers.Serializer):
+        consent = serializers.BooleanField()
+        attributes = serializers.DictField(child=serializers.CharField())
+        external_id = serializers.CharField(required=False, allow_blank=True, max_length=128)
+
+    class Output(serializers.Serializer):
+        participant_id = serializers.IntegerField()
+        annotator_id = serializers.CharField()
+        group = serializers.CharField()
+        token = serializers.CharField()
+
+    @extend_schema(request=Input, responses={201: Output})
+    def post(self, request: Request, slug: str) -> Response:
+        data = _valid(self.Input, request.data)
+        participant = participant_join(
+            study=study_get(slug=slug), consent=data["consent"], attributes=data["attributes"],
+            external_id=data.get("external_id", ""), user=request.user,
+        )
+        token, _ = Token.objects.get_or_create(user=participant.user)
+        return Response(
+            {"participant_id": participant.pk, "annotator_id": participant.external_id,
+             "group": participant.group_key, "token": token.key},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class CandidateOutput(serializers.Serializer):
+    candidate_id = serializers.CharField(source="external_id")
+    text = serializers.CharField()
+
+
+class StudyNextApi(APIView):
+    """Lease the next pair (200), or 204 when the quota is met or nothing is left."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: dict, 204: None})
+    def post(self, request: Request, slug: str) -> Response:
+        participant = participant_of(study=study_get(slug=slug), user=request.user)
+        assignment = pair_next_for_annotator(participant=participant)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        left, right = shown_candidates(assignment)
+        prompt = assignment.pair.prompt
+        return Response({
+            "assignment_id": assignment.pk,
+            "prompt": {"prompt_id": prompt.external_id, "turns": prompt.turns},
+            "a": CandidateOutput(left).data,
+            "b": CandidateOutput(right).data,
+            "lease_expires_at": assignment.expires_at,
+            "progress": _progress(participant),
+        })
+
+
+class JudgmentCreateApi(APIView):
+    """Submit a judgment; replaying a client_id returns the stored judgment (200) instead of a new one."""
+
+    permission_classes = [IsAuthenticated]
+
+    class Input(serializers.Serializer):
+        assignment = serializers.IntegerField()
+        choice = serializers.CharField()
+        strength = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        rationale = serializers.CharField(required=False, allow_blank=True, allow_null=True, trim_whitespace=False)
+        client_id = serializers.CharField(max_length=64)
+        time_taken_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+
+    @extend_schema(request=Input, responses={200: dict, 201: dict})
+    def post(self, request: Request) -> Response:
+        data = _valid(self.Input, request.data)
+        participant = participant_for_assignment(assignment_id=data["assignment"], user=request.user)
+        judgment, created = judgment_submit(
+            participant=participant,
+            data=JudgmentInput(
+                assignment_id=data["assignment"], choice=data["choice"], client_id=data["client_id"],
+                strength=data.get("strength") or "", rationale=data.get("rationale") or "",
+                time_taken_ms=data.get("time_taken_ms"),
+            ),
+        )
+        body = {
+            "id": judgment.pk, "assignment": judgment.assignment_id, "choice": judgment.choice,
+            "strength": judgment.strength or None, "rationale": judgment.rationale, "client_id": judgment.client_id,
+            "created_at": judgment.created_at, "replay": not created, "progress": _progress(participant),
+        }
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class StudyExportApi(APIView):
+    """Stream the study's judgments and ratings (JSONL or CSV)."""
+
+    permission_classes = [IsResearcher]
+
+    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["jsonl", "csv"])], responses={200: str})
+    def get(self, request: Request, slug: str) -> StreamingHttpResponse:
+        study = study_get(slug=slug)
+        fmt = request.query_params.get("format", "jsonl")
+        if fmt not in {"jsonl", "csv"}:
+            raise InputError("must be jsonl or csv", field="format")
+        content_type = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
+        response = StreamingHttpResponse(
+            export_lines(study=study, fmt=fmt), content_type=f"{content_type}; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{study.slug}-judgments.{fmt}"'
+        return response
+
+
+class StudyJudgmentsImportApi(APIView):
+    """Admins import a judgment file (multipart field 'file'); all or nothing."""
+
+    permission_classes = [IsStudyAdmin]
+    parser_classes = [MultiPartParser, FileUploadParser, JSONParser]
+
+    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}}}}, responses={201: dict})
+    def post(self, request: Request, slug: str) -> Response:
+        upload = request.data.get("file")
+        if upload is None:
+            raise InputError("upload the judgment file as multipart field 'file'", field="file")
+        summary = judgments_import(study=study_get(slug=slug), stream=upload, source=getattr(upload, "name", "upload"))
+        return Response(vars(summary), status=status.HTTP_201_CREATED)
+
+
+def _valid(serializer_class: type[serializers.Serializer], data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+

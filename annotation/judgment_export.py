@@ -1,0 +1,71 @@
+"""Exporting a study's judgments and ratings in the judgment-file schema (docs/formats.md), plus texts."""
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+
+from annotation.models import Judgment, Rating, Study
+
+EXPORT_COLUMNS = [
+    "kind", "annotator_id", "attributes", "group", "prompt_id", "a", "b", "choice", "strength", "rationale",
+    "created_at", "rating_a", "rating_b", "candidate_id", "rating", "client_id", "time_taken_ms",
+    "pair_strategy", "prompt", "a_text", "b_text", "candidate_text",
+]
+
+
+def export_records(*, study: Study) -> Iterator[dict]:
+    """Every judgment (except those derived from ratings) and every rating, in the import schema plus texts.
+
+    Derived judgments are left out because their ratings are exported: re-importing the file
+    derives them again, so export -> import reproduces the same judgments.
+    """
+    judgments = (
+        Judgment.objects.filter(participant__study=study)
+        .exclude(origin=Judgment.Origin.RATINGS)
+        .select_related("participant", "pair__prompt", "candidate_a", "candidate_b")
+        .order_by("id")
+    )
+    for j in judgments.iterator(chunk_size=2000):
+        yield {
+            "kind": "judgment", "annotator_id": j.participant.external_id, "attributes": j.participant.attributes,
+            "group": j.group_key, "prompt_id": j.pair.prompt.external_id, "a": j.candidate_a.external_id,
+            "b": j.candidate_b.external_id, "choice": j.choice, "strength": j.strength or None,
+            "rationale": j.rationale, "created_at": j.created_at.isoformat(), "rating_a": j.rating_a,
+            "rating_b": j.rating_b, "client_id": j.client_id, "time_taken_ms": j.time_taken_ms,
+            "pair_strategy": j.pair.strategy, "prompt": j.pair.prompt.turns, "a_text": j.candidate_a.text,
+            "b_text": j.candidate_b.text,
+        }
+    ratings = (
+        Rating.objects.filter(participant__study=study)
+        .select_related("participant", "candidate__prompt")
+        .order_by("id")
+    )
+    for r in ratings.iterator(chunk_size=2000):
+        yield {
+            "kind": "rating", "annotator_id": r.participant.external_id, "attributes": r.participant.attributes,
+            "group": r.participant.group_key, "prompt_id": r.candidate.prompt.external_id,
+            "candidate_id": r.candidate.external_id, "rating": r.rating,
+            "created_at": r.created_at.isoformat() if r.created_at else None,
+            "prompt": r.candidate.prompt.turns, "candidate_text": r.candidate.text,
+        }
+
+
+def export_lines(*, study: Study, fmt: str = "jsonl") -> Iterator[str]:
+    """The export as lines of text, streamed: JSONL, or CSV with nested values as JSON."""
+    if fmt == "jsonl":
+        for record in export_records(study=study):
+            yield json.dumps(record, ensure_ascii=False) + "\n"
+        return
+    if fmt != "csv":
+        raise ValueError(f"unknown export format {fmt!r} (jsonl or csv)")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for record in export_records(study=study):
+        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
+                         for k, v in record.items()})
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()

@@ -1,0 +1,252 @@
+"""Judgment files (docs/formats.md): importing existing datasets and exporting ours.
+
+A line is either a pairwise judgment ({"annotator_id", "attributes", "prompt_id", "a", "b", "choice",
+...}) or a rating ({"annotator_id", "attributes", "prompt_id", "candidate_id", "rating"}). Ratings
+become pairwise judgments between candidates the same annotator rated on the same prompt. Files
+stream: lines are validated and written in batches inside one transaction, so a bad line anywhere
+leaves the database as it was.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import combinations, groupby
+from typing import IO
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.errors import InputError
+from annotation.groups import group_key, validate_attributes
+from annotation.jsonl import field, iter_jsonl, text_field
+from annotation.models import Candidate, Judgment, Pair, Participant, Rating, Study
+
+BATCH = 1000
+
+
+@dataclass
+class JudgmentImportSummary:
+    judgments: int = 0
+    ratings: int = 0
+    from_ratings: int = 0
+    participants: int = 0
+    pairs_created: int = 0
+
+
+class _StudyIndex:
+    """Ids of the study's prompts, candidates, pairs and participants, filled as lines need them."""
+
+    def __init__(self, study: Study, summary: JudgmentImportSummary):
+        self.study = study
+        self.summary = summary
+        self.candidates: dict[tuple[str, str], tuple[int, int]] = {
+            (prompt_ext, cand_ext): (cand_pk, prompt_pk)
+            for cand_pk, cand_ext, prompt_pk, prompt_ext in Candidate.objects.filter(prompt__study=study).values_list(
+                "pk", "external_id", "prompt_id", "prompt__external_id"
+            )
+        }
+        self.prompts = {prompt_ext for prompt_ext, _ in self.candidates}
+        self.pairs: dict[tuple[int, int], int] = {
+            (a, b): pk for pk, a, b in Pair.objects.filter(prompt__study=study).values_list(
+                "pk", "candidate_a_id", "candidate_b_id"
+            )
+        }
+        self.participants: dict[str, Participant] = {}
+
+    def candidate(self, prompt_id: str, candidate_id: str, name: str) -> tuple[int, int]:
+        if prompt_id not in self.prompts:
+            raise InputError(f"unknown prompt {prompt_id!r} in study {self.study.slug!r}", field="prompt_id")
+        found = self.candidates.get((prompt_id, candidate_id))
+        if found is None:
+            raise InputError(f"unknown candidate {candidate_id!r} for prompt {prompt_id!r}", field=name)
+        return found
+
+    def pair(self, prompt_pk: int, a: int, b: int) -> int:
+        pk = self.pairs.get((a, b)) or self.pairs.get((b, a))
+        if pk is None:
+            pk = Pair.objects.create(prompt_id=prompt_pk, candidate_a_id=a, candidate_b_id=b, strategy="imported").pk
+            self.pairs[(a, b)] = pk
+            self.summary.pairs_created += 1
+        return pk
+
+    def participant(self, annotator_id: str, attributes: object) -> Participant:
+        known = self.participants.get(annotator_id)
+        if known is None:
+            known = Participant.objects.filter(study=self.study, external_id=annotator_id).first()
+        clean = validate_attributes(attributes if attributes is not None else {}, self.study.group_attributes)
+        if known is None:
+            known = Participant.objects.create(
+                study=self.study, external_id=annotator_id, attributes=clean,
+                group_key=group_key(clean, self.study.group_attributes),
+            )
+            self.summary.participants += 1
+        elif group_key(clean, self.study.group_attributes) != known.group_key:
+            raise InputError(
+                f"annotator {annotator_id!r} is already in group {known.group_key!r}", field="attributes"
+            )
+        self.participants[annotator_id] = known
+        return known
+
+
+def _created_at(obj: dict) -> datetime:
+    raw = field(obj, "created_at", str, required=False)
+    if not raw:
+        return timezone.now()
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InputError(f"{raw!r} is not an ISO 8601 date-time", field="created_at") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _number(obj: dict, name: str, *, required: bool) -> float | None:
+    value = field(obj, name, (int, float), required=required)
+    return None if value is None else float(value)
+
+
+def _judgment(obj: dict, index: _StudyIndex) -> tuple[Judgment, tuple[int, int]]:
+    participant = index.participant(text_field(obj, "annotator_id", max_length=128), obj.get("attributes"))
+    prompt_id = text_field(obj, "prompt_id")
+    a, prompt_pk = index.candidate(prompt_id, text_field(obj, "a"), "a")
+    b, _ = index.candidate(prompt_id, text_field(obj, "b"), "b")
+    if a == b:
+        raise InputError("a and b must be different candidates", field="b")
+    choice = text_field(obj, "choice")
+    if choice not in Judgment.Choice.values:
+        raise InputError(f"must be one of {', '.join(Judgment.Choice.values)}", field="choice")
+    strength = text_field(obj, "strength", required=False)
+    if strength and strength not in Judgment.Strength.values:
+        raise InputError(f"must be empty or one of {', '.join(Judgment.Strength.values)}", field="strength")
+    pair_pk = index.pair(prompt_pk, a, b)
+    judgment = Judgment(
+        participant=participant, pair_id=pair_pk, candidate_a_id=a, candidate_b_id=b, choice=choice,
+        strength=strength, rationale=text_field(obj, "rationale", required=False),
+        rating_a=_number(obj, "rating_a", required=False), rating_b=_number(obj, "rating_b", required=False),
+        group_key=participant.group_key, origin=Judgment.Origin.IMPORT, created_at=_created_at(obj),
+        client_id=text_field(obj, "client_id", required=False, max_length=64) or f"imp-{uuid.uuid4().hex}",
+    )
+    return judgment, (participant.pk, pair_pk)
+
+
+def _rating(obj: dict, index: _StudyIndex) -> tuple[Rating, tuple[int, int]]:
+    participant = index.participant(text_field(obj, "annotator_id", max_length=128), obj.get("attributes"))
+    candidate_pk, _ = index.candidate(text_field(obj, "prompt_id"), text_field(obj, "candidate_id"), "candidate_id")
+    rating = Rating(
+        participant=participant, candidate_id=candidate_pk, rating=_number(obj, "rating", required=True),
+        created_at=_created_at(obj),
+    )
+    return rating, (participant.pk, candidate_pk)
+
+
+class _Batch:
+    """Rows waiting to be written, with the line each came from so a clash can be reported there."""
+
+    def __init__(self, model, key_fields: tuple[str, str], what: str, source: str):
+        self.model, self.key_fields, self.what, self.source = model, key_fields, what, source
+        self.rows: list = []
+        self.keys: dict[tuple[int, int], int] = {}
+        self.client_ids: dict[str, int] = {}
+
+    def add(self, row, key: tuple[int, int], line: int) -> None:
+        if key in self.keys:
+            raise InputError(f"duplicate {self.what} (same annotator, also on line {self.keys[key]})", line=line,
+                             source=self.source)
+        client_id = getattr(row, "client_id", None)
+        if client_id is not None:
+            if client_id in self.client_ids:
+                raise InputError(f"duplicate client_id (also on line {self.client_ids[client_id]})",
+                                 field="client_id", line=line, source=self.source)
+            self.client_ids[client_id] = line
+        self.keys[key] = line
+        self.rows.append(row)
+
+    def flush(self) -> int:
+        if not self.rows:
+            return 0
+        self._check_existing()
+        self.model.objects.bulk_create(self.rows, batch_size=BATCH)
+        written = len(self.rows)
+        self.rows, self.keys, self.client_ids = [], {}, {}
+        return written
+
+    def _check_existing(self) -> None:
+        first, second = self.key_fields
+        existing = self.model.objects.filter(
+            **{f"{first}__in": {k[0] for k in self.keys}, f"{second}__in": {k[1] for k in self.keys}}
+        ).values_list(first, second)
+        for key in existing:
+            if key in self.keys:
+                raise InputError(f"this annotator already has this {self.what} in the study",
+                                 line=self.keys[key], source=self.source)
+        if self.client_ids:
+            taken = Judgment.objects.filter(client_id__in=list(self.client_ids)).values_list("client_id", flat=True)
+            for client_id in taken:
+                raise InputError("client_id is already used by a stored judgment", field="client_id",
+                                 line=self.client_ids[client_id], source=self.source)
+
+
+@transaction.atomic
+def judgments_import(*, study: Study, stream: IO, source: str = "") -> JudgmentImportSummary:
+    """Import a judgment file into a study; any bad line aborts the whole import."""
+    summary = JudgmentImportSummary()
+    index = _StudyIndex(study, summary)
+    judgments = _Batch(Judgment, ("participant_id", "pair_id"), "judgment of this pair", source)
+    ratings = _Batch(Rating, ("participant_id", "candidate_id"), "rating of this candidate", source)
+    rated_by: set[int] = set()
+    for line_no, obj in iter_jsonl(stream, source=source):
+        try:
+            if obj.get("kind") == "rating" or "rating" in obj:
+                row, key = _rating(obj, index)
+                ratings.add(row, key, line_no)
+                rated_by.add(row.participant_id)
+            else:
+                row, key = _judgment(obj, index)
+                judgments.add(row, key, line_no)
+        except InputError as exc:
+            raise exc.at(line=line_no, source=source) from None
+        if len(judgments.rows) >= BATCH:
+            summary.judgments += judgments.flush()
+        if len(ratings.rows) >= BATCH:
+            summary.ratings += ratings.flush()
+    summary.judgments += judgments.flush()
+    summary.ratings += ratings.flush()
+    summary.from_ratings = _judgments_from_ratings(index, rated_by)
+    return summary
+
+
+def _judgments_from_ratings(index: _StudyIndex, participant_ids: set[int]) -> int:
+    """Pairwise judgments between candidates one annotator rated on one prompt (ratings kept on them)."""
+    created = 0
+    ordered = sorted(participant_ids)
+    for start in range(0, len(ordered), 200):
+        chunk = ordered[start : start + 200]
+        judged = set(Judgment.objects.filter(participant_id__in=chunk).values_list("participant_id", "pair_id"))
+        rows = (
+            Rating.objects.filter(participant_id__in=chunk)
+            .select_related("participant")
+            .order_by("participant_id", "candidate__prompt_id", "candidate_id")
+            .values_list("participant_id", "participant__group_key", "candidate__prompt_id", "candidate_id",
+                         "rating", "created_at")
+        )
+        batch: list[Judgment] = []
+        for (participant_id, group, prompt_pk), group_rows in groupby(rows.iterator(), key=lambda r: r[:3]):
+            for left, right in combinations(list(group_rows), 2):
+                pair_pk = index.pair(prompt_pk, left[3], right[3])
+                if (participant_id, pair_pk) in judged:
+                    continue  # an explicit judgment of the same pair wins over the derived one
+                judged.add((participant_id, pair_pk))
+                batch.append(_from_ratings(participant_id, group, pair_pk, left, right))
+        Judgment.objects.bulk_create(batch, batch_size=BATCH)
+        created += len(batch)
+    return created
+
+
+def _from_ratings(participant_id: int, group: str, pair_pk: int, left: tuple, right: tuple) -> Judgment:
+    rating_a, rating_b = left[4], right[4]
+    choice = "A" if rating_a > rating_b else "B" if rating_b > rating_a else "tie"
+    stamps = [stamp for stamp in (left[5], right[5]) if stamp is not None]
+    return Judgment(
+        participant_id=participant_id, pair_id=pair_pk, candidate_a_id=left[3], candidate_b_id=right[3],
+        choice=choice, rating_a=rating_a, rating_b=rating_b, group_key=group, origin=Judgment.Origin.RATINGS,
+        created_at=max(stamps) if stamps else timezone.now(), client_id=f"rat-{uuid.uuid4().hex}",
+    )

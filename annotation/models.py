@@ -1,0 +1,246 @@
+"""The nouns of annotation (DESIGN.md section 3): studies, prompts, candidates, participants,
+pairs, their slots, assignments (leases) and judgments."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Study(models.Model):
+    class PairStrategy(models.TextChoices):
+        ALL = "all", "All pairs"
+        RANDOM = "random", "Random pairs"
+        NC = "nc", "Negatively-correlated pairs"
+
+    slug = models.SlugField(max_length=64, unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    # {"party": ["D", "R"], "country": ["US", "FR"]}: a participant's group is one value of each.
+    group_attributes = models.JSONField(default=dict)
+    overlap = models.PositiveSmallIntegerField(default=3, help_text="Judgments wanted per pair (k).")
+    quota = models.PositiveIntegerField(default=20, help_text="Judgments per participant.")
+    consent = models.TextField()
+    completion_code = models.CharField(max_length=64, blank=True)
+    completion_url = models.URLField(blank=True, help_text="Redirect after completion (e.g. Prolific).")
+    language = models.CharField(max_length=8, default="en", choices=settings.LANGUAGES)
+    pair_strategy = models.CharField(max_length=16, choices=PairStrategy.choices, default=PairStrategy.ALL)
+    pairs_per_prompt = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Pairs made per prompt by the random/nc strategies (empty: all)."
+    )
+    lease_minutes = models.PositiveSmallIntegerField(default=10)
+    is_open = models.BooleanField(default=True, help_text="Closed studies accept no new participants or tasks.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "studies"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="study_overlap_positive"),
+            models.CheckConstraint(condition=Q(quota__gte=1), name="study_quota_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Prompt(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="prompts")
+    external_id = models.CharField(max_length=128, help_text="prompt_id in study files")
+    turns = models.JSONField(help_text='[{"role": "user"|"assistant", "content": "..."}]')
+    tags = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    source = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "external_id"], name="prompt_unique_id")]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Candidate(models.Model):
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="candidates")
+    external_id = models.CharField(max_length=128, help_text="candidate_id in study files")
+    text = models.TextField()
+    source = models.CharField(max_length=200, blank=True, help_text="Model or dataset it came from.")
+    strategy = models.CharField(max_length=64, blank=True, help_text="How it was generated.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["prompt", "external_id"], name="candidate_unique_id")]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Participant(models.Model):
+    """An annotator's per-study profile. Imported annotators have no login (user is empty)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="participations"
+    )
+    external_id = models.CharField(max_length=128, help_text="Annotator id: crowd platform id or imported id.")
+    attributes = models.JSONField(default=dict)
+    group_key = models.CharField(max_length=255, db_index=True, help_text="Canonical group: attr=value|...")
+    crowd_params = models.JSONField(default=dict, blank=True, help_text="Crowd ids from the join link.")
+    consented_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "external_id"], name="participant_unique_external_id"),
+            models.UniqueConstraint(
+                fields=["study", "user"], condition=Q(user__isnull=False), name="participant_unique_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} ({self.group_key})"
+
+
+class Pair(models.Model):
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="pairs")
+    candidate_a = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
+    candidate_b = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
+    strategy = models.CharField(max_length=32, help_text="all, random, nc or imported")
+    diversity = models.FloatField(null=True, blank=True, help_text="1 - cosine similarity of the two texts")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["candidate_a", "candidate_b"], name="pair_unique_candidates"),
+            models.CheckConstraint(condition=~Q(candidate_a=models.F("candidate_b")), name="pair_distinct"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prompt_id}:{self.candidate_a_id}-{self.candidate_b_id}"
+
+
+class Slot(models.Model):
+    """One of a pair's k wanted judgments (DESIGN.md 3, balanced assignment).
+
+    A slot tagged with a group is for that group only; an open slot (group_key "") takes any group,
+    and records the group holding it in `open_group` so that the partial unique constraint caps
+    every group at one open slot per pair, i.e. at ceil(k / G) judgments of the pair.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        LEASED = "leased"
+        DONE = "done"
+
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="slots")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")  # denormalised for `next`
+    group_key = models.CharField(max_length=255, blank=True)
+    open_group = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["study", "status", "group_key", "pair"], name="slot_next_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pair", "open_group"], condition=~Q(open_group=""), name="slot_one_open_per_group"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="leased", lease_expires_at__isnull=False) | ~Q(status="leased"),
+                name="slot_lease_has_expiry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"slot {self.pk} of pair {self.pair_id} ({self.group_key or 'open'}, {self.status})"
+
+
+class Assignment(models.Model):
+    """A slot leased to a participant. Expired leases stay as history (lease/expiry counts)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        JUDGED = "judged"
+        EXPIRED = "expired"
+
+    slot = models.ForeignKey(Slot, on_delete=models.CASCADE, related_name="assignments")
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="assignments")
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="assignments")
+    swapped = models.BooleanField(default=False, help_text="Shown as (b, a): position bias is randomised.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["participant", "status"], name="assignment_participant_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_at__gt=models.F("created_at")), name="assignment_lease"),
+            # One live lease per slot, and never the same pair twice to one participant.
+            models.UniqueConstraint(fields=["slot"], condition=Q(status="active"), name="assignment_one_per_slot"),
+            models.UniqueConstraint(
+                fields=["participant", "pair"], condition=~Q(status="expired"), name="assignment_pair_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"assignment {self.pk} ({self.status})"
+
+
+class Judgment(models.Model):
+    class Choice(models.TextChoices):
+        A = "A"
+        B = "B"
+        TIE = "tie"
+        BOTH_BAD = "both_bad"
+
+    class Strength(models.TextChoices):
+        SLIGHTLY = "slightly"
+        CLEARLY = "clearly"
+
+    class Origin(models.TextChoices):
+        WEB = "web", "Annotated here"
+        IMPORT = "import", "Imported pairwise judgment"
+        RATINGS = "ratings", "Derived from imported ratings"
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="judgments")
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="judgments")
+    assignment = models.OneToOneField(
+        Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="judgment"
+    )
+    # As shown: `choice` refers to these two, whatever the pair's own order.
+    candidate_a = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
+    candidate_b = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
+    choice = models.CharField(max_length=8, choices=Choice.choices)
+    strength = models.CharField(max_length=8, choices=Strength.choices, blank=True)
+    rationale = models.TextField(blank=True)
+    rating_a = models.FloatField(null=True, blank=True, help_text="Set when derived from ratings.")
+    rating_b = models.FloatField(null=True, blank=True)
+    group_key = models.CharField(max_length=255, db_index=True)
+    time_taken_ms = models.PositiveIntegerField(null=True, blank=True)
+    origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.WEB)
+    client_id = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["pair", "group_key"], name="judgment_pair_group_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "pair"], name="judgment_once_per_pair"),
+            models.CheckConstraint(condition=Q(choice__in=["A", "B", "tie", "both_bad"]), name="judgment_choice"),
+        ]
+
+    def __str__(self) -> str:
+        return f"judgment {self.pk}: {self.choice}"
+
+
+class Rating(models.Model):
+    """An imported absolute rating; pairwise judgments are derived from them and keep them."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="ratings")
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="ratings")
+    rating = models.FloatField()
+    created_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "candidate"], name="rating_once_per_candidate")
+        ]
+
+    def __str__(self) -> str:
+        return f"rating {self.rating} of candidate {self.candidate_id}"

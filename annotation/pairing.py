@@ -1,0 +1,35 @@
+"""Making a prompt's pairs from its candidates, by the study's pair strategy, with their slots."""
+
+import zlib
+
+from annotation.groups import slot_groups
+from annotation.models import Candidate, Pair, Prompt, Slot, Study
+
+
+def _seed(prompt: Prompt) -> int:
+    # Stable across runs and machines, unlike hash(): re-importing a study makes the same pairs.
+    return zlib.crc32(f"{prompt.study_id}:{prompt.external_id}".encode())
+
+
+def pairs_create(*, study: Study, prompt: Prompt, candidates: list[Candidate]) -> int:
+    """Create the prompt's pairs and each pair's k slots; returns the number of pairs."""
+    from alignment.embedding_store import embeddings_for_texts
+    from alignment.sampling import nc_select_pairs
+
+    embeddings = embeddings_for_texts([c.text for c in candidates])
+    selected = nc_select_pairs(
+        embeddings, study.pairs_per_prompt, strategy=study.pair_strategy, seed=_seed(prompt)
+    )
+    pairs = Pair.objects.bulk_create(
+        Pair(
+            prompt=prompt,
+            candidate_a=candidates[s.i],
+            candidate_b=candidates[s.j],
+            strategy=study.pair_strategy,
+            diversity=float(s.diversity),
+        )
+        for s in selected
+    )
+    groups = slot_groups(study.overlap, study.group_attributes)
+    Slot.objects.bulk_create(Slot(pair=pair, study=study, group_key=g) for pair in pairs for g in groups)
+    return len(pairs)

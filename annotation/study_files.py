@@ -1,0 +1,206 @@
+"""Study files (docs/formats.md): a header line with the study's settings, then one prompt a line.
+
+One reader serves the demo loader, `import_study`, the admin upload and the API.
+"""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import IO
+
+from django.conf import settings
+from django.db import transaction
+
+from annotation.errors import InputError
+from annotation.jsonl import field, iter_jsonl, text_field
+from annotation.models import Candidate, Prompt, Study
+from annotation.pairing import pairs_create
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+ROLES = {"user", "assistant", "system"}
+OPTIONAL_HEADER = ("description", "completion_code", "completion_url", "pairs_per_prompt", "lease_minutes")
+
+
+@dataclass
+class PromptRecord:
+    prompt_id: str
+    turns: list[dict]
+    tags: list[str]
+    language: str
+    source: str
+    candidates: list[dict] = dc_field(default_factory=list)
+
+
+@dataclass
+class ImportSummary:
+    study: Study
+    prompts: int = 0
+    candidates: int = 0
+    pairs: int = 0
+
+
+def parse_header(obj: dict) -> dict:
+    study = field(obj, "study", dict)
+    prefix = "study."
+    slug = text_field(study, "slug", prefix=prefix)
+    if not SLUG_RE.match(slug):
+        raise InputError("must be lowercase letters, digits, - or _ (at most 64)", field="study.slug")
+    header = {
+        "slug": slug,
+        "title": text_field(study, "title", prefix=prefix, max_length=200),
+        "group_attributes": _group_attributes(field(study, "group_attributes", dict, prefix=prefix)),
+        "overlap": _positive(study, "overlap", maximum=1000),
+        "quota": _positive(study, "quota", maximum=1_000_000),
+        "consent": text_field(study, "consent", prefix=prefix),
+        "completion_code": text_field(study, "completion_code", required=False, prefix=prefix, max_length=64),
+        "completion_url": text_field(study, "completion_url", required=False, prefix=prefix, max_length=200),
+        "language": text_field(study, "language", required=False, prefix=prefix) or "en",
+        "pair_strategy": text_field(study, "pair_strategy", required=False, prefix=prefix) or "all",
+        "description": text_field(study, "description", required=False, prefix=prefix),
+    }
+    if header["language"] not in dict(settings.LANGUAGES):
+        raise InputError(f"must be one of {', '.join(dict(settings.LANGUAGES))}", field="study.language")
+    if header["pair_strategy"] not in Study.PairStrategy.values:
+        raise InputError(f"must be one of {', '.join(Study.PairStrategy.values)}", field="study.pair_strategy")
+    if "pairs_per_prompt" in study and study["pairs_per_prompt"] is not None:
+        header["pairs_per_prompt"] = _positive(study, "pairs_per_prompt", maximum=10_000)
+    if "lease_minutes" in study and study["lease_minutes"] is not None:
+        header["lease_minutes"] = _positive(study, "lease_minutes", maximum=24 * 60)
+    return header
+
+
+def _positive(obj: dict, name: str, *, maximum: int) -> int:
+    value = field(obj, name, int, prefix="study.")
+    if not 1 <= value <= maximum:
+        raise InputError(f"must be between 1 and {maximum}", field=f"study.{name}")
+    return value
+
+
+def _group_attributes(raw: dict) -> dict[str, list[str]]:
+    clean: dict[str, list[str]] = {}
+    for name, values in raw.items():
+        path = f"study.group_attributes.{name}"
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", name):
+            raise InputError("attribute names are identifiers (letters, digits, _)", field=path)
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
+            raise InputError("must be a non-empty list of non-empty strings", field=path)
+        if len(set(values)) != len(values) or any(c in v for v in values for c in "|="):
+            raise InputError("values must be distinct and contain no '|' or '='", field=path)
+        clean[name] = values
+    return clean
+
+
+def parse_prompt(obj: dict) -> PromptRecord:
+    prompt_id = text_field(obj, "prompt_id", max_length=128)
+    turns = field(obj, "turns", list)
+    if not turns:
+        raise InputError("must hold at least one turn", field="turns")
+    for i, turn in enumerate(turns):
+        if not isinstance(turn, dict):
+            raise InputError("must be an object with role and content", field=f"turns[{i}]")
+        role = text_field(turn, "role", prefix=f"turns[{i}].")
+        if role not in ROLES:
+            raise InputError(f"must be one of {', '.join(sorted(ROLES))}", field=f"turns[{i}].role")
+        text_field(turn, "content", prefix=f"turns[{i}].")
+    tags = field(obj, "tags", list, required=False, default=[])
+    if not all(isinstance(tag, str) for tag in tags):
+        raise InputError("must be a list of strings", field="tags")
+    record = PromptRecord(
+        prompt_id=prompt_id,
+        turns=[{"role": t["role"], "content": str(t["content"])} for t in turns],
+        tags=tags,
+        language=text_field(obj, "language", required=False, max_length=16),
+        source=text_field(obj, "source", required=False, max_length=200),
+    )
+    record.candidates = _candidates(field(obj, "candidates", list))
+    return record
+
+
+def _candidates(raw: list) -> list[dict]:
+    if len(raw) < 2:
+        raise InputError("a prompt needs at least two candidates to make a pair", field="candidates")
+    seen: set[str] = set()
+    out = []
+    for i, cand in enumerate(raw):
+        prefix = f"candidates[{i}]."
+        if not isinstance(cand, dict):
+            raise InputError("must be an object", field=f"candidates[{i}]")
+        candidate_id = text_field(cand, "candidate_id", prefix=prefix, max_length=128)
+        if candidate_id in seen:
+            raise InputError(f"duplicate candidate_id {candidate_id!r} in this prompt", field=f"{prefix}candidate_id")
+        seen.add(candidate_id)
+        out.append({
+            "external_id": candidate_id,
+            "text": text_field(cand, "text", prefix=prefix),
+            "source": text_field(cand, "source", required=False, prefix=prefix, max_length=200),
+            "strategy": text_field(cand, "strategy", required=False, prefix=prefix, max_length=64),
+        })
+    return out
+
+
+def read_study_file(stream: IO, *, source: str = "") -> tuple[dict, Iterator[tuple[int, PromptRecord]]]:
+    """The header, and an iterator of (line, prompt) that validates each line as it is read."""
+    lines = iter_jsonl(stream, source=source)
+    first = next(lines, None)
+    if first is None:
+        raise InputError("the file is empty; the first line must be the study header", line=1, source=source)
+    line_no, obj = first
+    try:
+        header = parse_header(obj)
+    except InputError as exc:
+        raise exc.at(line=line_no, source=source) from None
+
+    def prompts() -> Iterator[tuple[int, PromptRecord]]:
+        for number, item in lines:
+            try:
+                yield number, parse_prompt(item)
+            except InputError as exc:
+                raise exc.at(line=number, source=source) from None
+
+    return header, prompts()
+
+
+@transaction.atomic
+def study_import(stream: IO, *, source: str = "", append: bool = False) -> ImportSummary:
+    """Create a study (or, with append, add prompts to it) from a study file; all or nothing."""
+    header, prompts = read_study_file(stream, source=source)
+    study = _study_for_header(header, append=append, source=source)
+    summary = ImportSummary(study=study)
+    known = set(Prompt.objects.filter(study=study).values_list("external_id", flat=True))
+    for line_no, record in prompts:
+        if record.prompt_id in known:
+            raise InputError(
+                f"duplicate prompt_id {record.prompt_id!r}", field="prompt_id", line=line_no, source=source
+            )
+        known.add(record.prompt_id)
+        _prompt_create(study, record, summary)
+    return summary
+
+
+def _study_for_header(header: dict, *, append: bool, source: str) -> Study:
+    existing = Study.objects.select_for_update().filter(slug=header["slug"]).first()
+    if existing is None:
+        return Study.objects.create(**header)
+    if not append:
+        raise InputError(
+            f"a study with slug {header['slug']!r} already exists (use append to add prompts)",
+            field="study.slug", line=1, source=source,
+        )
+    if existing.group_attributes != header["group_attributes"] or existing.overlap != header["overlap"]:
+        raise InputError(
+            "appending must keep the study's group_attributes and overlap", field="study.group_attributes",
+            line=1, source=source,
+        )
+    return existing
+
+
+def _prompt_create(study: Study, record: PromptRecord, summary: ImportSummary) -> None:
+    prompt = Prompt.objects.create(
+        study=study, external_id=record.prompt_id, turns=record.turns, tags=record.tags,
+        language=record.language or study.language, source=record.source,
+    )
+    candidates = Candidate.objects.bulk_create(Candidate(prompt=prompt, **c) for c in record.candidates)
+    summary.prompts += 1
+    summary.candidates += len(candidates)
+    summary.pairs += pairs_create(study=study, prompt=prompt, candidates=candidates)

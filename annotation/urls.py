@@ -1,0 +1,23 @@
+from django.urls import path
+
+from annotation import api, views
+
+app_name = "annotation"
+
+page_urls = [
+    path("s/<slug:slug>/", views.study_join, name="join"),
+    path("s/<slug:slug>/profile/", views.study_profile, name="profile"),
+    path("s/<slug:slug>/annotate/", views.study_annotate, name="annotate"),
+    path("s/<slug:slug>/judge/", views.study_judge, name="judge"),
+    path("s/<slug:slug>/done/", views.study_done, name="done"),
+]
+
+api_urls = [
+    path("studies/", api.StudyListApi.as_view(), name="api-studies"),
+    path("studies/<slug:slug>/", api.StudyDetailApi.as_view(), name="api-study"),
+    path("studies/<slug:slug>/join/", api.StudyJoinApi.as_view(), name="api-join"),
+    path("studies/<slug:slug>/next/", api.StudyNextApi.as_view(), name="api-next"),
+    path("studies/<slug:slug>/export/", api.StudyExportApi.as_view(), name="api-export"),
+    path("studies/<slug:slug>/judgments/import/", api.StudyJudgmentsImportApi.as_view(), name="api-import-judgments"),
+    path("judgments/", api.JudgmentCreateApi.as_view(), name="api-judgments"),
+]

@@ -1,0 +1,175 @@
+"""Annotator pages: join -> consent -> profile -> annotate (htmx) -> completion.
+
+Every view is a thin door onto the same services as the API.
+"""
+
+import uuid
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth import login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from annotation.assignment import pair_next_for_annotator, participant_progress, shown_candidates
+from annotation.errors import InputError, Rejected
+from annotation.judgments import JudgmentInput, judgment_submit
+from annotation.models import Assignment, Judgment, Participant, Study
+from annotation.participants import crowd_params_from, participant_for_user, participant_join
+from annotation.selectors import study_get
+
+
+def study_page(view: Callable) -> Callable:
+    """Load the study by slug (404 if unknown) and speak its language."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, slug: str, *args, **kwargs) -> HttpResponse:
+        try:
+            study = study_get(slug=slug)
+        except Rejected:
+            return render(request, "annotation/message.html", {"message": _("This study does not exist.")}, status=404)
+        translation.activate(study.language)
+        request.LANGUAGE_CODE = study.language
+        return view(request, study, *args, **kwargs)
+
+    return wrapper
+
+
+def _session_key(study: Study) -> str:
+    return f"study:{study.slug}"
+
+
+@study_page
+@require_http_methods(["GET", "POST"])
+def study_join(request: HttpRequest, study: Study) -> HttpResponse:
+    if participant_for_user(study=study, user=request.user):
+        return redirect("annotation:annotate", slug=study.slug)
+    state = request.session.get(_session_key(study), {})
+    if request.method == "GET":
+        crowd = crowd_params_from(request.GET)
+        if crowd:
+            state["crowd"] = crowd
+            request.session[_session_key(study)] = state
+    if not study.is_open:
+        return render(request, "annotation/message.html", {"study": study, "message": _("This study is closed.")})
+    if request.method == "POST":
+        if request.POST.get("consent") == "yes":
+            state["consent"] = True
+            request.session[_session_key(study)] = state
+            return redirect("annotation:profile", slug=study.slug)
+        error = _("You need to accept the consent text to take part.")
+        return render(request, "annotation/join.html", {"study": study, "error": error}, status=400)
+    return render(request, "annotation/join.html", {"study": study})
+
+
+@study_page
+@require_http_methods(["GET", "POST"])
+def study_profile(request: HttpRequest, study: Study) -> HttpResponse:
+    if participant_for_user(study=study, user=request.user):
+        return redirect("annotation:annotate", slug=study.slug)
+    state = request.session.get(_session_key(study), {})
+    if not state.get("consent"):
+        return redirect("annotation:join", slug=study.slug)
+    attributes = [(name, values) for name, values in study.group_attributes.items()]
+    context = {"study": study, "attributes": attributes, "selected": {}}
+    if request.method == "POST":
+        selected = {name: request.POST.get(name, "") for name, _values in attributes}
+        crowd = state.get("crowd", {})
+        try:
+            participant = participant_join(
+                study=study, consent=True, attributes=selected, crowd_params=crowd, user=request.user
+            )
+        except (InputError, Rejected) as exc:
+            context |= {"selected": selected, "error": getattr(exc, "message", str(exc))}
+            return render(request, "annotation/profile.html", context, status=400)
+        if not request.user.is_authenticated:
+            login(request, participant.user, backend="django.contrib.auth.backends.ModelBackend")
+            # login() rotates the session; keep what the join page recorded.
+            request.session[_session_key(study)] = state
+        return redirect("annotation:annotate", slug=study.slug)
+    return render(request, "annotation/profile.html", context)
+
+
+def _task_context(participant: Participant, assignment: Assignment | None, **extra) -> dict:
+    progress = participant_progress(participant=participant)
+    context = {"study": participant.study, "progress": progress, "assignment": assignment, **extra}
+    if assignment is not None:
+        left, right = shown_candidates(assignment)
+        context |= {"prompt": assignment.pair.prompt, "left": left, "right": right, "client_id": uuid.uuid4().hex}
+    return context
+
+
+@study_page
+def study_annotate(request: HttpRequest, study: Study) -> HttpResponse:
+    participant = participant_for_user(study=study, user=request.user)
+    if participant is None:
+        return redirect("annotation:join", slug=study.slug)
+    assignment = pair_next_for_annotator(participant=participant)
+    if assignment is None:
+        return redirect("annotation:done", slug=study.slug)
+    return render(request, "annotation/annotate.html", _task_context(participant, assignment))
+
+
+@study_page
+@require_POST
+def study_judge(request: HttpRequest, study: Study) -> HttpResponse:
+    """Record the judgment and answer with the next task (an htmx partial) or a redirect to completion."""
+    participant = participant_for_user(study=study, user=request.user)
+    if participant is None:
+        return HttpResponse(status=403)
+    notice, status = "", 200
+    try:
+        judgment_submit(participant=participant, data=_judgment_input(request))
+    except (InputError, Rejected) as exc:
+        notice, status = getattr(exc, "message", str(exc)), getattr(exc, "status", 400)
+    assignment = pair_next_for_annotator(participant=participant)
+    if assignment is None:
+        done_url = reverse("annotation:done", kwargs={"slug": study.slug})
+        if request.headers.get("HX-Request"):
+            return HttpResponse(status=204, headers={"HX-Redirect": done_url})
+        return redirect(done_url)
+    context = _task_context(participant, assignment, notice=notice)
+    template = "annotation/_task.html" if request.headers.get("HX-Request") else "annotation/annotate.html"
+    # htmx swaps only 2xx answers by default; the notice says what went wrong.
+    return render(request, template, context, status=200 if request.headers.get("HX-Request") else status)
+
+
+def _judgment_input(request: HttpRequest) -> JudgmentInput:
+    try:
+        assignment_id = int(request.POST.get("assignment", ""))
+        time_taken = request.POST.get("time_taken_ms") or None
+        time_taken_ms = max(0, int(float(time_taken))) if time_taken else None
+    except ValueError:
+        raise InputError(_("The form was incomplete; please choose again."), field="assignment") from None
+    return JudgmentInput(
+        assignment_id=assignment_id,
+        choice=request.POST.get("choice", ""),
+        client_id=request.POST.get("client_id", ""),
+        strength=request.POST.get("strength", ""),
+        rationale=request.POST.get("rationale", ""),
+        time_taken_ms=time_taken_ms,
+    )
+
+
+@study_page
+def study_done(request: HttpRequest, study: Study) -> HttpResponse:
+    participant = participant_for_user(study=study, user=request.user)
+    if participant is None:
+        return redirect("annotation:join", slug=study.slug)
+    progress = participant_progress(participant=participant)
+    return render(request, "annotation/done.html", {
+        "study": study, "progress": progress, "choices": Judgment.Choice,
+        "completion_url": _completion_url(study),
+    })
+
+
+def _completion_url(study: Study) -> str:
+    if not study.completion_url:
+        return ""
+    if "{code}" in study.completion_url:
+        return study.completion_url.replace("{code}", study.completion_code)
+    return study.completion_url

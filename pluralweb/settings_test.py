@@ -1,0 +1,19 @@
+"""Test settings: the real stack with faster password hashing and a file-backed SQLite test database.
+
+The SQLite test database is a file (not in-memory) so that a real Celery worker process and
+concurrent threads see the same data the test wrote.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", "test-only-key-not-secret")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+
+from pluralweb.settings import *  # noqa: E402,F403
+from pluralweb.settings import DATABASES, VAR_DIR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-pluralweb.sqlite3")}
