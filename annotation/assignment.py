@@ -46,16 +46,17 @@ def _claimable_slots(participant: Participant, now: datetime):
     held_by_me = Assignment.objects.filter(participant=participant, pair=OuterRef("pair")).exclude(
         status=Assignment.Status.EXPIRED
     )
-    my_group_has_open = Slot.objects.filter(pair=OuterRef("pair"), open_group=participant.group_key)
-    return (
+    slots = (
         Slot.objects.filter(study_id=participant.study_id, group_key__in=[participant.group_key, ""])
         .filter(Q(status=Slot.Status.OPEN) | Q(status=Slot.Status.LEASED, lease_expires_at__lt=now))
         .exclude(Exists(held_by_me))
-        .exclude(Q(group_key="") & Exists(my_group_has_open))
-        # Lowest pair first, so pairs fill up and finish instead of all being half-done;
-        # within a pair the group's own slot before an open one.
-        .order_by("pair_id", "-group_key", "id")
     )
+    if participant.group_key:  # a study without groups has no per-group cap
+        my_group_has_open = Slot.objects.filter(pair=OuterRef("pair"), open_group=participant.group_key)
+        slots = slots.exclude(Q(group_key="") & Exists(my_group_has_open))
+    # Lowest pair first, so pairs fill up and finish instead of all being half-done;
+    # within a pair the group's own slot before an open one.
+    return slots.order_by("pair_id", "-group_key", "id")
 
 
 def _claim(slot: Slot, participant: Participant, now: datetime) -> Assignment:

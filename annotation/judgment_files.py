@@ -123,7 +123,8 @@ def _judgment(obj: dict, index: _StudyIndex) -> tuple[Judgment, tuple[int, int]]
         strength=strength, rationale=text_field(obj, "rationale", required=False),
         rating_a=_number(obj, "rating_a", required=False), rating_b=_number(obj, "rating_b", required=False),
         group_key=participant.group_key, origin=Judgment.Origin.IMPORT, created_at=_created_at(obj),
-        client_id=text_field(obj, "client_id", required=False, max_length=64) or f"imp-{uuid.uuid4().hex}",
+        # Client ids are the submitting client's idempotency keys, not data: imports make their own.
+        client_id=f"imp-{uuid.uuid4().hex}",
     )
     return judgment, (participant.pk, pair_pk)
 
@@ -145,18 +146,11 @@ class _Batch:
         self.model, self.key_fields, self.what, self.source = model, key_fields, what, source
         self.rows: list = []
         self.keys: dict[tuple[int, int], int] = {}
-        self.client_ids: dict[str, int] = {}
 
     def add(self, row, key: tuple[int, int], line: int) -> None:
         if key in self.keys:
             raise InputError(f"duplicate {self.what} (same annotator, also on line {self.keys[key]})", line=line,
                              source=self.source)
-        client_id = getattr(row, "client_id", None)
-        if client_id is not None:
-            if client_id in self.client_ids:
-                raise InputError(f"duplicate client_id (also on line {self.client_ids[client_id]})",
-                                 field="client_id", line=line, source=self.source)
-            self.client_ids[client_id] = line
         self.keys[key] = line
         self.rows.append(row)
 
@@ -166,7 +160,7 @@ class _Batch:
         self._check_existing()
         self.model.objects.bulk_create(self.rows, batch_size=BATCH)
         written = len(self.rows)
-        self.rows, self.keys, self.client_ids = [], {}, {}
+        self.rows, self.keys = [], {}
         return written
 
     def _check_existing(self) -> None:
@@ -178,11 +172,6 @@ class _Batch:
             if key in self.keys:
                 raise InputError(f"this annotator already has this {self.what} in the study",
                                  line=self.keys[key], source=self.source)
-        if self.client_ids:
-            taken = Judgment.objects.filter(client_id__in=list(self.client_ids)).values_list("client_id", flat=True)
-            for client_id in taken:
-                raise InputError("client_id is already used by a stored judgment", field="client_id",
-                                 line=self.client_ids[client_id], source=self.source)
 
 
 @transaction.atomic

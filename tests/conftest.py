@@ -1,0 +1,55 @@
+"""The shared cast: annotators in two groups, a researcher, an admin and a stranger."""
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from annotation.access import ADMINS, RESEARCHERS
+from tests.factories import make_participant, make_study
+
+
+@pytest.fixture
+def study(db):
+    """Three prompts x three candidates (9 pairs), k = 3, groups party D / R, quota 20."""
+    return make_study()
+
+
+@pytest.fixture
+def annotator_d(django_user_model, study):
+    """An annotator in group party=D."""
+    user = django_user_model.objects.create_user("ann-d")
+    return make_participant(study, user, party="D")
+
+
+@pytest.fixture
+def annotator_r(django_user_model, study):
+    """An annotator in group party=R."""
+    user = django_user_model.objects.create_user("ann-r")
+    return make_participant(study, user, party="R")
+
+
+@pytest.fixture
+def researcher(django_user_model, db):
+    """Reads every study's data and exports it; cannot create or import."""
+    user = django_user_model.objects.create_user("researcher", password="pw-researcher-1")
+    user.groups.add(Group.objects.get(name=RESEARCHERS))
+    return user
+
+
+@pytest.fixture
+def admin_user(django_user_model, db):
+    """Creates studies, imports data, manages annotators (the admins role, not a superuser)."""
+    user = django_user_model.objects.create_user("study-admin", password="pw-admin-1")
+    user.groups.add(Group.objects.get(name=ADMINS))
+    return user
+
+
+@pytest.fixture
+def stranger(django_user_model, db):
+    """Signed in, but in no role and in no study."""
+    return django_user_model.objects.create_user("stranger", password="pw-stranger-1")
+
+
+@pytest.fixture
+def api():
+    return APIClient()
