@@ -1,10 +1,15 @@
-"""Minibatch Bradley-Terry fitting of PAL over all users at once, early-stopped on a validation split."""
+"""Minibatch Bradley-Terry fitting of PAL over all users at once, early-stopped on a validation split.
+
+Ties are soft targets: a tie (label 0.5) adds -0.5 log sigma(d) - 0.5 log sigma(-d) to the loss, which
+pulls the two rewards together; accuracy leaves ties out, as they have no right answer.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -13,6 +18,7 @@ from torch.nn import functional as F
 
 from alignment.pal.data import TIE, Judgments, PalData
 from alignment.pal.model import PalArchitecture, PalModel, build_model
+from alignment.pal.warmup import warm_start_users
 
 
 @dataclass(frozen=True)
@@ -23,7 +29,7 @@ class TrainConfig:
     user_lr: float = 3e-2  # theta only hears from its own user's judgments: it needs larger steps
     weight_decay: float = 0.0
     theta_init_std: float = 0.1
-    entropy_penalty: float = 0.0
+    assignment_rounds: int = 10  # hard-assignment rounds before the mixture fit (warmup.py); 0: none
     batch_size: int = 8192
     max_epochs: int = 60
     patience: int = 4
@@ -60,6 +66,19 @@ def resolve_device(device: str | None) -> torch.device:
     return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
+@contextlib.contextmanager
+def deterministic_torch() -> Iterator[None]:
+    """Same seed, same fit: CPU index backward sums in thread order unless torch is told otherwise.
+    warn_only keeps CUDA ops without a deterministic variant working instead of raising."""
+    previous = torch.are_deterministic_algorithms_enabled()
+    previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous, warn_only=previous_warn)
+
+
 class DeviceData:
     """Embedding matrices moved to the device once per fit."""
 
@@ -69,12 +88,12 @@ class DeviceData:
         self.candidates = torch.as_tensor(data.candidate_embeddings, dtype=torch.float32, device=device)
 
     def columns(self, judgments: Judgments) -> tuple[torch.Tensor, ...]:
-        as_long = [torch.as_tensor(c, device=self.device) for c in (judgments.user, judgments.prompt)]
-        pair = [torch.as_tensor(c, device=self.device) for c in (judgments.a, judgments.b)]
-        return (*as_long, *pair, torch.as_tensor(judgments.label, device=self.device))
+        indices = (judgments.user, judgments.prompt, judgments.a, judgments.b)
+        return (*(torch.as_tensor(c, device=self.device) for c in indices),
+                torch.as_tensor(judgments.label, device=self.device))
 
 
-def batch_logits(model: PalModel, batch: tuple[torch.Tensor, ...], tensors: DeviceData) -> torch.Tensor:
+def batch_logits(model: PalModel, batch: Iterable[torch.Tensor], tensors: DeviceData) -> torch.Tensor:
     users, prompts, a, b, _ = batch
     rows, inverse = torch.unique(users, return_inverse=True)
     return model.pair_logits(model.user_weights(rows), inverse, prompts, a, b, tensors.prompts, tensors.candidates)
@@ -96,27 +115,29 @@ def fit_pal(
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
     arch = PalArchitecture(kind, k, data.dim, data.n_users, config.hidden, config.out, config.theta_init_std)
+    started = time.perf_counter()
     # A local seed: fitting must not disturb (or depend on) the caller's global RNG.
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), deterministic_torch():
         torch.manual_seed(config.seed)
         model = build_model(arch).to(device)
-    started = time.perf_counter()
-    best_epoch, history = _train(model, data, train, val, config, device)
-    val_loss, val_accuracy = (history[best_epoch - 1]["val_loss"], history[best_epoch - 1]["val_accuracy"])
+        best_epoch, history = _train(model, DeviceData(data, device), train, val, config)
+    best = history[best_epoch - 1]
     trained = np.bincount(train.user, minlength=data.n_users) > 0
-    return PalFit(model.eval(), config, trained, best_epoch, val_loss, val_accuracy,
+    return PalFit(model.eval(), config, trained, best_epoch, best["val_loss"], best["val_accuracy"],
                   time.perf_counter() - started, history)
 
 
-def _train(model, data, train, val, config, device) -> tuple[int, list[dict]]:
-    tensors = DeviceData(data, device)
+def _train(model: PalModel, tensors: DeviceData, train: Judgments, val: Judgments, config: TrainConfig):
     train_columns, val_columns = tensors.columns(train), tensors.columns(val)
-    optimizer = _optimizer(model, config)
     generator = torch.Generator().manual_seed(config.seed)
+    if model.arch.k > 1 and config.assignment_rounds > 0:
+        warm_start_users(model, tensors, train_columns, rounds=config.assignment_rounds,
+                         batch_size=config.batch_size, lr=config.lr, generator=generator)
+    optimizer = _optimizer(model, config)
     best = (float("inf"), 0, copy.deepcopy(model.state_dict()))
     history: list[dict] = []
     for epoch in range(1, config.max_epochs + 1):
-        train_loss = _run_epoch(model, optimizer, train_columns, tensors, config.batch_size, generator, config.entropy_penalty)
+        train_loss = _run_epoch(model, optimizer, train_columns, tensors, config.batch_size, generator)
         val_loss, val_accuracy = bt_loss_and_accuracy(model, val_columns, tensors)
         history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy})
         if not len(val) or val_loss < best[0] - config.min_improvement:
@@ -137,7 +158,7 @@ def _optimizer(model: PalModel, config: TrainConfig) -> torch.optim.Optimizer:
     )
 
 
-def _run_epoch(model, optimizer, columns, tensors, batch_size, generator, entropy_penalty=0.0) -> float:
+def _run_epoch(model, optimizer, columns, tensors, batch_size, generator) -> float:
     model.train()
     n = len(columns[0])
     order = torch.randperm(n, generator=generator).to(tensors.device)
@@ -145,9 +166,6 @@ def _run_epoch(model, optimizer, columns, tensors, batch_size, generator, entrop
     for start in range(0, n, batch_size):
         batch = [c[order[start : start + batch_size]] for c in columns]
         loss = F.binary_cross_entropy_with_logits(batch_logits(model, batch, tensors), batch[4])
-        if entropy_penalty:
-            w = model.user_weights(torch.unique(batch[0]))
-            loss = loss + entropy_penalty * -(w * torch.log(w + 1e-9)).sum(-1).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -159,8 +177,7 @@ def _run_epoch(model, optimizer, columns, tensors, batch_size, generator, entrop
 def bt_loss_and_accuracy(
     model: PalModel, columns: tuple[torch.Tensor, ...], tensors: DeviceData, batch_size: int = 65536
 ) -> tuple[float, float]:
-    """Mean Bradley-Terry loss (ties as soft 0.5 targets) and accuracy on decided judgments
-    (ties have no right answer, so they are left out of accuracy)."""
+    """Mean Bradley-Terry loss (ties as soft 0.5 targets) and accuracy on decided judgments."""
     model.eval()
     n = len(columns[0])
     if n == 0:

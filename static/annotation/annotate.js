@@ -7,11 +7,12 @@
   function form() { return document.getElementById("judge-form"); }
 
   document.body.addEventListener("htmx:afterSwap", function () { shownAt = performance.now(); });
-  document.body.addEventListener("htmx:configRequest", function (event) {
-    if (event.detail.elt === form()) {
-      event.detail.parameters.time_taken_ms = Math.round(performance.now() - shownAt);
+  // Capture phase: runs before htmx reads the form, and for a plain (no-htmx) submit too.
+  document.addEventListener("submit", function (event) {
+    if (event.target === form()) {
+      event.target.elements.time_taken_ms.value = Math.round(performance.now() - shownAt);
     }
-  });
+  }, true);
 
   document.addEventListener("keydown", function (event) {
     var f = form();

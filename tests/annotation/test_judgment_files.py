@@ -140,7 +140,8 @@ def test_export_then_import_round_trips(study):
 
 
 def test_csv_export_has_a_header_and_one_row_per_record(study):
-    judgments_import(study=study, stream=jsonl_bytes([judgment(rationale='has "quotes", commas'), rating(annotator="w2")]))
+    lines = [judgment(rationale='has "quotes", commas'), rating(annotator="w2")]
+    judgments_import(study=study, stream=jsonl_bytes(lines))
     rows = list(csv.DictReader(io.StringIO("".join(export_lines(study=study, fmt="csv")))))
     assert [row["kind"] for row in rows] == ["judgment", "rating"]
     assert rows[0]["rationale"] == 'has "quotes", commas'

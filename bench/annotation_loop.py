@@ -1,0 +1,418 @@
+"""Load benchmark of the annotation loop: N annotators doing next -> submit over HTTP.
+
+The app runs under gunicorn on PostgreSQL, as in production; the annotators are threads here, each with
+its own keep-alive connection (http.client), so the load generator spends its time blocked in sockets
+and leaves the CPU to the server. Prints judgments/s, next/submit latency percentiles and error counts,
+then checks the stored judgments against the database.
+
+    .venv/bin/python bench/annotation_loop.py --annotators 32 --seconds 20 [--json] [--drop]
+
+Everything stays on 127.0.0.1: the server binds to loopback and the database is local.
+"""
+
+import argparse
+import http.client
+import json
+import math
+import os
+import random
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+SLUG = "bench"
+PARTIES = ("D", "R")
+CHOICES = ("A", "B", "tie")
+# Distinct candidate texts, reused across prompts: import embeds each distinct text once, so setup
+# costs seconds however many prompts the run needs.
+TEXT_POOL = [
+    f"Answer {i}: on balance the policy should {verb} because of its effect on {topic}."
+    for i, (verb, topic) in enumerate(
+        (verb, topic)
+        for verb in ("be adopted", "be rejected", "be delayed", "be amended", "be put to a vote")
+        for topic in ("families", "small firms", "public budgets", "the environment", "civil liberties", "schools")
+    )
+]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--annotators", type=int, default=32, help="simulated annotators (threads)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="time budget of the annotation loop")
+    # 2 x cores gthread workers with a few threads each was fastest on the 2-core machine
+    # (sync workers pay a new TCP connection per request and cannot overlap database waits).
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker; 1 means sync workers")
+    parser.add_argument("--prompts", type=int, default=600, help="prompts in the generated study")
+    parser.add_argument("--candidates", type=int, default=4, help="candidates per prompt (all pairs)")
+    parser.add_argument("--overlap", type=int, default=3, help="judgments wanted per pair (k)")
+    parser.add_argument("--quota", type=int, default=100_000, help="judgments allowed per annotator")
+    parser.add_argument("--database", default="pluralweb_bench", help="database to (re)create")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the annotators' random choices")
+    parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+    parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    args = parser.parse_args(argv)
+    if args.annotators < 1 or args.workers < 1 or args.threads < 1 or args.seconds <= 0:
+        parser.error("--annotators, --workers, --threads and --seconds must be positive")
+    return args
+
+
+# --- setup -------------------------------------------------------------------------------------
+
+
+def bench_env(database: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "pluralweb.settings",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+        "SECRET_KEY": "bench-only",
+        "DJANGO_DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",  # a log line per request would be measured as app time
+    })
+    return env
+
+
+def database_recreate(name: str) -> None:
+    # CREATE/DROP DATABASE cannot run inside a transaction, hence autocommit.
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def database_drop(name: str) -> None:
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def database_analyze(name: str) -> None:
+    # The import bulk-inserts thousands of slots; until autovacuum analyses them (up to a minute
+    # later) the planner thinks the table is empty and `next` sorts every open slot (~35 ms a call).
+    # A deployment reaches the analysed state on its own, so the benchmark measures that state.
+    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={name}", autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
+def study_file_write(path: Path, args: argparse.Namespace) -> None:
+    """A study file (docs/formats.md): the header line, then one prompt a line."""
+    header = {"study": {
+        "slug": SLUG, "title": "Benchmark study", "group_attributes": {"party": list(PARTIES)},
+        "overlap": args.overlap, "quota": args.quota, "consent": "I agree.", "pair_strategy": "all",
+    }}
+    with path.open("w") as out:
+        out.write(json.dumps(header) + "\n")
+        for p in range(args.prompts):
+            candidates = [
+                {"candidate_id": f"p{p}c{c}", "text": TEXT_POOL[(p * args.candidates + c) % len(TEXT_POOL)]}
+                for c in range(args.candidates)
+            ]
+            turns = [{"role": "user", "content": f"Question {p}: what should be done about policy {p}?"}]
+            out.write(json.dumps({"prompt_id": f"p{p}", "turns": turns, "candidates": candidates}) + "\n")
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [str(VENV_BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout.strip()
+
+
+# --- server ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def worker_class(threads: int) -> str:
+    return "sync" if threads == 1 else "gthread"
+
+
+def gunicorn_start(env: dict[str, str], *, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
+    command = [
+        str(VENV_BIN / "gunicorn"), "pluralweb.wsgi:application",
+        "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--threads", str(threads), "--worker-class", worker_class(threads),
+        "--log-level", "warning",
+    ]
+    with log.open("w") as out:  # the child keeps its own descriptor
+        # A new session, so that stopping it can signal the master without touching this process.
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def healthz_wait(port: int, server: subprocess.Popen, *, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with status {server.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer /healthz within {timeout:.0f} s")
+
+
+def gunicorn_stop(server: subprocess.Popen) -> None:
+    if server.poll() is not None:
+        return
+    server.send_signal(signal.SIGTERM)  # graceful: the master stops its workers
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+# --- annotators --------------------------------------------------------------------------------
+
+
+@dataclass
+class AnnotatorResult:
+    """What one annotator saw; each thread owns one, so recording needs no lock."""
+
+    next_ms: list[float] = field(default_factory=list)
+    submit_ms: list[float] = field(default_factory=list)
+    errors: Counter = field(default_factory=Counter)
+    judgments: int = 0
+    finished: bool = False  # got 204: quota met or nothing left
+
+
+class Client:
+    """One annotator's keep-alive connection. Sync gunicorn workers close it after each response;
+    http.client then reconnects on the next request by itself."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.headers = {"Content-Type": "application/json"}
+
+    def post(self, path: str, body: dict | None = None) -> tuple[int, dict | None, float]:
+        """(status, decoded body or None, milliseconds)."""
+        payload = json.dumps(body or {})
+        start = time.perf_counter()
+        try:
+            self.conn.request("POST", path, body=payload, headers=self.headers)
+            response = self.conn.getresponse()
+            raw = response.read()
+        except (OSError, http.client.HTTPException):
+            self.conn.close()  # start the next request on a fresh connection
+            raise
+        elapsed = (time.perf_counter() - start) * 1000
+        is_json = response.getheader("Content-Type", "").startswith("application/json")
+        decoded = json.loads(raw) if raw and is_json else None
+        return response.status, decoded, elapsed
+
+
+def annotator_join(client: Client, party: str) -> None:
+    status, body, _ = client.post(f"/api/studies/{SLUG}/join/", {"consent": True, "attributes": {"party": party}})
+    if status != 201 or body is None:
+        raise RuntimeError(f"join answered {status}: {body}")
+    client.headers["Authorization"] = f"Token {body['token']}"
+
+
+def annotator_loop(client: Client, result: AnnotatorResult, *, deadline: float, max_judgments: int,
+                   rng: random.Random) -> None:
+    """next -> submit until 204, the quota or the deadline."""
+    while time.perf_counter() < deadline and result.judgments < max_judgments:
+        try:
+            status, body, ms = client.post(f"/api/studies/{SLUG}/next/")
+        except (OSError, http.client.HTTPException) as exc:
+            result.errors[f"next {type(exc).__name__}"] += 1
+            continue
+        if status == 204:
+            result.finished = True
+            return
+        result.next_ms.append(ms)
+        if status != 200 or body is None:
+            result.errors[f"next {status}"] += 1
+            continue
+        submit = {"assignment": body["assignment_id"], "choice": rng.choice(CHOICES), "client_id": uuid.uuid4().hex}
+        try:
+            status, _, ms = client.post("/api/judgments/", submit)
+        except (OSError, http.client.HTTPException) as exc:
+            result.errors[f"submit {type(exc).__name__}"] += 1
+            continue
+        result.submit_ms.append(ms)
+        if status == 201:
+            result.judgments += 1
+        else:
+            result.errors[f"submit {status}"] += 1
+
+
+@dataclass
+class LoadResult:
+    annotators: list[AnnotatorResult]
+    seconds: float
+    client_cpu_s: float
+
+
+def load_run(port: int, args: argparse.Namespace) -> LoadResult:
+    results = [AnnotatorResult() for _ in range(args.annotators)]
+    clients = [Client(port) for _ in range(args.annotators)]
+    # Everyone joins first; the clock starts when the last one is ready, so joins are not timed.
+    start_box: list[float] = []
+    ready = threading.Barrier(args.annotators + 1, action=lambda: start_box.append(time.perf_counter()))
+
+    def run(i: int) -> None:
+        try:
+            annotator_join(clients[i], PARTIES[i % len(PARTIES)])
+        except Exception:
+            ready.abort()
+            raise
+        ready.wait()
+        annotator_loop(clients[i], results[i], deadline=start_box[0] + args.seconds,
+                       max_judgments=args.quota, rng=random.Random(args.seed * 1000 + i))
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(args.annotators)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    cpu_start = _cpu_seconds()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start_box[0]
+    for client in clients:
+        client.conn.close()
+    return LoadResult(annotators=results, seconds=elapsed, client_cpu_s=_cpu_seconds() - cpu_start)
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- figures and checks ------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def figures_of(load: LoadResult, args: argparse.Namespace) -> dict:
+    next_ms = [ms for r in load.annotators for ms in r.next_ms]
+    submit_ms = [ms for r in load.annotators for ms in r.submit_ms]
+    judgments = sum(r.judgments for r in load.annotators)
+    errors = sum((r.errors for r in load.annotators), Counter())
+    return {
+        "worker_class": worker_class(args.threads), "workers": args.workers, "threads": args.threads,
+        "annotators": args.annotators, "seconds": round(load.seconds, 2), "judgments": judgments,
+        "judgments_per_s": round(judgments / load.seconds, 1),
+        "next_requests": len(next_ms), "submit_requests": len(submit_ms),
+        **{f"next_p{q}_ms": round(percentile(next_ms, q), 1) for q in (50, 95, 99)},
+        **{f"submit_p{q}_ms": round(percentile(submit_ms, q), 1) for q in (50, 95, 99)},
+        "errors": dict(sorted(errors.items())),
+        "annotators_finished": sum(r.finished for r in load.annotators),
+        "client_cpu_s": round(load.client_cpu_s, 2),
+    }
+
+
+def database_checks(database: str, *, submitted: int) -> dict:
+    """Stored judgments == successful submits, and no pair over k (nor a group over ceil(k / G))."""
+    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={database}") as conn:
+        study_id, overlap, groups = conn.execute(
+            "SELECT id, overlap, group_attributes FROM annotation_study WHERE slug = %s", [SLUG]
+        ).fetchone()
+        stored = conn.execute(
+            "SELECT count(*) FROM annotation_judgment j JOIN annotation_pair p ON p.id = j.pair_id"
+            " JOIN annotation_prompt pr ON pr.id = p.prompt_id WHERE pr.study_id = %s", [study_id]
+        ).fetchone()[0]
+        over_k = conn.execute(
+            "SELECT count(*) FROM (SELECT pair_id FROM annotation_judgment GROUP BY pair_id"
+            " HAVING count(*) > %s) t", [overlap]
+        ).fetchone()[0]
+        n_groups = math.prod(len(values) for values in groups.values()) or 1
+        over_cap = conn.execute(
+            "SELECT count(*) FROM (SELECT pair_id FROM annotation_judgment GROUP BY pair_id, group_key"
+            " HAVING count(*) > %s) t", [math.ceil(overlap / n_groups)]
+        ).fetchone()[0]
+    return {
+        "stored_judgments": stored, "stored_equals_submitted": stored == submitted,
+        "overlap_k": overlap, "pairs_over_k": over_k, "pair_groups_over_cap": over_cap,
+        "ok": stored == submitted and over_k == 0 and over_cap == 0,
+    }
+
+
+def report(figures: dict, checks: dict, setup: dict) -> None:
+    f = figures
+    server = f"gunicorn {f['worker_class']}, {f['workers']} workers x {f['threads']} threads"
+    print(f"server        {server}, 127.0.0.1:{setup['port']}, PostgreSQL database {setup['database']}")
+    print(f"study         {setup['pairs']} pairs x k={checks['overlap_k']} (setup {setup['setup_s']:.1f} s)")
+    print(f"annotators    {f['annotators']} ({f['annotators_finished']} reached 204)")
+    print(f"duration      {f['seconds']:.2f} s  (load generator CPU {f['client_cpu_s']:.2f} s)")
+    print(f"judgments     {f['judgments']}  ->  {f['judgments_per_s']:.1f} judgments/s")
+    for name in ("next", "submit"):
+        p50, p95, p99 = (f[f"{name}_p{q}_ms"] for q in (50, 95, 99))
+        print(f"{name:<13} p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms  ({f[f'{name}_requests']} requests)")
+    errors = ", ".join(f"{key}: {n}" for key, n in f["errors"].items()) or "none"
+    print(f"errors        {errors}")
+    print(f"check         stored judgments {checks['stored_judgments']} == successful submits {f['judgments']}: "
+          f"{'ok' if checks['stored_equals_submitted'] else 'MISMATCH'}")
+    print(f"check         pairs over k={checks['overlap_k']}: {checks['pairs_over_k']}, "
+          f"pair groups over cap: {checks['pair_groups_over_cap']}: "
+          f"{'ok' if checks['pairs_over_k'] == 0 and checks['pair_groups_over_cap'] == 0 else 'VIOLATED'}")
+    target = f["judgments_per_s"] >= 200 and max(f["next_p95_ms"], f["submit_p95_ms"]) < 100
+    print(f"target        >= 200 judgments/s with p95 < 100 ms: {'met' if target else 'not met'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    env = bench_env(args.database)
+    started = time.perf_counter()
+    database_recreate(args.database)
+    manage(env, "migrate", "--no-input", "-v0")
+    with tempfile.TemporaryDirectory(prefix="pluralweb-bench-") as tmp:
+        study_file = Path(tmp) / "study.jsonl"
+        study_file_write(study_file, args)
+        imported = manage(env, "import_study", str(study_file))
+        pairs = int(imported.split(" candidates, ")[1].split()[0])
+        database_analyze(args.database)
+        setup = {"database": args.database, "pairs": pairs, "setup_s": time.perf_counter() - started,
+                 "port": free_port()}
+        log = Path(tmp) / "gunicorn.log"
+        server = gunicorn_start(env, port=setup["port"], workers=args.workers, threads=args.threads, log=log)
+        try:
+            healthz_wait(setup["port"], server)
+            load = load_run(setup["port"], args)
+        except Exception:
+            print(log.read_text()[-4000:], file=sys.stderr)
+            raise
+        finally:
+            gunicorn_stop(server)
+    figures = figures_of(load, args)
+    checks = database_checks(args.database, submitted=figures["judgments"])
+    report(figures, checks, setup)
+    if args.json:
+        print(json.dumps(figures | {"checks": checks}))
+    if args.drop:
+        database_drop(args.database)
+    return 0 if checks["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""32 annotators at once: no pair past k, no duplicate and no lost judgment (PostgreSQL in CI, SQLite locally)."""
+
+import threading
+import uuid
+from collections import Counter
+
+import pytest
+from django.db import connection, connections
+from django.db.models import Count
+
+from annotation.assignment import pair_next_for_annotator
+from annotation.judgments import JudgmentInput, judgment_submit
+from annotation.models import Judgment, Slot
+from tests.factories import make_participant, make_study, require
+
+THREADS = 32
+
+
+def _annotate_until_empty(participant, results: list, errors: list, barrier: threading.Barrier) -> None:
+    created = replays = 0
+    try:
+        barrier.wait()
+        while (assignment := pair_next_for_annotator(participant=participant)) is not None:
+            data = JudgmentInput(assignment_id=assignment.pk, choice="A", client_id=uuid.uuid4().hex)
+            _, fresh = judgment_submit(participant=participant, data=data)
+            created += fresh
+            if created % 3 == 0:  # a client that retries must not create a second judgment
+                _, again = judgment_submit(participant=participant, data=data)
+                replays += not again
+        results.append((created, replays))
+    except Exception as exc:  # surfaced by the assertion below, with its thread's participant
+        errors.append(f"{participant.external_id}: {exc!r}")
+    finally:
+        connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_annotators_never_exceed_k_and_lose_nothing(django_user_model):
+    if require("PLURALWEB_REQUIRE_POSTGRES"):
+        assert connection.vendor == "postgresql", "CI must run the concurrency test on PostgreSQL"
+    study = make_study(slug="busy", prompts=8, candidates=4, overlap=3, quota=1000)  # 48 pairs, 144 judgments
+    participants = [
+        make_participant(study, django_user_model.objects.create_user(f"t{i}"), party="DR"[i % 2])
+        for i in range(THREADS)
+    ]
+    results: list = []
+    errors: list = []
+    barrier = threading.Barrier(THREADS)
+    threads = [threading.Thread(target=_annotate_until_empty, args=(p, results, errors, barrier)) for p in participants]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+
+    assert not errors
+    assert len(results) == THREADS
+    created = sum(c for c, _ in results)
+    assert created == Judgment.objects.count() == 48 * 3
+    per_pair = Counter(Judgment.objects.values_list("pair_id", flat=True))
+    assert max(per_pair.values()) == 3
+    per_pair_group = Judgment.objects.values("pair_id", "group_key").annotate(n=Count("id"))
+    assert max(row["n"] for row in per_pair_group) <= 2  # ceil(3 / 2)
+    assert not Judgment.objects.values("participant_id", "pair_id").annotate(n=Count("id")).filter(n__gt=1).exists()
+    assert set(Slot.objects.values_list("status", flat=True)) == {Slot.Status.DONE}
+    assert sum(r for _, r in results) > 0

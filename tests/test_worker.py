@@ -1,0 +1,71 @@
+"""A real Celery worker process, on the configured broker (Redis in CI), runs a task against the test database."""
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from annotation.assignment import pair_next_for_annotator
+from annotation.models import Assignment, Slot
+from annotation.tasks import assignments_expire
+from tests.factories import make_participant, make_study
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _test_database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(transactional_db, tmp_path):
+    env = {**os.environ, "DATABASE_URL": _test_database_url(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+           "DJANGO_SETTINGS_MODULE": "pluralweb.settings_test"}
+    log = (tmp_path / "worker.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "pluralweb", "worker", "--pool=solo", "--loglevel=INFO",
+         "--without-gossip", "--without-mingle", "-Q", "celery", "-n", f"test-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+    print((tmp_path / "worker.log").read_text()[-3000:])
+
+
+@pytest.mark.worker
+def test_a_real_worker_process_expires_stale_leases(worker, django_user_model):
+    study = make_study(prompts=1, candidates=2)
+    participant = make_participant(study, django_user_model.objects.create_user("w"))
+    lease = pair_next_for_annotator(participant=participant)
+    past = timezone.now() - timedelta(minutes=1)
+    Assignment.objects.filter(pk=lease.pk).update(created_at=past - timedelta(minutes=10), expires_at=past)
+    Slot.objects.filter(pk=lease.slot_id).update(lease_expires_at=past)
+
+    assignments_expire.delay()
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and worker.poll() is None:
+        lease.refresh_from_db()
+        if lease.status == Assignment.Status.EXPIRED:
+            break
+        time.sleep(0.5)
+    assert worker.poll() is None, "the worker process died"
+    assert lease.status == Assignment.Status.EXPIRED
+    assert Slot.objects.get(pk=lease.slot_id).status == Slot.Status.OPEN
