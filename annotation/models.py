@@ -23,9 +23,10 @@ class Study(models.Model):
     completion_code = models.CharField(max_length=64, blank=True)
     completion_url = models.URLField(blank=True, help_text="Redirect after completion (e.g. Prolific).")
     language = models.CharField(max_length=8, default="en", choices=settings.LANGUAGES)
-    pair_strategy = models.CharField(max_length=16, choices=PairStrategy.choices, default=PairStrategy.ALL)
+    pair_strategy = models.CharField(max_length=16, choices=PairStrategy.choices, default=PairStrategy.NC)
     pairs_per_prompt = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Pairs made per prompt by the random/nc strategies (empty: all)."
+        null=True, blank=True,
+        help_text="Pairs made per prompt by the random/nc strategies (empty: one fewer than the candidates).",
     )
     lease_minutes = models.PositiveSmallIntegerField(default=10)
     is_open = models.BooleanField(default=True, help_text="Closed studies accept no new participants or tasks.")

@@ -17,9 +17,9 @@ def pairs_create(*, study: Study, prompt: Prompt, candidates: list[Candidate]) -
     from alignment.sampling import nc_select_pairs
 
     embeddings = embeddings_for_texts([c.text for c in candidates])
-    selected = nc_select_pairs(
-        embeddings, study.pairs_per_prompt, strategy=study.pair_strategy, seed=_seed(prompt)
-    )
+    # n - 1 pairs can still show every candidate, at a fraction of all n(n-1)/2.
+    n_pairs = study.pairs_per_prompt or max(1, len(candidates) - 1)
+    selected = nc_select_pairs(embeddings, n_pairs, strategy=study.pair_strategy, seed=_seed(prompt))
     pairs = Pair.objects.bulk_create(
         Pair(
             prompt=prompt,

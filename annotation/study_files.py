@@ -56,7 +56,7 @@ def parse_header(obj: dict) -> dict:
         "completion_code": text_field(study, "completion_code", required=False, prefix=prefix, max_length=64),
         "completion_url": text_field(study, "completion_url", required=False, prefix=prefix, max_length=200),
         "language": text_field(study, "language", required=False, prefix=prefix) or "en",
-        "pair_strategy": text_field(study, "pair_strategy", required=False, prefix=prefix) or "all",
+        "pair_strategy": text_field(study, "pair_strategy", required=False, prefix=prefix) or Study.PairStrategy.NC,
         "description": text_field(study, "description", required=False, prefix=prefix),
     }
     if header["language"] not in dict(settings.LANGUAGES):
