@@ -12,7 +12,8 @@ def _seed(prompt: Prompt) -> int:
 
 
 def pairs_create(*, study: Study, prompt: Prompt, candidates: list[Candidate]) -> int:
-    """Create the prompt's pairs and each pair's k slots; returns the number of pairs."""
+    """Select pairs among the candidates by the study's strategy and create those the prompt lacks,
+    each with its k slots; returns the number of new pairs."""
     from alignment.embedding_store import embeddings_for_texts
     from alignment.sampling import nc_select_pairs
 
@@ -20,6 +21,8 @@ def pairs_create(*, study: Study, prompt: Prompt, candidates: list[Candidate]) -
     # n - 1 pairs can still show every candidate, at a fraction of all n(n-1)/2.
     n_pairs = study.pairs_per_prompt or max(1, len(candidates) - 1)
     selected = nc_select_pairs(embeddings, n_pairs, strategy=study.pair_strategy, seed=_seed(prompt))
+    existing = {frozenset(ab) for ab in Pair.objects.filter(prompt=prompt).values_list("candidate_a", "candidate_b")}
+    selected = [s for s in selected if frozenset((candidates[s.i].pk, candidates[s.j].pk)) not in existing]
     pairs = Pair.objects.bulk_create(
         Pair(
             prompt=prompt,

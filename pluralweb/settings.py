@@ -168,6 +168,11 @@ CELERY_BEAT_SCHEDULE = {
 
 PLURALWEB_LEASE_MINUTES = env_int("PLURALWEB_LEASE_MINUTES", 10, minimum=1)
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
+# Optional OpenAI-compatible chat endpoint for negatively-correlated candidate generation.
+NC_GENERATION_URL = env_str("NC_GENERATION_URL", "")
+NC_GENERATION_MODEL = env_str("NC_GENERATION_MODEL", "")
+NC_GENERATION_API_KEY = env_str("NC_GENERATION_API_KEY", "")
+NC_GENERATION_TIMEOUT = env_int("NC_GENERATION_TIMEOUT", 120, minimum=1)
 
 LOGGING = {
     "version": 1,
