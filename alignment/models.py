@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 
@@ -17,3 +18,61 @@ class TextEmbedding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_name}:{self.text_sha256[:12]}"
+
+
+class FitRun(models.Model):
+    """One refit job; this row, not Celery's result, is the truth about it (DESIGN.md section 3)."""
+
+    class Kind(models.TextChoices):
+        PAL = "pal", "PAL mixture reward model"
+        SPICA = "spica", "SPICA group-norm metrics"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    study = models.ForeignKey("annotation.Study", on_delete=models.CASCADE, related_name="fit_runs")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    params = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    is_current = models.BooleanField(default=False, help_text="The model of this kind that answers requests.")
+    cancel_requested = models.BooleanField(default=False)
+    # Dataset snapshot: what the run was fitted on.
+    judgment_count = models.PositiveIntegerField(default=0)
+    last_judgment_id = models.BigIntegerField(null=True, blank=True)
+    progress = models.JSONField(default=dict, blank=True, help_text="epoch, total, loss, history")
+    metrics = models.JSONField(default=dict, blank=True)
+    artifact_path = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    worker = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["study", "kind", "status"], name="fitrun_study_kind_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "kind"], condition=models.Q(is_current=True), name="fitrun_one_current_per_kind"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(is_current=True) | models.Q(status="succeeded"), name="fitrun_current_succeeded"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} run {self.pk} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED

@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -24,6 +25,7 @@ class StudyAdmin(admin.ModelAdmin):
     list_filter = ["language", "pair_strategy", "is_open"]
     search_fields = ["slug", "title"]
     change_list_template = "admin/annotation/study/change_list.html"
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.display(description="Links")
     def links(self, study: Study) -> str:

@@ -53,3 +53,7 @@ class Conflict(Rejected):
 
 class Gone(Rejected):
     status = 410
+
+
+class Unavailable(Rejected):
+    status = 503

@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 SLUG = "bench"
 PARTIES = ("D", "R")
 CHOICES = ("A", "B", "tie")
+_ERROR_PAUSE = 0.05  # after a failed request, so that a dead server is not hammered in a tight loop
 # Distinct candidate texts, reused across prompts: import embeds each distinct text once, so setup
 # costs seconds however many prompts the run needs.
 TEXT_POOL = [
@@ -151,7 +153,11 @@ def gunicorn_start(env: dict[str, str], *, port: int, workers: int, threads: int
         str(VENV_BIN / "gunicorn"), "pluralweb.wsgi:application",
         "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers), "--threads", str(threads), "--worker-class", worker_class(threads),
-        "--log-level", "warning",
+        # Keep idle keep-alive connections longer than gthread's 2 s default: an overloaded worker
+        # otherwise closes connections whose next request it has not read yet.
+        "--keep-alive", "30", "--log-level", "warning",
+        # Import Django once in the master: workers fork ready, so their CPU counters hold only requests.
+        "--preload",
     ]
     with log.open("w") as out:  # the child keeps its own descriptor
         # A new session, so that stopping it can signal the master without touching this process.
@@ -186,6 +192,39 @@ def gunicorn_stop(server: subprocess.Popen) -> None:
         server.wait()
 
 
+def _proc_cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def server_cpu(server: subprocess.Popen, database: str) -> dict[int, float]:
+    """CPU seconds so far of each gunicorn worker and each PostgreSQL backend of the bench database.
+
+    CPU per judgment is the figure that other work on a shared machine disturbs least: throughput is
+    at most (cores x 1000) / (server CPU ms per judgment)."""
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    if int(stat.read().rpartition(")")[2].split()[1]) == server.pid:
+                        pids.append(int(entry.name))
+            except OSError:
+                continue  # the process ended meanwhile
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database]
+        ).fetchall()
+    usage = {}
+    for pid in pids + [row[0] for row in rows]:
+        try:
+            usage[pid] = _proc_cpu_seconds(pid)
+        except OSError:
+            continue
+    return usage
+
+
 # --- annotators --------------------------------------------------------------------------------
 
 
@@ -197,6 +236,8 @@ class AnnotatorResult:
     submit_ms: list[float] = field(default_factory=list)
     errors: Counter = field(default_factory=Counter)
     judgments: int = 0
+    replays: int = 0  # submits answered 200: the judgment was already stored (a resent request)
+    reconnects: int = 0
     finished: bool = False  # got 204: quota met or nothing left
 
 
@@ -207,22 +248,32 @@ class Client:
     def __init__(self, port: int) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.headers = {"Content-Type": "application/json"}
+        self.reconnects = 0
 
     def post(self, path: str, body: dict | None = None) -> tuple[int, dict | None, float]:
         """(status, decoded body or None, milliseconds)."""
         payload = json.dumps(body or {})
         start = time.perf_counter()
         try:
-            self.conn.request("POST", path, body=payload, headers=self.headers)
-            response = self.conn.getresponse()
-            raw = response.read()
-        except (OSError, http.client.HTTPException):
-            self.conn.close()  # start the next request on a fresh connection
-            raise
+            response, raw = self._exchange(path, payload)
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed an idle keep-alive connection under us. Resending is safe, as a browser
+            # would: `next` returns the live lease and a resent submit replays its client_id.
+            self.conn.close()
+            self.reconnects += 1
+            response, raw = self._exchange(path, payload)
         elapsed = (time.perf_counter() - start) * 1000
         is_json = response.getheader("Content-Type", "").startswith("application/json")
-        decoded = json.loads(raw) if raw and is_json else None
-        return response.status, decoded, elapsed
+        return response.status, json.loads(raw) if raw and is_json else None, elapsed
+
+    def _exchange(self, path: str, payload: str) -> tuple[http.client.HTTPResponse, bytes]:
+        try:
+            self.conn.request("POST", path, body=payload, headers=self.headers)
+            response = self.conn.getresponse()
+            return response, response.read()
+        except (OSError, http.client.HTTPException):
+            self.conn.close()  # the next request starts on a fresh connection
+            raise
 
 
 def annotator_join(client: Client, party: str) -> None:
@@ -240,6 +291,7 @@ def annotator_loop(client: Client, result: AnnotatorResult, *, deadline: float, 
             status, body, ms = client.post(f"/api/studies/{SLUG}/next/")
         except (OSError, http.client.HTTPException) as exc:
             result.errors[f"next {type(exc).__name__}"] += 1
+            time.sleep(_ERROR_PAUSE)
             continue
         if status == 204:
             result.finished = True
@@ -247,16 +299,19 @@ def annotator_loop(client: Client, result: AnnotatorResult, *, deadline: float, 
         result.next_ms.append(ms)
         if status != 200 or body is None:
             result.errors[f"next {status}"] += 1
+            time.sleep(_ERROR_PAUSE)
             continue
         submit = {"assignment": body["assignment_id"], "choice": rng.choice(CHOICES), "client_id": uuid.uuid4().hex}
         try:
             status, _, ms = client.post("/api/judgments/", submit)
         except (OSError, http.client.HTTPException) as exc:
             result.errors[f"submit {type(exc).__name__}"] += 1
+            time.sleep(_ERROR_PAUSE)
             continue
         result.submit_ms.append(ms)
-        if status == 201:
+        if status in (200, 201):
             result.judgments += 1
+            result.replays += status == 200
         else:
             result.errors[f"submit {status}"] += 1
 
@@ -266,9 +321,10 @@ class LoadResult:
     annotators: list[AnnotatorResult]
     seconds: float
     client_cpu_s: float
+    server_cpu_s: float
 
 
-def load_run(port: int, args: argparse.Namespace) -> LoadResult:
+def load_run(port: int, args: argparse.Namespace, cpu_probe: Callable[[], dict[int, float]]) -> LoadResult:
     results = [AnnotatorResult() for _ in range(args.annotators)]
     clients = [Client(port) for _ in range(args.annotators)]
     # Everyone joins first; the clock starts when the last one is ready, so joins are not timed.
@@ -284,18 +340,22 @@ def load_run(port: int, args: argparse.Namespace) -> LoadResult:
         ready.wait()
         annotator_loop(clients[i], results[i], deadline=start_box[0] + args.seconds,
                        max_judgments=args.quota, rng=random.Random(args.seed * 1000 + i))
+        results[i].reconnects = clients[i].reconnects
 
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(args.annotators)]
     for thread in threads:
         thread.start()
     ready.wait()
-    cpu_start = _cpu_seconds()
+    cpu_start, server_start = _cpu_seconds(), cpu_probe()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - start_box[0]
+    # Processes that appeared during the run (a thread's first database connection) count whole.
+    server_cpu_s = sum(cpu - server_start.get(pid, 0.0) for pid, cpu in cpu_probe().items())
     for client in clients:
         client.conn.close()
-    return LoadResult(annotators=results, seconds=elapsed, client_cpu_s=_cpu_seconds() - cpu_start)
+    return LoadResult(annotators=results, seconds=elapsed, client_cpu_s=_cpu_seconds() - cpu_start,
+                      server_cpu_s=server_cpu_s)
 
 
 def _cpu_seconds() -> float:
@@ -327,8 +387,13 @@ def figures_of(load: LoadResult, args: argparse.Namespace) -> dict:
         **{f"next_p{q}_ms": round(percentile(next_ms, q), 1) for q in (50, 95, 99)},
         **{f"submit_p{q}_ms": round(percentile(submit_ms, q), 1) for q in (50, 95, 99)},
         "errors": dict(sorted(errors.items())),
+        "replays": sum(r.replays for r in load.annotators),
+        "reconnects": sum(r.reconnects for r in load.annotators),
         "annotators_finished": sum(r.finished for r in load.annotators),
         "client_cpu_s": round(load.client_cpu_s, 2),
+        "server_cpu_s": round(load.server_cpu_s, 2),
+        "server_cpu_ms_per_judgment": round(load.server_cpu_s * 1000 / judgments, 1) if judgments else None,
+        "load_average": os.getloadavg()[0],
     }
 
 
@@ -364,13 +429,15 @@ def report(figures: dict, checks: dict, setup: dict) -> None:
     print(f"server        {server}, 127.0.0.1:{setup['port']}, PostgreSQL database {setup['database']}")
     print(f"study         {setup['pairs']} pairs x k={checks['overlap_k']} (setup {setup['setup_s']:.1f} s)")
     print(f"annotators    {f['annotators']} ({f['annotators_finished']} reached 204)")
-    print(f"duration      {f['seconds']:.2f} s  (load generator CPU {f['client_cpu_s']:.2f} s)")
-    print(f"judgments     {f['judgments']}  ->  {f['judgments_per_s']:.1f} judgments/s")
+    print(f"duration      {f['seconds']:.2f} s  (load generator CPU {f['client_cpu_s']:.2f} s, "
+          f"machine load average {f['load_average']} at the end: other work on the machine skews the figures)")
+    print(f"judgments     {f['judgments']}  ->  {f['judgments_per_s']:.1f} judgments/s  (server CPU "
+          f"{f['server_cpu_ms_per_judgment']} ms per judgment: gunicorn workers + PostgreSQL backends)")
     for name in ("next", "submit"):
         p50, p95, p99 = (f[f"{name}_p{q}_ms"] for q in (50, 95, 99))
         print(f"{name:<13} p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms  ({f[f'{name}_requests']} requests)")
     errors = ", ".join(f"{key}: {n}" for key, n in f["errors"].items()) or "none"
-    print(f"errors        {errors}")
+    print(f"errors        {errors}  (replayed submits {f['replays']}, reconnects {f['reconnects']})")
     print(f"check         stored judgments {checks['stored_judgments']} == successful submits {f['judgments']}: "
           f"{'ok' if checks['stored_equals_submitted'] else 'MISMATCH'}")
     print(f"check         pairs over k={checks['overlap_k']}: {checks['pairs_over_k']}, "
@@ -398,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
         server = gunicorn_start(env, port=setup["port"], workers=args.workers, threads=args.threads, log=log)
         try:
             healthz_wait(setup["port"], server)
-            load = load_run(setup["port"], args)
+            load = load_run(setup["port"], args, lambda: server_cpu(server, args.database))
         except Exception:
             print(log.read_text()[-4000:], file=sys.stderr)
             raise

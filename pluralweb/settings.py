@@ -162,11 +162,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True  # job state lives in our own tables, not in a result backend
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_ROUTES = {"alignment.tasks.fit_run": {"queue": "fits"}}  # GPU workers take `fits`
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "annotation.tasks.assignments_expire", "schedule": 60.0},
+    "fail-stale-fit-runs": {"task": "alignment.tasks.fit_runs_fail_stale", "schedule": 60.0},
 }
 
-PLURALWEB_LEASE_MINUTES = env_int("PLURALWEB_LEASE_MINUTES", 10, minimum=1)
+PLURALWEB_ARTIFACT_DIR = Path(env_str("PLURALWEB_ARTIFACT_DIR", str(VAR_DIR / "artifacts")))
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 # Optional OpenAI-compatible chat endpoint for negatively-correlated candidate generation.
 NC_GENERATION_URL = env_str("NC_GENERATION_URL", "")

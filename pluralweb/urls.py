@@ -4,6 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from alignment.urls import api_urls as alignment_api_urls
+from alignment.urls import page_urls as alignment_page_urls
 from annotation.urls import api_urls, page_urls
 from pluralweb import views
 
@@ -17,5 +19,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include((api_urls, "annotation"), namespace="api")),
+    path("studies/<slug:slug>/dashboards/", include("alignment.dashboards.urls")),
+    path("api/", include((alignment_api_urls, "alignment"), namespace="alignment-api")),
+    path("", include((alignment_page_urls, "alignment"), namespace="alignment")),
     path("", include((page_urls, "annotation"), namespace="annotation")),
 ]

@@ -20,17 +20,20 @@ from alignment.pal.data import TIE, Judgments, PalData
 from alignment.pal.model import PalArchitecture, PalModel, build_model
 from alignment.pal.warmup import warm_start_users
 
+MIXING_PARAMETERS = ("theta.weight", "prototypes")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
-    hidden: int = 128
-    out: int = 64
+    hidden: int = 64
+    out: int = 32
     lr: float = 3e-3
-    user_lr: float = 3e-2  # theta only hears from its own user's judgments: it needs larger steps
+    # theta (and PAL-A's prototypes) each hear from a slice of the data: they need larger steps.
+    user_lr: float = 3e-2
     weight_decay: float = 0.0
     theta_init_std: float = 0.1
-    assignment_rounds: int = 10  # hard-assignment rounds before the mixture fit (warmup.py); 0: none
-    batch_size: int = 8192
+    assignment_rounds: int = 3  # hard-assignment rounds per prototype before the mixture fit (warmup.py)
+    batch_size: int | None = None  # None: about 16 steps an epoch, between 256 and 16384
     max_epochs: int = 60
     patience: int = 4
     min_improvement: float = 1e-4
@@ -127,17 +130,24 @@ def fit_pal(
                   time.perf_counter() - started, history)
 
 
+def batch_size_for(config: TrainConfig, n: int) -> int:
+    # Large batches share f and g_k over many judgments of the same texts (fewer rows per judgment),
+    # but a small dataset still needs enough steps per epoch to move.
+    return config.batch_size or int(np.clip(n // 16, 256, 16384))
+
+
 def _train(model: PalModel, tensors: DeviceData, train: Judgments, val: Judgments, config: TrainConfig):
     train_columns, val_columns = tensors.columns(train), tensors.columns(val)
     generator = torch.Generator().manual_seed(config.seed)
+    batch_size = batch_size_for(config, len(train))
     if model.arch.k > 1 and config.assignment_rounds > 0:
-        warm_start_users(model, tensors, train_columns, rounds=config.assignment_rounds,
-                         batch_size=config.batch_size, lr=config.lr, generator=generator)
+        warm_start_users(model, tensors, train_columns, rounds=config.assignment_rounds, batch_size=batch_size,
+                         lr=config.lr, prototype_lr=config.user_lr, generator=generator)
     optimizer = _optimizer(model, config)
     best = (float("inf"), 0, copy.deepcopy(model.state_dict()))
     history: list[dict] = []
     for epoch in range(1, config.max_epochs + 1):
-        train_loss = _run_epoch(model, optimizer, train_columns, tensors, config.batch_size, generator)
+        train_loss = _run_epoch(model, optimizer, train_columns, tensors, batch_size, generator)
         val_loss, val_accuracy = bt_loss_and_accuracy(model, val_columns, tensors)
         history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy})
         if not len(val) or val_loss < best[0] - config.min_improvement:
@@ -149,11 +159,14 @@ def _train(model: PalModel, tensors: DeviceData, train: Judgments, val: Judgment
 
 
 def _optimizer(model: PalModel, config: TrainConfig) -> torch.optim.Optimizer:
-    shared = [p for name, p in model.named_parameters() if not name.startswith("theta.")]
-    return torch.optim.Adam(
+    named = dict(model.named_parameters())
+    shared = [p for name, p in named.items() if name not in MIXING_PARAMETERS]
+    mixing = [p for name, p in named.items() if name in MIXING_PARAMETERS]
+    # AdamW: decay decoupled from the gradient scale, and never applied to the mixing parameters.
+    return torch.optim.AdamW(
         [
             {"params": shared, "lr": config.lr, "weight_decay": config.weight_decay},
-            {"params": model.theta.parameters(), "lr": config.user_lr, "weight_decay": 0.0},
+            {"params": mixing, "lr": config.user_lr, "weight_decay": 0.0},
         ]
     )
 

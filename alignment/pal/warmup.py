@@ -2,9 +2,12 @@
 
 Every user starts near the middle of the simplex, and the mixture likelihood has an optimum just as
 good as the planted one where the largest group stays there and the prototypes bend around it; soft
-training from the middle finds that one. A few rounds of (fit prototypes to hard assignments,
-reassign each user to the prototype that explains their judgments best) put each group on a vertex
-first; the mixture fit then starts from there.
+training from the middle finds that one. Hard assignment first puts each group on a vertex.
+
+Prototypes are brought in one at a time, like farthest-point seeding: prototype j starts with the
+users the first j explain worst (the ones who disagree with everyone fitted so far), then rounds of
+(fit the prototypes to the assignment, move each user to the prototype that explains them best)
+settle it. Random assignments instead get stuck with two groups sharing a prototype.
 """
 
 from __future__ import annotations
@@ -25,19 +28,43 @@ def warm_start_users(
     rounds: int,
     batch_size: int,
     lr: float,
+    prototype_lr: float,
     generator: torch.Generator,
 ) -> torch.Tensor:
-    """Run the rounds, then set theta to the final assignment (users without judgments: uniform)."""
+    """`rounds` rounds per prototype; then theta is set to the assignment (users without judgments:
+    uniform). Returns the assignment."""
     n_users, k = model.theta.weight.shape
-    assignment = torch.randint(0, k, (n_users,), generator=generator).to(tensors.device)
-    optimizer = torch.optim.Adam([p for name, p in model.named_parameters() if not name.startswith("theta.")], lr=lr)
-    for _ in range(rounds):
-        _fit_prototypes(model, optimizer, tensors, columns, assignment, batch_size, generator)
-        assignment = _reassign(model, tensors, columns, assignment)
-    has_data = torch.bincount(columns[0], minlength=n_users) > 0
+    counts = torch.bincount(columns[0], minlength=n_users)
+    assignment = torch.zeros(n_users, dtype=torch.long, device=tensors.device)
+    optimizer = _prototype_optimizer(model, lr, prototype_lr)
+    for active in range(1, k + 1):
+        if active > 1:
+            assignment = _seed_prototype(model, tensors, columns, assignment, counts, active)
+        for _ in range(rounds):
+            _fit_prototypes(model, optimizer, tensors, columns, assignment, batch_size, generator)
+            assignment = prototype_losses(model, tensors, columns, n_users, active).argmin(dim=1)
     with torch.no_grad():
-        model.theta.weight.copy_(F.one_hot(assignment, k).float() * START_LOGIT * has_data[:, None])
+        model.theta.weight.copy_(F.one_hot(assignment, k).float() * START_LOGIT * (counts > 0)[:, None])
     return assignment
+
+
+def _prototype_optimizer(model: PalModel, lr: float, prototype_lr: float) -> torch.optim.Optimizer:
+    named = dict(model.named_parameters())
+    shared = [p for name, p in named.items() if name not in ("theta.weight", "prototypes")]
+    prototypes = [p for name, p in named.items() if name == "prototypes"]
+    return torch.optim.Adam([{"params": shared, "lr": lr}, {"params": prototypes, "lr": prototype_lr}])
+
+
+@torch.no_grad()
+def _seed_prototype(model, tensors, columns, assignment, counts, active) -> torch.Tensor:
+    """Give prototype `active - 1` the 1/active share of users worst explained by the others."""
+    losses = prototype_losses(model, tensors, columns, len(assignment), active - 1)
+    misfit = losses.min(dim=1).values / counts.clamp_min(1)
+    misfit[counts == 0] = -1.0
+    n_seed = max(1, int((counts > 0).sum()) // active)
+    seeded = assignment.clone()
+    seeded[misfit.topk(n_seed).indices] = active - 1
+    return seeded
 
 
 def _fit_prototypes(model, optimizer, tensors, columns, assignment, batch_size, generator) -> None:
@@ -54,30 +81,16 @@ def _fit_prototypes(model, optimizer, tensors, columns, assignment, batch_size, 
 
 
 @torch.no_grad()
-def _reassign(model, tensors, columns, assignment) -> torch.Tensor:
-    losses = prototype_losses(model, tensors, columns, len(assignment))
-    fresh = losses.argmin(dim=1)
-    counts = torch.bincount(columns[0], minlength=len(assignment)).clamp_min(1)
-    # An emptied prototype takes the worst-explained user, the usual k-means repair, so that all K
-    # prototypes stay in play.
-    for k in range(model.arch.k):
-        if not bool((fresh == k).any()):
-            misfit = losses.gather(1, fresh[:, None]).squeeze(1) / counts
-            fresh[int(misfit.argmax())] = k
-    return fresh
-
-
-@torch.no_grad()
 def prototype_losses(
-    model: PalModel, tensors, columns: tuple[torch.Tensor, ...], n_users: int, chunk: int = 65536
+    model: PalModel, tensors, columns: tuple[torch.Tensor, ...], n_users: int, active: int, chunk: int = 65536
 ) -> torch.Tensor:
-    """(n_users, K): each user's summed Bradley-Terry loss if they were all prototype k."""
+    """(n_users, active): each user's summed Bradley-Terry loss if they were all prototype k."""
     model.eval()
     vertices = torch.eye(model.arch.k, device=tensors.device)
-    losses = torch.zeros(n_users, model.arch.k, device=tensors.device)
+    losses = torch.zeros(n_users, active, device=tensors.device)
     for start in range(0, len(columns[0]), chunk):
         users, prompts, a, b, labels = (c[start : start + chunk] for c in columns)
-        for k in range(model.arch.k):
+        for k in range(active):
             index = torch.full_like(users, k)
             logits = model.pair_logits(vertices, index, prompts, a, b, tensors.prompts, tensors.candidates)
             per_judgment = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")

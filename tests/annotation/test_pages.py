@@ -71,3 +71,47 @@ def test_a_closed_study_takes_no_new_annotators(client, study):
     study.is_open = False
     study.save(update_fields=["is_open"])
     assert "closed" in client.get("/s/s1/").content.decode()
+
+
+@pytest.mark.parametrize("path", [
+    "/admin/annotation/study/", "/admin/annotation/prompt/", "/admin/annotation/candidate/",
+    "/admin/annotation/participant/", "/admin/annotation/pair/", "/admin/annotation/slot/",
+    "/admin/annotation/assignment/", "/admin/annotation/judgment/", "/admin/annotation/rating/",
+    "/admin/alignment/textembedding/", "/admin/annotation/study/import/",
+])
+def test_the_django_admin_lists_every_model_with_search(client, study, admin_user, path):
+    admin_user.is_staff = True
+    admin_user.save(update_fields=["is_staff"])
+    client.force_login(admin_user)
+    response = client.get(path + ("?q=p0" if not path.endswith("import/") else ""))
+    assert response.status_code == 200
+
+
+def test_the_admin_upload_imports_a_study_file_and_reports_bad_lines(client, admin_user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from annotation.models import Study
+    from tests.factories import jsonl_bytes, study_lines
+
+    admin_user.is_staff = True
+    admin_user.save(update_fields=["is_staff"])
+    client.force_login(admin_user)
+    bad = study_lines(slug="up")
+    del bad[1]["turns"]
+    response = client.post("/admin/annotation/study/import/",
+                           {"file": SimpleUploadedFile("up.jsonl", jsonl_bytes(bad).getvalue())})
+    assert "up.jsonl:2: field &#x27;turns&#x27;: is required" in response.content.decode()
+    assert not Study.objects.filter(slug="up").exists()
+    good = SimpleUploadedFile("up.jsonl", jsonl_bytes(study_lines(slug="up")).getvalue())
+    assert client.post("/admin/annotation/study/import/", {"file": good}).status_code == 302
+    assert Study.objects.filter(slug="up").exists()
+
+
+def test_researchers_may_view_but_not_change_in_the_admin(client, study, researcher):
+    researcher.is_staff = True
+    researcher.save(update_fields=["is_staff"])
+    client.force_login(researcher)
+    assert client.get("/admin/annotation/judgment/").status_code == 200
+    assert client.get(f"/admin/annotation/study/{study.pk}/change/").status_code == 200  # view-only page
+    assert client.post(f"/admin/annotation/study/{study.pk}/change/", {"title": "x"}).status_code == 403
+    assert client.get("/admin/annotation/study/import/").status_code == 403

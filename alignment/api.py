@@ -1,0 +1,67 @@
+"""Fit runs over REST: admins launch and cancel, researchers read."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alignment.fits import fit_run_cancel, fit_run_launch
+from alignment.models import FitRun
+from alignment.selectors import fit_eta_seconds, fit_run_get, fit_runs_for
+from annotation.access import IsResearcher, IsStudyAdmin
+from annotation.selectors import study_get
+
+
+class FitRunOutput(serializers.ModelSerializer):
+    study = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    launched_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    eta_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FitRun
+        fields = ["id", "study", "kind", "params", "status", "is_current", "cancel_requested", "judgment_count",
+                  "last_judgment_id", "progress", "metrics", "error", "launched_by", "worker", "created_at",
+                  "started_at", "finished_at", "heartbeat_at", "eta_seconds"]
+
+    def get_eta_seconds(self, run: FitRun) -> float | None:
+        return fit_eta_seconds(run)
+
+
+class StudyFitsApi(APIView):
+    """Researchers list a study's fit runs; admins launch one (202: queued for a worker)."""
+
+    class Input(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=FitRun.Kind.choices)
+        params = serializers.DictField(required=False, default=dict)
+
+    def get_permissions(self):
+        return [IsStudyAdmin()] if self.request.method == "POST" else [IsResearcher()]
+
+    @extend_schema(responses=FitRunOutput(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(FitRunOutput(fit_runs_for(study=study_get(slug=slug)), many=True).data)
+
+    @extend_schema(request=Input, responses={202: FitRunOutput})
+    def post(self, request: Request, slug: str) -> Response:
+        serializer = self.Input(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = fit_run_launch(study=study_get(slug=slug), kind=serializer.validated_data["kind"],
+                             params=serializer.validated_data["params"], user=request.user)
+        return Response(FitRunOutput(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class FitRunDetailApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(responses=FitRunOutput)
+    def get(self, request: Request, run_id: int) -> Response:
+        return Response(FitRunOutput(fit_run_get(run_id=run_id)).data)
+
+
+class FitRunCancelApi(APIView):
+    permission_classes = [IsStudyAdmin]
+
+    @extend_schema(request=None, responses=FitRunOutput)
+    def post(self, request: Request, run_id: int) -> Response:
+        return Response(FitRunOutput(fit_run_cancel(run=fit_run_get(run_id=run_id))).data)

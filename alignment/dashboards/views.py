@@ -1,0 +1,130 @@
+"""Researchers' dashboards: thin doors onto reports (numbers) and plots (figures).
+
+Each page answers `?download=json` (every table behind its figures) or `?download=csv&table=<name>`
+(one table), and `?attribute=party` slices groups by one attribute instead of the full group key.
+"""
+
+import csv
+import json
+from collections.abc import Callable
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from alignment.dashboards import plots, reports
+from annotation.access import is_researcher
+from annotation.errors import Rejected
+from annotation.models import Study
+from annotation.selectors import study_get
+
+TITLES = {
+    "divergence": "Per-group preference divergence",
+    "leaderboard": "Per-group leaderboard",
+    "strategies": "NC vs random pairs",
+    "progress": "Annotation progress",
+}
+DASHBOARDS = [
+    ("divergence", "dashboards:divergence", "Divergence"),
+    ("leaderboard", "dashboards:leaderboard", "Leaderboard"),
+    ("strategies", "dashboards:strategies", "NC vs random"),
+    ("progress", "dashboards:progress", "Progress"),
+]
+LEADERBOARD_BY = ("source", "strategy")
+
+
+def _message(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    return render(request, "annotation/message.html", {"message": message}, status=status)
+
+
+def dashboard_page(view: Callable) -> Callable:
+    """Researchers only (anonymous visitors are sent to sign in), the study by slug, the group slicing."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, slug: str) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not is_researcher(request.user):
+            return _message(request, "Only researchers and admins may read the dashboards.", 403)
+        try:
+            study = study_get(slug=slug)
+        except Rejected:
+            return _message(request, "This study does not exist.", 404)
+        attribute = request.GET.get("attribute") or None
+        if attribute is not None and attribute not in study.group_attributes:
+            return _message(request, f"{attribute!r} is not a group attribute of this study.", 400)
+        return view(request, study, attribute)
+
+    return wrapper
+
+
+def _respond(request: HttpRequest, study: Study, attribute: str | None, name: str, report: reports.Report,
+             figures: list[dict], **context) -> HttpResponse:
+    download = request.GET.get("download")
+    if download == "json":
+        response = JsonResponse({"study": study.slug, "dashboard": name, "attribute": attribute,
+                                 "groups": report.groups, "summary": report.summary, "tables": report.tables})
+        response["Content-Disposition"] = f'attachment; filename="{study.slug}-{name}.json"'
+        return response
+    if download == "csv":
+        table = request.GET.get("table") or next(iter(report.tables))
+        if table not in report.tables:
+            return _message(request, f"No table {table!r}; this dashboard has {', '.join(report.tables)}.", 400)
+        return _csv(report.tables[table], f"{study.slug}-{name}-{table}.csv")
+    if download:
+        return _message(request, "download must be csv or json.", 400)
+    for figure in figures:
+        figure["data_id"] = f"figure-{figure['id']}-data"
+    return render(request, f"alignment/dashboards/{name}.html", {
+        "study": study, "dashboard": name, "page_title": TITLES[name], "dashboards": DASHBOARDS, "attribute": attribute or "",
+        "attributes": sorted(study.group_attributes), "report": report, "tables": report.tables,
+        "summary": report.summary, "figures": figures, "table_names": list(report.tables),
+        "params": urlencode({k: v for k, v in {"attribute": attribute, **context}.items() if isinstance(v, str)}),
+        **context,
+    })
+
+
+def _csv(rows: list[dict], filename: str) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    columns = list(dict.fromkeys(key for row in rows[:1] for key in row))
+    writer = csv.writer(response)
+    writer.writerow(columns)
+    for row in rows:
+        # Nested values (tags, group rates) go in as JSON so that a spreadsheet cell holds all of them.
+        writer.writerow(json.dumps(v) if isinstance(v, list | dict) else ("" if v is None else v)
+                        for v in (row.get(c) for c in columns))
+    return response
+
+
+@dashboard_page
+def divergence(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
+    report = reports.divergence_report(study=study, attribute=attribute)
+    return _respond(request, study, attribute, "divergence", report,
+                    plots.divergence_figures(report.tables, report.groups))
+
+
+@dashboard_page
+def leaderboard(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
+    by = request.GET.get("by") or "source"
+    if by not in LEADERBOARD_BY:
+        return _message(request, f"by must be one of {', '.join(LEADERBOARD_BY)}.", 400)
+    report = reports.leaderboard_report(study=study, by=by, attribute=attribute)
+    return _respond(request, study, attribute, "leaderboard", report,
+                    plots.leaderboard_figures(report.tables, report.groups), by=by, by_options=LEADERBOARD_BY)
+
+
+@dashboard_page
+def strategies(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
+    report = reports.strategies_report(study=study, attribute=attribute)
+    return _respond(request, study, attribute, "strategies", report,
+                    plots.strategies_figures(report.tables, report.groups))
+
+
+@dashboard_page
+def progress(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
+    report = reports.progress_report(study=study, attribute=attribute)
+    return _respond(request, study, attribute, "progress", report,
+                    plots.progress_figures(report.tables, report.groups))

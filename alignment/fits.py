@@ -1,0 +1,209 @@
+"""Refit jobs: launch, execute, cancel, and the failure rules (DESIGN.md section 3, FitRun).
+
+The FitRun row is the truth about a job. A run becomes the *current* model of its kind only when it
+succeeds, in the same transaction that retires the previous one, so a failed, cancelled or dead run
+never replaces what serves requests.
+"""
+
+import importlib
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import close_old_connections, connections, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from alignment.models import FitRun
+from annotation.errors import Conflict, InputError, Unavailable
+from annotation.models import Judgment, Study
+
+log = logging.getLogger(__name__)
+
+# kind -> "module:function" of its runner; imported lazily so this module stays light for the web process.
+RUNNERS = {FitRun.Kind.PAL: "alignment.pal_refit:run_pal_fit"}
+HEARTBEAT_SECONDS = 10
+STALE_AFTER = timedelta(minutes=3)
+
+
+class FitCancelled(Exception):
+    """Raised inside a runner when an admin cancelled the run."""
+
+
+@dataclass
+class FitOutcome:
+    metrics: dict
+    artifact_path: str
+
+
+class FitProgress:
+    """What a runner calls once per epoch: records progress, keeps the heartbeat, notices cancellation."""
+
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+        self.history: list[dict] = []
+
+    def __call__(self, *, epoch: int, total: int, loss: float, **extra) -> None:
+        self.history.append({"epoch": epoch, "loss": round(float(loss), 6), **extra})
+        FitRun.objects.filter(pk=self.run_id).update(
+            progress={"epoch": epoch, "total": total, "loss": float(loss), "history": self.history[-500:]},
+            heartbeat_at=timezone.now(),
+        )
+        if FitRun.objects.filter(pk=self.run_id, cancel_requested=True).exists():
+            raise FitCancelled()
+
+
+def artifact_dir(study: Study) -> Path:
+    path = Path(settings.PLURALWEB_ARTIFACT_DIR) / study.slug
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def broker_check() -> None:
+    """Fail at once, with the reason, when no worker could ever receive the job."""
+    from pluralweb.celery import app
+
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=3)
+    except Exception as exc:  # kombu raises the transport's own error types
+        raise Unavailable(f"the task broker is unreachable ({exc.__class__.__name__}: {exc}); nothing was launched",
+                          code="broker_unavailable") from None
+
+
+def _runner(kind: str) -> Callable[..., FitOutcome]:
+    target = RUNNERS.get(kind)
+    if target is None:
+        raise InputError(f"unknown fit kind {kind!r} (one of {', '.join(RUNNERS)})", field="kind")
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def fit_params_clean(kind: str, params: dict) -> dict:
+    module, _ = RUNNERS.get(kind, ":").split(":")
+    if not module:
+        raise InputError(f"unknown fit kind {kind!r} (one of {', '.join(RUNNERS)})", field="kind")
+    return importlib.import_module(module).clean_params(params)
+
+
+def fit_run_launch(*, study: Study, kind: str, params: dict, user: AbstractBaseUser | None) -> FitRun:
+    """Create a queued run and hand it to a worker once the row is committed."""
+    clean = fit_params_clean(kind, params)
+    broker_check()
+    with transaction.atomic():
+        snapshot = Judgment.objects.filter(participant__study=study).aggregate(last=Max("id"))
+        run = FitRun.objects.create(
+            study=study, kind=kind, params=clean, launched_by=user if user and user.is_authenticated else None,
+            judgment_count=Judgment.objects.filter(participant__study=study).count(),
+            last_judgment_id=snapshot["last"],
+        )
+        transaction.on_commit(lambda: _enqueue(run.pk))
+    run.refresh_from_db()
+    if run.status == FitRun.Status.FAILED:
+        raise Unavailable(run.error, code="broker_unavailable")
+    return run
+
+
+def _enqueue(run_id: int) -> None:
+    from alignment.tasks import fit_run
+
+    try:
+        fit_run.apply_async(args=[run_id], retry=False)
+    except Exception as exc:  # the broker went away between the check and the send
+        FitRun.objects.filter(pk=run_id).update(
+            status=FitRun.Status.FAILED, error=f"could not reach the task broker: {exc}", finished_at=timezone.now()
+        )
+
+
+def _claim(run_id: int, worker: str) -> FitRun | None:
+    with transaction.atomic():
+        run = FitRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != FitRun.Status.QUEUED:
+            return None  # cancelled before it started, or redelivered after a worker died
+        if run.cancel_requested:
+            _finish(run, FitRun.Status.CANCELLED, error="cancelled before it started")
+            return None
+        now = timezone.now()
+        run.status, run.started_at, run.heartbeat_at, run.worker = FitRun.Status.RUNNING, now, now, worker
+        run.save(update_fields=["status", "started_at", "heartbeat_at", "worker"])
+        return run
+
+
+def _finish(run: FitRun, status: str, *, error: str = "") -> None:
+    run.status, run.error, run.finished_at = status, error, timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+
+
+def fit_run_execute(*, run_id: int, worker: str = "") -> FitRun | None:
+    """Run a queued job to its end state; the task's whole body."""
+    run = _claim(run_id, worker)
+    if run is None:
+        return FitRun.objects.filter(pk=run_id).first()
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(run.pk, stop), daemon=True)
+    beat.start()
+    try:
+        outcome = _runner(run.kind)(run, FitProgress(run.pk))
+    except FitCancelled:
+        _finish(run, FitRun.Status.CANCELLED, error="cancelled by an admin")
+    except Exception as exc:
+        log.exception("fit run %s failed", run.pk)
+        detail = "".join(traceback.format_exception(exc, limit=-4))
+        _finish(run, FitRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}\n\n{detail}"[:20000])
+    else:
+        _succeed(run, outcome)
+    finally:
+        stop.set()
+        beat.join(timeout=HEARTBEAT_SECONDS)
+    run.refresh_from_db()
+    return run
+
+
+@transaction.atomic
+def _succeed(run: FitRun, outcome: FitOutcome) -> None:
+    FitRun.objects.select_for_update().filter(study=run.study_id, kind=run.kind, is_current=True).update(
+        is_current=False
+    )
+    run.metrics, run.artifact_path, run.is_current = outcome.metrics, outcome.artifact_path, True
+    run.status, run.finished_at = FitRun.Status.SUCCEEDED, timezone.now()
+    run.save(update_fields=["metrics", "artifact_path", "is_current", "status", "finished_at"])
+
+
+def _heartbeat(run_id: int, stop: threading.Event) -> None:
+    # Its own thread keeps the heartbeat fresh even while one long epoch computes.
+    try:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            FitRun.objects.filter(pk=run_id, status=FitRun.Status.RUNNING).update(heartbeat_at=timezone.now())
+    finally:
+        connections.close_all()
+
+
+def fit_run_cancel(*, run: FitRun) -> FitRun:
+    with transaction.atomic():
+        run = FitRun.objects.select_for_update().get(pk=run.pk)
+        if run.finished:
+            raise Conflict(f"run {run.pk} already {run.status}", code="run_finished")
+        run.cancel_requested = True
+        run.save(update_fields=["cancel_requested"])
+        if run.status == FitRun.Status.QUEUED:
+            _finish(run, FitRun.Status.CANCELLED, error="cancelled before it started")
+    return run
+
+
+def fit_runs_fail_stale(*, now: datetime | None = None) -> int:
+    """Runs whose worker stopped beating (killed, out of memory, machine lost) end failed, with the reason."""
+    now = now or timezone.now()
+    close_old_connections()
+    stale = FitRun.objects.filter(status=FitRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    count = 0
+    for run in stale:
+        _finish(run, FitRun.Status.FAILED,
+                error=f"the worker stopped responding (last heartbeat {run.heartbeat_at.isoformat()})")
+        count += 1
+    return count

@@ -1,0 +1,61 @@
+"""A study's judgments as PAL's index arrays over prompt and candidate embedding matrices."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from alignment.embedding_store import embeddings_for_texts
+from alignment.embeddings import conversation_text
+from alignment.pal.data import TIE, Judgments, PalData
+from annotation.models import Candidate, Judgment, Participant, Prompt, Study
+
+LABELS = {Judgment.Choice.A: 1.0, Judgment.Choice.B: 0.0, Judgment.Choice.TIE: TIE}
+
+
+@dataclass(frozen=True)
+class StudyPalData:
+    data: PalData
+    participant_ids: np.ndarray  # database id of each user row
+    prompt_ids: np.ndarray  # database id of each prompt row
+    candidate_ids: np.ndarray  # database id of each candidate row
+
+
+def _column(rows: list[tuple], i: int) -> np.ndarray:
+    return np.fromiter((row[i] for row in rows), dtype=np.int64, count=len(rows))
+
+
+def pal_data_for_study(*, study: Study) -> StudyPalData:
+    """Every A / B / tie judgment of the study ("both bad" says nothing about which is better)."""
+    rows = list(
+        Judgment.objects.filter(participant__study=study, choice__in=list(LABELS))
+        .order_by("id")
+        .values_list("participant_id", "pair__prompt_id", "candidate_a_id", "candidate_b_id", "choice")
+    )
+    if not rows:
+        raise ValueError(f"study {study.slug!r} has no A/B/tie judgments to fit")
+    participant_ids, user = np.unique(_column(rows, 0), return_inverse=True)
+    prompt_ids, prompt = np.unique(_column(rows, 1), return_inverse=True)
+    candidate_ids, ab = np.unique(np.concatenate([_column(rows, 2), _column(rows, 3)]), return_inverse=True)
+    label = np.array([LABELS[row[4]] for row in rows], dtype=np.float32)
+    groups = dict(Participant.objects.filter(pk__in=participant_ids.tolist()).values_list("pk", "group_key"))
+    group_names = tuple(sorted(set(groups.values())))
+    code = {name: i for i, name in enumerate(group_names)}
+    data = PalData(
+        prompt_embeddings=_prompt_embeddings(prompt_ids),
+        candidate_embeddings=_candidate_embeddings(candidate_ids),
+        judgments=Judgments.from_arrays(user, prompt, ab[: len(rows)], ab[len(rows) :], label),
+        user_ids=tuple(int(pk) for pk in participant_ids),
+        user_group=np.array([code[groups[int(pk)]] for pk in participant_ids], dtype=np.int64),
+        group_names=group_names,
+    )
+    return StudyPalData(data, participant_ids, prompt_ids, candidate_ids)
+
+
+def _prompt_embeddings(prompt_ids: np.ndarray) -> np.ndarray:
+    turns = dict(Prompt.objects.filter(pk__in=prompt_ids.tolist()).values_list("pk", "turns"))
+    return embeddings_for_texts([conversation_text(turns[int(pk)]) for pk in prompt_ids])
+
+
+def _candidate_embeddings(candidate_ids: np.ndarray) -> np.ndarray:
+    texts = dict(Candidate.objects.filter(pk__in=candidate_ids.tolist()).values_list("pk", "text"))
+    return embeddings_for_texts([texts[int(pk)] for pk in candidate_ids])

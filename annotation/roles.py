@@ -1,0 +1,21 @@
+"""Role groups and their permissions; migrations call this whenever our models change."""
+
+from django.contrib.auth.management import create_permissions
+
+APPS = ("annotation", "alignment")
+
+
+def grant_role_permissions(apps, schema_editor=None) -> None:
+    """researchers: view every model of ours; admins: everything on ours, plus managing users."""
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, verbosity=0)
+        app_config.models_module = None
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    ours = permission_model.objects.filter(content_type__app_label__in=APPS)
+    researchers, _ = group_model.objects.get_or_create(name="researchers")
+    researchers.permissions.set(ours.filter(codename__startswith="view_"))
+    admins, _ = group_model.objects.get_or_create(name="admins")
+    users = permission_model.objects.filter(content_type__app_label="auth", codename__endswith="_user")
+    admins.permissions.set(list(ours) + list(users))
