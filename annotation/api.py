@@ -18,7 +18,7 @@ from annotation.judgment_files import judgments_import
 from annotation.judgments import JudgmentInput, judgment_submit
 from annotation.models import Study
 from annotation.participants import participant_join
-from annotation.selectors import participant_for_assignment, participant_of, study_counts, study_get
+from annotation.selectors import participant_for_assignment, participant_in_study, study_counts, study_get
 from annotation.study_files import study_import
 
 
@@ -113,7 +113,7 @@ class StudyNextApi(APIView):
 
     @extend_schema(request=None, responses={200: dict, 204: None})
     def post(self, request: Request, slug: str) -> Response:
-        participant = participant_of(study=study_get(slug=slug), user=request.user)
+        participant = participant_in_study(slug=slug, user=request.user)
         assignment = pair_next_for_annotator(participant=participant)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
@@ -125,7 +125,7 @@ class StudyNextApi(APIView):
             "a": CandidateOutput(left).data,
             "b": CandidateOutput(right).data,
             "lease_expires_at": assignment.expires_at,
-            "progress": _progress(participant),
+            "progress": {"done": assignment.progress.done, "quota": assignment.progress.quota},
         })
 
 

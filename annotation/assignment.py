@@ -43,13 +43,17 @@ def _expire(assignments: list[Assignment]) -> None:
 
 
 def _claimable_slots(participant: Participant, now: datetime):
-    held_by_me = Assignment.objects.filter(participant=participant, pair=OuterRef("pair")).exclude(
-        status=Assignment.Status.EXPIRED
+    mine = (
+        Assignment.objects.filter(participant=participant)
+        .exclude(status=Assignment.Status.EXPIRED)
+        .values("pair_id")
     )
     slots = (
         Slot.objects.filter(study_id=participant.study_id, group_key__in=[participant.group_key, ""])
         .filter(Q(status=Slot.Status.OPEN) | Q(status=Slot.Status.LEASED, lease_expires_at__lt=now))
-        .exclude(Exists(held_by_me))
+        # NOT IN over the participant's own (indexed, short) list beats a correlated NOT EXISTS that
+        # PostgreSQL evaluates for every candidate slot.
+        .exclude(pair_id__in=mine)
     )
     if participant.group_key:  # a study without groups has no per-group cap
         my_group_has_open = Slot.objects.filter(pair=OuterRef("pair"), open_group=participant.group_key)
@@ -81,18 +85,22 @@ def _claim(slot: Slot, participant: Participant, now: datetime) -> Assignment:
 
 @transaction.atomic
 def pair_next_for_annotator(*, participant: Participant, now: datetime | None = None) -> Assignment | None:
-    """The participant's current lease, or a newly leased pair; None at quota or when nothing is left."""
+    """The participant's current lease, or a newly leased pair; None at quota or when nothing is left.
+
+    The returned assignment carries `progress` (a Progress), so callers need not count again.
+    """
     now = now or timezone.now()
     # Serialises one participant's own concurrent calls (two tabs) without touching anyone else.
-    Participant.objects.select_for_update().filter(pk=participant.pk).first()
+    list(Participant.objects.select_for_update().filter(pk=participant.pk).values_list("pk"))
     active = list(
         Assignment.objects.filter(participant=participant, status=Assignment.Status.ACTIVE).order_by("id")
     )
     live = [a for a in active if a.expires_at > now]
     _expire([a for a in active if a.expires_at <= now])
+    progress = participant_progress(participant=participant)
     if live:
-        return _with_texts(live[0].pk)
-    if participant_progress(participant=participant).finished:
+        return _with_texts(live[0].pk, progress)
+    if progress.finished:
         return None
     skipped: list[int] = []
     for _ in range(_MAX_CLAIM_ATTEMPTS):
@@ -107,14 +115,16 @@ def pair_next_for_annotator(*, participant: Participant, now: datetime | None = 
             # Another annotator of the same group took this pair's open slot a moment ago.
             skipped.append(slot.pk)
             continue
-        return _with_texts(assignment.pk)
+        return _with_texts(assignment.pk, progress)
     return None
 
 
-def _with_texts(assignment_id: int) -> Assignment:
-    return Assignment.objects.select_related(
-        "pair__prompt", "pair__candidate_a", "pair__candidate_b", "participant__study"
-    ).get(pk=assignment_id)
+def _with_texts(assignment_id: int, progress: Progress) -> Assignment:
+    assignment = Assignment.objects.select_related("pair__prompt", "pair__candidate_a", "pair__candidate_b").get(
+        pk=assignment_id
+    )
+    assignment.progress = progress
+    return assignment
 
 
 def shown_candidates(assignment: Assignment) -> tuple[Candidate, Candidate]:

@@ -68,12 +68,15 @@ def judgment_submit(
 ) -> tuple[Judgment, bool]:
     """(judgment, created). A replay of a client id returns the stored judgment unchanged."""
     _validate(data)
-    existing = _replay(participant, data.client_id)
-    if existing is not None:
-        return existing, False
     now = now or timezone.now()
     try:
         return _record(participant, data, now), True
+    except (Conflict, Gone):
+        # A replay usually finds its assignment judged (or since expired): answer with what is stored.
+        existing = _replay(participant, data.client_id)
+        if existing is None:
+            raise
+        return existing, False
     except IntegrityError:
         # Two submissions of the same client id raced; the loser answers with the winner's row.
         existing = _replay(participant, data.client_id)

@@ -138,7 +138,12 @@ class Slot(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["study", "status", "group_key", "pair"], name="slot_next_idx")]
+        indexes = [
+            # Only claimable slots: the index stays small however many slots are done.
+            models.Index(
+                fields=["study", "pair"], condition=Q(status__in=["open", "leased"]), name="slot_claimable_idx"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["pair", "open_group"], condition=~Q(open_group=""), name="slot_one_open_per_group"

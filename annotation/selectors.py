@@ -14,6 +14,15 @@ def study_get(*, slug: str) -> Study:
     return study
 
 
+def participant_in_study(*, slug: str, user: AbstractBaseUser) -> Participant:
+    """The user's profile in the study, in one query; the errors say which of the two is missing."""
+    if user.is_authenticated:
+        participant = Participant.objects.select_related("study").filter(study__slug=slug, user=user).first()
+        if participant is not None:
+            return participant
+    return participant_of(study=study_get(slug=slug), user=user)
+
+
 def participant_of(*, study: Study, user: AbstractBaseUser) -> Participant:
     participant = None
     if user.is_authenticated:
@@ -25,6 +34,9 @@ def participant_of(*, study: Study, user: AbstractBaseUser) -> Participant:
 
 def participant_for_assignment(*, assignment_id: int, user: AbstractBaseUser) -> Participant:
     """The user's participant profile in the study the assignment belongs to."""
+    own = Participant.objects.select_related("study").filter(assignments__id=assignment_id, user=user).first()
+    if own is not None:
+        return own  # the common case in one query; the rest only finds the right error
     study_id = Assignment.objects.filter(pk=assignment_id).values_list("participant__study_id", flat=True).first()
     if study_id is None:
         raise NotFound(f"assignment {assignment_id} does not exist", code="unknown_assignment")

@@ -10,7 +10,7 @@ from dataclasses import field as dc_field
 from typing import IO
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from annotation.errors import InputError
 from annotation.jsonl import field, iter_jsonl, text_field
@@ -175,7 +175,16 @@ def study_import(stream: IO, *, source: str = "", append: bool = False) -> Impor
             )
         known.add(record.prompt_id)
         _prompt_create(study, record, summary)
+    _analyze()
     return summary
+
+
+def _analyze() -> None:
+    # Fresh statistics right away: until autovacuum gets round to it, PostgreSQL plans `next`
+    # against an empty slot table and sorts every open slot on each call.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE annotation_slot, annotation_pair, annotation_assignment")
 
 
 def _study_for_header(header: dict, *, append: bool, source: str) -> Study:

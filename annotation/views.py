@@ -94,13 +94,12 @@ def study_profile(request: HttpRequest, study: Study) -> HttpResponse:
     return render(request, "annotation/profile.html", context)
 
 
-def _task_context(participant: Participant, assignment: Assignment | None, **extra) -> dict:
-    progress = participant_progress(participant=participant)
-    context = {"study": participant.study, "progress": progress, "assignment": assignment, **extra}
-    if assignment is not None:
-        left, right = shown_candidates(assignment)
-        context |= {"prompt": assignment.pair.prompt, "left": left, "right": right, "client_id": uuid.uuid4().hex}
-    return context
+def _task_context(participant: Participant, assignment: Assignment, **extra) -> dict:
+    left, right = shown_candidates(assignment)
+    return {
+        "study": participant.study, "progress": assignment.progress, "assignment": assignment,
+        "prompt": assignment.pair.prompt, "left": left, "right": right, "client_id": uuid.uuid4().hex, **extra,
+    }
 
 
 @study_page

@@ -16,4 +16,5 @@ from pluralweb.settings import DATABASES, VAR_DIR  # noqa: E402
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-pluralweb.sqlite3")}
+    # One file per test process, so that two test runs on one checkout never share a database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-pluralweb-{os.getpid()}.sqlite3")}
