@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import close_old_connections, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -146,8 +146,11 @@ def fit_run_execute(*, run_id: int, worker: str = "") -> FitRun | None:
     if run is None:
         return FitRun.objects.filter(pk=run_id).first()
     stop = threading.Event()
-    beat = threading.Thread(target=_heartbeat, args=(run.pk, stop), daemon=True)
-    beat.start()
+    # A heartbeat from another connection is only visible once the run's row is committed, i.e.
+    # when the caller is not inside a transaction (a worker never is).
+    beat = None if connection.in_atomic_block else threading.Thread(target=_heartbeat, args=(run.pk, stop))
+    if beat is not None:
+        beat.start()
     try:
         outcome = _runner(run.kind)(run, FitProgress(run.pk))
     except FitCancelled:
@@ -160,7 +163,8 @@ def fit_run_execute(*, run_id: int, worker: str = "") -> FitRun | None:
         _succeed(run, outcome)
     finally:
         stop.set()
-        beat.join(timeout=HEARTBEAT_SECONDS)
+        if beat is not None:
+            beat.join(timeout=HEARTBEAT_SECONDS)
     run.refresh_from_db()
     return run
 
@@ -179,7 +183,10 @@ def _heartbeat(run_id: int, stop: threading.Event) -> None:
     # Its own thread keeps the heartbeat fresh even while one long epoch computes.
     try:
         while not stop.wait(HEARTBEAT_SECONDS):
-            FitRun.objects.filter(pk=run_id, status=FitRun.Status.RUNNING).update(heartbeat_at=timezone.now())
+            try:
+                FitRun.objects.filter(pk=run_id, status=FitRun.Status.RUNNING).update(heartbeat_at=timezone.now())
+            except DatabaseError:
+                log.warning("heartbeat of fit run %s could not be written; retrying", run_id, exc_info=True)
     finally:
         connections.close_all()
 
@@ -199,7 +206,6 @@ def fit_run_cancel(*, run: FitRun) -> FitRun:
 def fit_runs_fail_stale(*, now: datetime | None = None) -> int:
     """Runs whose worker stopped beating (killed, out of memory, machine lost) end failed, with the reason."""
     now = now or timezone.now()
-    close_old_connections()
     stale = FitRun.objects.filter(status=FitRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
     count = 0
     for run in stale:

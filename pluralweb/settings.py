@@ -4,6 +4,7 @@ Embedded defaults (SQLite file, serverless Celery broker) need no services; prod
 DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis).
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -169,6 +170,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 PLURALWEB_ARTIFACT_DIR = Path(env_str("PLURALWEB_ARTIFACT_DIR", str(VAR_DIR / "artifacts")))
+# Threads a fit may use; default: the cores this process may run on.
+PLURALWEB_FIT_THREADS = env_int("PLURALWEB_FIT_THREADS", len(os.sched_getaffinity(0)), minimum=1)
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 # Optional OpenAI-compatible chat endpoint for negatively-correlated candidate generation.
 NC_GENERATION_URL = env_str("NC_GENERATION_URL", "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -41,6 +41,10 @@ class TrainConfig:
     device: str | None = None  # None: CUDA when present, else CPU
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.max_epochs < 1:
+            raise ValueError("max_epochs must be at least 1")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -70,16 +74,32 @@ def resolve_device(device: str | None) -> torch.device:
 
 
 @contextlib.contextmanager
-def deterministic_torch() -> Iterator[None]:
-    """Same seed, same fit: CPU index backward sums in thread order unless torch is told otherwise.
-    warn_only keeps CUDA ops without a deterministic variant working instead of raising."""
+def deterministic_torch(device: torch.device) -> Iterator[None]:
+    """Same seed, same fit, bit for bit, on CPU: its index backward otherwise sums in thread order.
+    On CUDA nothing is forced (that would need CUBLAS_WORKSPACE_CONFIG set before CUDA starts):
+    same-seed fits there agree to float rounding, as atomics order the scatter-adds."""
+    if device.type != "cpu":
+        yield
+        return
     previous = torch.are_deterministic_algorithms_enabled()
     previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.use_deterministic_algorithms(True)
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(previous, warn_only=previous_warn)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Use `threads` CPU threads for the fit (None: leave torch's setting), then restore the setting."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class DeviceData:
@@ -92,14 +112,17 @@ class DeviceData:
 
     def columns(self, judgments: Judgments) -> tuple[torch.Tensor, ...]:
         indices = (judgments.user, judgments.prompt, judgments.a, judgments.b)
-        return (*(torch.as_tensor(c, device=self.device) for c in indices),
-                torch.as_tensor(judgments.label, device=self.device))
+        return (
+            *(torch.as_tensor(c, device=self.device) for c in indices),
+            torch.as_tensor(judgments.label, device=self.device),
+        )
 
 
 def batch_logits(model: PalModel, batch: Iterable[torch.Tensor], tensors: DeviceData) -> torch.Tensor:
     users, prompts, a, b, _ = batch
     rows, inverse = torch.unique(users, return_inverse=True)
-    return model.pair_logits(model.user_weights(rows), inverse, prompts, a, b, tensors.prompts, tensors.candidates)
+    weights = model.user_weights(rows)
+    return model.pair_logits(weights, inverse, prompts, a, b, tensors.prompts, tensors.candidates)
 
 
 def fit_pal(
@@ -110,24 +133,36 @@ def fit_pal(
     kind: str = "B",
     k: int = 3,
     config: TrainConfig | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> PalFit:
     """Fit for at most `max_epochs`, keep the epoch with the lowest validation loss and stop after
     `patience` epochs without improvement; with no validation judgments, run all epochs."""
     config = config or TrainConfig()
-    if config.threads:
-        torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
     arch = PalArchitecture(kind, k, data.dim, data.n_users, config.hidden, config.out, config.theta_init_std)
     started = time.perf_counter()
     # A local seed: fitting must not disturb (or depend on) the caller's global RNG.
-    with torch.random.fork_rng(devices=[]), deterministic_torch():
+    cuda_devices = [device.index or 0] if device.type == "cuda" else []
+    with (
+        torch.random.fork_rng(devices=cuda_devices),
+        deterministic_torch(device),
+        torch_threads(config.threads),
+    ):
         torch.manual_seed(config.seed)
         model = build_model(arch).to(device)
-        best_epoch, history = _train(model, DeviceData(data, device), train, val, config)
+        best_epoch, history = _train(model, DeviceData(data, device), train, val, config, on_epoch)
     best = history[best_epoch - 1]
     trained = np.bincount(train.user, minlength=data.n_users) > 0
-    return PalFit(model.eval(), config, trained, best_epoch, best["val_loss"], best["val_accuracy"],
-                  time.perf_counter() - started, history)
+    return PalFit(
+        model.eval(),
+        config,
+        trained,
+        best_epoch,
+        best["val_loss"],
+        best["val_accuracy"],
+        time.perf_counter() - started,
+        history,
+    )
 
 
 def batch_size_for(config: TrainConfig, n: int) -> int:
@@ -136,20 +171,39 @@ def batch_size_for(config: TrainConfig, n: int) -> int:
     return config.batch_size or int(np.clip(n // 16, 256, 16384))
 
 
-def _train(model: PalModel, tensors: DeviceData, train: Judgments, val: Judgments, config: TrainConfig):
+def _train(
+    model: PalModel,
+    tensors: DeviceData,
+    train: Judgments,
+    val: Judgments,
+    config: TrainConfig,
+    on_epoch: Callable[[dict], None] | None = None,
+):
     train_columns, val_columns = tensors.columns(train), tensors.columns(val)
     generator = torch.Generator().manual_seed(config.seed)
     batch_size = batch_size_for(config, len(train))
     if model.arch.k > 1 and config.assignment_rounds > 0:
-        warm_start_users(model, tensors, train_columns, rounds=config.assignment_rounds, batch_size=batch_size,
-                         lr=config.lr, prototype_lr=config.user_lr, generator=generator)
+        warm_start_users(
+            model,
+            tensors,
+            train_columns,
+            rounds=config.assignment_rounds,
+            batch_size=batch_size,
+            lr=config.lr,
+            prototype_lr=config.user_lr,
+            generator=generator,
+        )
     optimizer = _optimizer(model, config)
     best = (float("inf"), 0, copy.deepcopy(model.state_dict()))
     history: list[dict] = []
     for epoch in range(1, config.max_epochs + 1):
         train_loss = _run_epoch(model, optimizer, train_columns, tensors, batch_size, generator)
         val_loss, val_accuracy = bt_loss_and_accuracy(model, val_columns, tensors)
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy})
+        history.append(
+            {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy}
+        )
+        if on_epoch is not None:  # progress reports; it may raise to stop the fit (a cancelled job)
+            on_epoch(history[-1])
         if not len(val) or val_loss < best[0] - config.min_improvement:
             best = (val_loss, epoch, copy.deepcopy(model.state_dict()))
         elif epoch - best[1] >= config.patience:
@@ -195,9 +249,8 @@ def bt_loss_and_accuracy(
     n = len(columns[0])
     if n == 0:
         return float("nan"), float("nan")
-    logits = torch.cat(
-        [batch_logits(model, [c[s : s + batch_size] for c in columns], tensors) for s in range(0, n, batch_size)]
-    )
+    chunks = [[c[s : s + batch_size] for c in columns] for s in range(0, n, batch_size)]
+    logits = torch.cat([batch_logits(model, chunk, tensors) for chunk in chunks])
     loss = F.binary_cross_entropy_with_logits(logits, columns[4]).item()
     return loss, decided_accuracy(logits, columns[4])
 

@@ -1,0 +1,93 @@
+"""The PAL refit: a study's judgments -> a fitted, evaluated PAL model saved as an artifact.
+
+Called by the fit service (alignment/fits.py) inside a worker; the numeric work is alignment/pal.
+"""
+
+import dataclasses
+import os
+from pathlib import Path
+
+from django.conf import settings
+
+from alignment.fits import FitOutcome, FitProgress, artifact_dir
+from alignment.models import FitRun
+from alignment.pal import TrainConfig, evaluate_pal, fit_pal, pal_reward_model, save_pal, split_pal_data
+from alignment.pal_dataset import pal_data_for_study
+from annotation.errors import InputError
+
+MODELS = {"pal-b": "B", "pal-a": "A"}
+DEFAULTS = {"model": "pal-b", "k": 3, "max_epochs": 60, "seed": 0, "unseen_fraction": 0.1}
+MIN_JUDGMENTS = 40
+MIN_ANNOTATORS = 4
+
+
+def _integer(params: dict, name: str, low: int, high: int) -> int:
+    raw = params.get(name, DEFAULTS[name])
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise InputError(f"must be an integer, got {raw!r}", field=f"params.{name}") from None
+    if not low <= value <= high or (isinstance(raw, float) and raw != value):
+        raise InputError(f"must be an integer between {low} and {high}", field=f"params.{name}")
+    return value
+
+
+def clean_params(params: dict) -> dict:
+    unknown = set(params) - set(DEFAULTS)
+    if unknown:
+        raise InputError(f"unknown parameters: {', '.join(sorted(unknown))}", field="params")
+    model = params.get("model", DEFAULTS["model"])
+    if model not in MODELS:
+        raise InputError(f"must be one of {', '.join(MODELS)}", field="params.model")
+    try:
+        unseen = float(params.get("unseen_fraction", DEFAULTS["unseen_fraction"]))
+    except (TypeError, ValueError):
+        raise InputError("must be a number", field="params.unseen_fraction") from None
+    if not 0.0 <= unseen <= 0.5:
+        raise InputError("must be between 0 and 0.5", field="params.unseen_fraction")
+    return {"model": model, "k": _integer(params, "k", 1, 16), "max_epochs": _integer(params, "max_epochs", 1, 1000),
+            "seed": _integer(params, "seed", 0, 2**31 - 1), "unseen_fraction": unseen}
+
+
+def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
+    params = run.params
+    study_data = pal_data_for_study(study=run.study)
+    data = study_data.data
+    if len(data.judgments) < MIN_JUDGMENTS or data.n_users < MIN_ANNOTATORS:
+        raise ValueError(f"a PAL fit needs at least {MIN_JUDGMENTS} A/B/tie judgments from {MIN_ANNOTATORS} "
+                         f"annotators; the study has {len(data.judgments)} from {data.n_users}")
+    split = split_pal_data(data, unseen_fraction=params["unseen_fraction"], seed=params["seed"])
+    config = TrainConfig(max_epochs=params["max_epochs"], seed=params["seed"], threads=settings.PLURALWEB_FIT_THREADS)
+
+    def on_epoch(row: dict) -> None:
+        progress(epoch=row["epoch"], total=params["max_epochs"], loss=row["train_loss"],
+                 val_loss=row["val_loss"], val_accuracy=row["val_accuracy"])
+
+    kind = MODELS[params["model"]]
+    fit = fit_pal(data, split.train, split.val, kind=kind, k=params["k"], config=config, on_epoch=on_epoch)
+    report = evaluate_pal(data, split, fit, config=config)
+    reward_model = pal_reward_model(fit, data, embedding_model=settings.EMBEDDING_MODEL)
+    path = _save(reward_model, artifact_dir(run.study) / f"pal-run{run.pk}.pt")
+    metrics = _jsonable(dataclasses.asdict(report)) | {
+        "best_epoch": fit.best_epoch, "val_loss": fit.val_loss, "val_accuracy": fit.val_accuracy,
+        "fit_seconds": fit.seconds, "participant_ids": [int(pk) for pk in study_data.participant_ids],
+    }
+    return FitOutcome(metrics=metrics, artifact_path=str(path))
+
+
+def _save(reward_model, path: Path) -> Path:
+    # Written under a temporary name and renamed: a crash never leaves a half-written artifact.
+    tmp = path.with_suffix(".part")
+    save_pal(reward_model, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    return value

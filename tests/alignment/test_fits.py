@@ -1,0 +1,153 @@
+"""The refit service: status transitions, metrics, and the current model swapped only on success."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from alignment.fits import (
+    FitCancelled,
+    FitProgress,
+    fit_run_cancel,
+    fit_run_execute,
+    fit_run_launch,
+    fit_runs_fail_stale,
+)
+from alignment.models import FitRun
+from alignment.pal import load_pal
+from annotation.errors import InputError, Unavailable
+from annotation.models import Judgment
+from pluralweb.celery import app as celery_app
+from tests.alignment.fit_data import disagreeing_study
+from tests.factories import client_for, make_study
+
+pytestmark = pytest.mark.django_db
+FAST = {"k": 2, "max_epochs": 15, "seed": 1}
+
+
+@pytest.fixture
+def fit_study(db):
+    return disagreeing_study()
+
+
+def launch(study, user=None, **params):
+    return fit_run_launch(study=study, kind="pal", params={**FAST, **params}, user=user)
+
+
+def test_a_launched_run_is_queued_with_a_snapshot_of_the_dataset(fit_study, admin_user):
+    run = launch(fit_study, admin_user)
+    assert (run.status, run.is_current, run.launched_by) == ("queued", False, admin_user)
+    assert run.judgment_count == Judgment.objects.count() == 16 * 8 * 6
+    assert run.last_judgment_id == Judgment.objects.order_by("-id").first().pk
+    assert run.params == {"model": "pal-b", "k": 2, "max_epochs": 15, "seed": 1, "unseen_fraction": 0.1}
+
+
+def test_a_successful_refit_stores_metrics_and_an_artifact_and_becomes_current(fit_study):
+    run = fit_run_execute(run_id=launch(fit_study).pk, worker="test")
+    assert run.status == "succeeded", run.error
+    assert run.is_current and run.started_at and run.finished_at and run.worker == "test"
+    assert run.progress["epoch"] >= 1 and run.progress["history"][0]["epoch"] == 1
+    metrics = run.metrics
+    assert metrics["k"] == 2 and metrics["seen_accuracy"] > 0.9
+    assert set(metrics["group_mixtures"]) == {"party=D", "party=R"}
+    assert set(metrics["unseen_accuracy"]) >= {"1", "5"}
+    model = load_pal(run.artifact_path)
+    assert model.k == 2 and set(model.group_weights) == {"party=D", "party=R"}
+
+
+def test_a_new_success_replaces_the_current_model(fit_study):
+    first = fit_run_execute(run_id=launch(fit_study).pk)
+    second = fit_run_execute(run_id=launch(fit_study, seed=2).pk)
+    first.refresh_from_db()
+    assert second.is_current and not first.is_current
+
+
+def test_a_failing_run_ends_failed_with_the_reason_and_keeps_the_current_model(fit_study):
+    current = fit_run_execute(run_id=launch(fit_study).pk)
+    Judgment.objects.filter(participant__study=fit_study).exclude(participant__external_id__in=["a0", "a1"]).delete()
+    failed = fit_run_execute(run_id=launch(fit_study).pk)
+    current.refresh_from_db()
+    assert failed.status == "failed" and "needs at least 40" in failed.error and not failed.is_current
+    assert current.is_current and current.status == "succeeded"
+
+
+def test_a_queued_run_can_be_cancelled_and_is_then_never_run(fit_study):
+    run = fit_run_cancel(run=launch(fit_study))
+    assert run.status == "cancelled"
+    assert fit_run_execute(run_id=run.pk).status == "cancelled"
+
+
+def test_progress_reports_stop_a_run_once_it_is_cancelled(fit_study):
+    run = launch(fit_study)
+    progress = FitProgress(run.pk)
+    progress(epoch=1, total=10, loss=0.7)
+    FitRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+    with pytest.raises(FitCancelled):
+        progress(epoch=2, total=10, loss=0.6)
+    run.refresh_from_db()
+    assert run.progress["epoch"] == 2 and len(run.progress["history"]) == 2
+
+
+def test_a_run_whose_worker_stopped_beating_ends_failed(fit_study):
+    run = launch(fit_study)
+    FitRun.objects.filter(pk=run.pk).update(status="running", heartbeat_at=timezone.now() - timedelta(minutes=10))
+    assert fit_runs_fail_stale() == 1
+    run.refresh_from_db()
+    assert run.status == "failed" and "stopped responding" in run.error
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"k": 0}, "params.k"), ({"k": "two"}, "params.k"), ({"model": "pal-z"}, "params.model"),
+    ({"learning_rate": 1}, "params"), ({"unseen_fraction": 0.9}, "params.unseen_fraction"),
+])
+def test_bad_parameters_are_refused_before_anything_is_queued(db, params, field):
+    study = make_study()
+    with pytest.raises(InputError) as error:
+        fit_run_launch(study=study, kind="pal", params=params, user=None)
+    assert error.value.field == field and not FitRun.objects.exists()
+
+
+def test_launching_while_the_broker_is_down_fails_at_once_and_queues_nothing(db):
+    study = make_study()
+    previous = celery_app.conf.broker_url
+    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    try:
+        with pytest.raises(Unavailable, match="broker is unreachable"):
+            fit_run_launch(study=study, kind="pal", params={}, user=None)
+    finally:
+        celery_app.conf.broker_url = previous
+    assert not FitRun.objects.exists()
+
+
+def test_admins_launch_over_the_api_and_researchers_read(fit_study, admin_user, researcher, annotator_d):
+    url = f"/api/studies/{fit_study.slug}/fits/"
+    assert client_for(researcher).post(url, {"kind": "pal"}, format="json").status_code == 403
+    assert client_for(annotator_d.user).get(url).status_code == 403
+    response = client_for(admin_user).post(url, {"kind": "pal", "params": FAST}, format="json")
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+    run_id = response.json()["id"]
+    assert [r["id"] for r in client_for(researcher).get(url).json()] == [run_id]
+    assert client_for(researcher).get(f"/api/fits/{run_id}/").json()["kind"] == "pal"
+    bad = client_for(admin_user).post(url, {"kind": "pal", "params": {"k": 99}}, format="json")
+    assert bad.status_code == 400 and bad.json()["field"] == "params.k"
+    cancelled = client_for(admin_user).post(f"/api/fits/{run_id}/cancel/")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert client_for(admin_user).post(f"/api/fits/{run_id}/cancel/").status_code == 409
+
+
+def test_the_models_page_shows_runs_to_researchers_and_launches_for_admins(client, fit_study, admin_user, researcher,
+                                                                       annotator_d):
+    client.force_login(annotator_d.user)
+    assert client.get(f"/studies/{fit_study.slug}/models/").status_code == 403
+    client.force_login(researcher)
+    page = client.get(f"/studies/{fit_study.slug}/models/").content.decode()
+    assert "Runs" in page and "Launch a refit" not in page
+    assert client.post(f"/studies/{fit_study.slug}/models/launch/", {"kind": "pal"}).status_code == 403
+    client.force_login(admin_user)
+    response = client.post(f"/studies/{fit_study.slug}/models/launch/", {"kind": "pal", "k": "2", "max_epochs": "5"})
+    run = FitRun.objects.get()
+    assert response["Location"] == f"/studies/{fit_study.slug}/fits/{run.pk}/"
+    fit_run_execute(run_id=run.pk)
+    progress = client.get(f"/studies/{fit_study.slug}/fits/{run.pk}/progress/")
+    assert progress.status_code == 286  # htmx: stop polling, the run has ended
+    assert "succeeded" in progress.content.decode() and 'id="loss-figure"' in progress.content.decode()
