@@ -21,10 +21,11 @@ def colour_of(groups: list[str]) -> dict[str, str]:
 
 def _layout(title: str, **extra) -> dict:
     return {
-        "title": {"text": title, "x": 0, "xanchor": "left"},
-        "margin": {"l": 60, "r": 20, "t": 50, "b": 60},
+        "title": {"text": title, "x": 0.01, "xanchor": "left", "y": 0.98, "yanchor": "top"},
+        # The legend sits above the plot: below it, it would collide with long rotated tick labels.
+        "margin": {"l": 60, "r": 20, "t": 80, "b": 60},
         "font": {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 13},
-        "legend": {"orientation": "h", "y": -0.2},
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         "plot_bgcolor": "#ffffff",
         "paper_bgcolor": "#ffffff",
         **extra,
@@ -114,31 +115,34 @@ def divergence_by_figure(rows: list[dict], key: str, title: str, *, limit: int =
 
 
 def agreement_figure(rows: list[dict], groups: list[str]) -> dict:
-    """Pairwise agreement within each group beside agreement across groups."""
+    """Pairwise agreement within each group beside agreement across groups (horizontal bars: group
+    names are long), with all groups pooled as a dotted line."""
     colours = colour_of(groups)
     within = [row for row in rows if row["kind"] == "within"]
     across = [row for row in rows if row["kind"] == "across"]
     pooled = [row for row in rows if row["kind"] == "all"]
+    labels = [f"within {row['group_a']}" for row in within] + [f"{row['group_a']} × {row['group_b']}" for row in across]
     data = [
-        {"type": "bar", "name": "within a group", "x": [row["group_a"] for row in within],
-         "y": [row["agreement"] for row in within], "customdata": [[row["annotator_pairs"], row["alpha"]]
-                                                                   for row in within],
+        {"type": "bar", "orientation": "h", "name": "within a group", "y": labels[:len(within)],
+         "x": [row["agreement"] for row in within],
+         "customdata": [[row["annotator_pairs"], row["alpha"]] for row in within],
          "marker": {"color": [colours.get(row["group_a"], NEUTRAL) for row in within]},
-         "hovertemplate": "within %{x}: %{y:.3f}<br>%{customdata[0]} annotator pairs, "
+         "hovertemplate": "%{y}: %{x:.3f}<br>%{customdata[0]} annotator pairs, "
                           "Krippendorff α %{customdata[1]:.3f}<extra></extra>"},
-        {"type": "bar", "name": "across groups", "x": [f"{row['group_a']} × {row['group_b']}" for row in across],
-         "y": [row["agreement"] for row in across], "customdata": [row["annotator_pairs"] for row in across],
+        {"type": "bar", "orientation": "h", "name": "across groups", "y": labels[len(within):],
+         "x": [row["agreement"] for row in across], "customdata": [row["annotator_pairs"] for row in across],
          "marker": {"color": NEUTRAL, "pattern": {"shape": "/"}},
-         "hovertemplate": "%{x}: %{y:.3f}<br>%{customdata} annotator pairs<extra></extra>"},
+         "hovertemplate": "%{y}: %{x:.3f}<br>%{customdata} annotator pairs<extra></extra>"},
     ]
     shapes = [
-        {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": row["agreement"], "y1": row["agreement"],
+        {"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": row["agreement"], "x1": row["agreement"],
          "line": {"dash": "dot", "color": "#000000", "width": 1}}
         for row in pooled if row["agreement"] is not None
     ]
     layout = _layout("Agreement within vs across groups (chance two annotators give the same answer)",
-                     yaxis={"range": [0, 1], "title": {"text": "pairwise agreement"}},
-                     xaxis={"automargin": True}, shapes=shapes, height=380)
+                     xaxis={"range": [0, 1], "title": {"text": "pairwise agreement (dotted: all groups pooled)"}},
+                     yaxis={"automargin": True, "categoryorder": "array", "categoryarray": labels[::-1]},
+                     shapes=shapes, height=max(300, 26 * len(labels) + 160))
     return {"data": data, "layout": layout}
 
 

@@ -74,7 +74,9 @@ def pair_divergence(rates: np.ndarray) -> PairDivergence:
     present = ~np.isnan(rates)
     groups = present.sum(axis=1)
     enough = groups >= 2
-    spread = np.max(np.where(present, rates, -np.inf), axis=1) - np.min(np.where(present, rates, np.inf), axis=1)
+    spread = np.max(np.where(present, rates, -np.inf), axis=1, initial=-np.inf) - np.min(
+        np.where(present, rates, np.inf), axis=1, initial=np.inf
+    )
     filled = np.nan_to_num(rates)
     weight = np.maximum(groups, 1)
     mean_entropy = np.where(present, _entropy_bits(filled), 0).sum(axis=1) / weight
@@ -165,7 +167,8 @@ def bradley_terry(wins: np.ndarray, *, prior: float = 0.5, iterations: int = 50,
 
     `prior` adds that many virtual wins and losses against a reference of strength 0: it keeps a
     competitor that never lost (or never won) finite, pulls thin evidence toward the middle and makes
-    the log-likelihood strictly concave, so Newton's method converges in a handful of steps. Every
+    the log-likelihood strictly concave, so Newton's method converges in a handful of steps (prior=0 is
+    the plain maximum-likelihood fit, which needs every competitor to have won and lost). Every
     leading axis (groups, bootstrap draws) is fitted at once with batched solves.
     """
     wins = np.asarray(wins, dtype=float)
@@ -180,6 +183,10 @@ def bradley_terry(wins: np.ndarray, *, prior: float = 0.5, iterations: int = 50,
         hessian = curvature - np.eye(scores.shape[-1]) * (
             curvature.sum(axis=-1) + 2 * prior * p_ref * (1 - p_ref)
         )[..., None]
+        if prior == 0:
+            # Without the reference, strengths are identified only up to a shift; pinning the direction of
+            # all-ones (which the gradient never has a component along) makes the system solvable.
+            hessian = hessian - 1.0
         step = np.linalg.solve(hessian, gradient[..., None])[..., 0]
         scores = scores - step
         if np.max(np.abs(step), initial=0.0) < tol:
@@ -221,6 +228,8 @@ def bradley_terry_bootstrap(
     totals = cells.sum(axis=1)
     games = (wins + np.swapaxes(wins, 1, 2) + ties + np.swapaxes(ties, 1, 2)).sum(axis=2)
     seen = games > 0
+    if k == 0:
+        return Leaderboard(scores=games, low=games, high=games, games=games)
 
     rng = np.random.default_rng(seed)
     pvals = np.where(totals[:, None] > 0, cells / np.maximum(totals, 1)[:, None], 1 / cells.shape[1])

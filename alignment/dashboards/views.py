@@ -15,6 +15,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from alignment.dashboards import plots, reports
+from alignment.dashboards.group_divergence import divergence_report
+from alignment.dashboards.selectors import analytical_reads
 from annotation.access import is_researcher
 from annotation.errors import Rejected
 from annotation.models import Study
@@ -55,32 +57,34 @@ def dashboard_page(view: Callable) -> Callable:
         attribute = request.GET.get("attribute") or None
         if attribute is not None and attribute not in study.group_attributes:
             return _message(request, f"{attribute!r} is not a group attribute of this study.", 400)
-        return view(request, study, attribute)
+        with analytical_reads():
+            return view(request, study, attribute)
 
     return wrapper
 
 
 def _respond(request: HttpRequest, study: Study, attribute: str | None, name: str, report: reports.Report,
-             figures: list[dict], **context) -> HttpResponse:
+             figures_of: Callable[[dict, list[str]], list[dict]], **context) -> HttpResponse:
     download = request.GET.get("download")
     if download == "json":
         response = JsonResponse({"study": study.slug, "dashboard": name, "attribute": attribute,
-                                 "groups": report.groups, "summary": report.summary, "tables": report.tables})
+                                 "groups": report.groups, "summary": report.summary, "tables": report.all_tables()})
         response["Content-Disposition"] = f'attachment; filename="{study.slug}-{name}.json"'
         return response
     if download == "csv":
-        table = request.GET.get("table") or next(iter(report.tables))
-        if table not in report.tables:
-            return _message(request, f"No table {table!r}; this dashboard has {', '.join(report.tables)}.", 400)
-        return _csv(report.tables[table], f"{study.slug}-{name}-{table}.csv")
+        table = request.GET.get("table") or report.table_names[0]
+        if table not in report.table_names:
+            return _message(request, f"No table {table!r}; this dashboard has {', '.join(report.table_names)}.", 400)
+        return _csv(report.table(table), f"{study.slug}-{name}-{table}.csv")
     if download:
         return _message(request, "download must be csv or json.", 400)
+    figures = figures_of(report.tables, report.groups)
     for figure in figures:
         figure["data_id"] = f"figure-{figure['id']}-data"
     return render(request, f"alignment/dashboards/{name}.html", {
-        "study": study, "dashboard": name, "page_title": TITLES[name], "dashboards": DASHBOARDS, "attribute": attribute or "",
-        "attributes": sorted(study.group_attributes), "report": report, "tables": report.tables,
-        "summary": report.summary, "figures": figures, "table_names": list(report.tables),
+        "study": study, "dashboard": name, "page_title": TITLES[name], "dashboards": DASHBOARDS,
+        "attribute": attribute or "", "attributes": sorted(study.group_attributes), "tables": report.tables,
+        "summary": report.summary, "figures": figures, "table_names": report.table_names,
         "params": urlencode({k: v for k, v in {"attribute": attribute, **context}.items() if isinstance(v, str)}),
         **context,
     })
@@ -101,9 +105,8 @@ def _csv(rows: list[dict], filename: str) -> HttpResponse:
 
 @dashboard_page
 def divergence(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
-    report = reports.divergence_report(study=study, attribute=attribute)
-    return _respond(request, study, attribute, "divergence", report,
-                    plots.divergence_figures(report.tables, report.groups))
+    report = divergence_report(study=study, attribute=attribute)
+    return _respond(request, study, attribute, "divergence", report, plots.divergence_figures)
 
 
 @dashboard_page
@@ -112,19 +115,17 @@ def leaderboard(request: HttpRequest, study: Study, attribute: str | None) -> Ht
     if by not in LEADERBOARD_BY:
         return _message(request, f"by must be one of {', '.join(LEADERBOARD_BY)}.", 400)
     report = reports.leaderboard_report(study=study, by=by, attribute=attribute)
-    return _respond(request, study, attribute, "leaderboard", report,
-                    plots.leaderboard_figures(report.tables, report.groups), by=by, by_options=LEADERBOARD_BY)
+    return _respond(request, study, attribute, "leaderboard", report, plots.leaderboard_figures,
+                    by=by, by_options=LEADERBOARD_BY)
 
 
 @dashboard_page
 def strategies(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
     report = reports.strategies_report(study=study, attribute=attribute)
-    return _respond(request, study, attribute, "strategies", report,
-                    plots.strategies_figures(report.tables, report.groups))
+    return _respond(request, study, attribute, "strategies", report, plots.strategies_figures)
 
 
 @dashboard_page
 def progress(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
     report = reports.progress_report(study=study, attribute=attribute)
-    return _respond(request, study, attribute, "progress", report,
-                    plots.progress_figures(report.tables, report.groups))
+    return _respond(request, study, attribute, "progress", report, plots.progress_figures)

@@ -36,9 +36,8 @@ class Judgments:
         return len(self.label)
 
     def take(self, index: np.ndarray) -> Judgments:
-        return Judgments(
-            self.user[index], self.prompt[index], self.a[index], self.b[index], self.label[index], self.row[index]
-        )
+        columns = (self.user, self.prompt, self.a, self.b, self.label, self.row)
+        return Judgments(*(column[index] for column in columns))
 
     def for_users(self, users: np.ndarray) -> Judgments:
         return self.take(np.isin(self.user, users))

@@ -50,7 +50,7 @@ def fit_new_users(
     device = next(model.parameters()).device
     theta0 = torch.log(torch.as_tensor(prior, dtype=torch.float32, device=device).clamp_min(1e-6))
     theta = torch.nn.Parameter(theta0.repeat(len(users), 1))
-    selected = first_judgments(shots.for_users(users), n) if n > 0 else shots.take(np.zeros(0, dtype=np.int64))
+    selected = first_judgments(shots.for_users(users), max(n, 0))
     if len(selected) and model.arch.k > 1:
         _fit_theta(model, data, selected, users, theta, theta0, config)
     return FewShotWeights(users, torch.softmax(theta.detach(), dim=-1).cpu().numpy())
@@ -64,10 +64,9 @@ def _fit_theta(model, data, selected, users, theta, theta0, config) -> None:
     frozen = [p.requires_grad for p in model.parameters()]
     model.eval().requires_grad_(False)
     try:
+        margins = model.pair_scorer(prompts, a, b, tensors.prompts, tensors.candidates)
         for _ in range(config.steps):
-            logits = model.pair_logits(
-                torch.softmax(theta, dim=-1), index, prompts, a, b, tensors.prompts, tensors.candidates
-            )
+            logits = margins(torch.softmax(theta, dim=-1), index)
             # Summed, not averaged: each user's evidence should count the same whatever the crowd size.
             loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="sum")
             loss = loss + config.prior_strength * ((theta - theta0) ** 2).sum()

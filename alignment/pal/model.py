@@ -11,6 +11,7 @@ K = 1 is the homogeneous Bradley-Terry reward model.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -28,8 +29,8 @@ class PalArchitecture:
     k: int
     dim: int
     n_users: int
-    hidden: int = 128
-    out: int = 64
+    hidden: int = 64
+    out: int = 32
     theta_init_std: float = 0.1
 
     def __post_init__(self) -> None:
@@ -94,29 +95,53 @@ class PalModel(nn.Module):
         prompt_x: torch.Tensor,
         candidate_x: torch.Tensor,
     ) -> torch.Tensor:
-        """r(a) - r(b) per judgment. Texts are far fewer than judgments: f and g_k run once per
-        distinct row the batch touches and the results are gathered."""
+        """r(a) - r(b) per judgment, for the mixture weights[weight_index[j]] of judgment j."""
+        return self.pair_scorer(prompts, a, b, prompt_x, candidate_x)(weights, weight_index)
+
+    def pair_scorer(
+        self,
+        prompts: torch.Tensor,
+        a: torch.Tensor,
+        b: torch.Tensor,
+        prompt_x: torch.Tensor,
+        candidate_x: torch.Tensor,
+    ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """Computes once what r(a) - r(b) needs apart from the mixtures, and returns (weights,
+        weight_index) -> margins: few-shot fits call it many times with f and g_k frozen.
+
+        Texts are far fewer than judgments: f and g_k run once per distinct row and are gathered."""
         rows, inverse = torch.unique(torch.cat([a, b]), return_inverse=True)
         features = self.response_features(candidate_x[rows])
+        chosen, other = features[inverse[: len(a)]], features[inverse[len(a) :]]
         prompt_rows, prompt_inverse = torch.unique(prompts, return_inverse=True)
-        ideal = self.ideal_points(weights, weight_index, prompt_x[prompt_rows], prompt_inverse)
-        n = len(a)
-        return self.score(ideal, features[inverse[:n]]) - self.score(ideal, features[inverse[n:]])
+        ideal_points = self.ideal_points_for(prompt_x[prompt_rows], prompt_inverse)
+
+        def margins(weights: torch.Tensor, weight_index: torch.Tensor) -> torch.Tensor:
+            ideal = ideal_points(weights, weight_index)
+            return self.score(ideal, chosen) - self.score(ideal, other)
+
+        return margins
 
     def rewards(
-        self, weights: torch.Tensor, weight_index: torch.Tensor, prompt_x: torch.Tensor, response_x: torch.Tensor
+        self,
+        weights: torch.Tensor,
+        weight_index: torch.Tensor,
+        prompt_x: torch.Tensor,
+        response_x: torch.Tensor,
     ) -> torch.Tensor:
         """Reward of each response row, for the prompt row beside it and the mixture weight_index picks."""
         positions = torch.arange(len(response_x), device=response_x.device)
-        ideal = self.ideal_points(weights, weight_index, prompt_x, positions)
+        ideal = self.ideal_points_for(prompt_x, positions)(weights, weight_index)
         return self.score(ideal, self.response_features(response_x))
 
     def response_features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def ideal_points(
-        self, weights: torch.Tensor, weight_index: torch.Tensor, prompt_rows: torch.Tensor, prompt_index: torch.Tensor
-    ) -> torch.Tensor:
+    def ideal_points_for(
+        self, prompt_rows: torch.Tensor, prompt_index: torch.Tensor
+    ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """(weights, weight_index) -> one ideal point per judgment, judgment j asking for the prompt
+        prompt_rows[prompt_index[j]] and the mixture weights[weight_index[j]]."""
         raise NotImplementedError
 
     def score(self, ideal: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
@@ -132,9 +157,10 @@ class PalA(PalModel):
     def response_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.f(x)
 
-    def ideal_points(self, weights, weight_index, prompt_rows, prompt_index) -> torch.Tensor:
-        # One f per mixture, not per judgment: a batch holds many judgments of each user.
-        return self.f(weights @ self.prototypes)[weight_index]
+    def ideal_points_for(self, prompt_rows, prompt_index):
+        # PAL-A's ideal points ignore the prompt. One f per mixture, not per judgment: a batch holds
+        # many judgments of each user.
+        return lambda weights, weight_index: self.f(weights @ self.prototypes)[weight_index]
 
     def score(self, ideal: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         # The epsilon keeps the gradient finite when a response sits exactly on the ideal point.
@@ -153,9 +179,13 @@ class PalB(PalModel):
     def response_features(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.f(x), dim=-1)
 
-    def ideal_points(self, weights, weight_index, prompt_rows, prompt_index) -> torch.Tensor:
-        prototypes = self.g(prompt_rows)[prompt_index]
-        return F.normalize(torch.einsum("bk,bkd->bd", weights[weight_index], prototypes), dim=-1)
+    def ideal_points_for(self, prompt_rows, prompt_index):
+        prototypes = self.g(prompt_rows)[prompt_index]  # (judgments, K, out)
+
+        def mix(weights: torch.Tensor, weight_index: torch.Tensor) -> torch.Tensor:
+            return F.normalize(torch.einsum("bk,bkd->bd", weights[weight_index], prototypes), dim=-1)
+
+        return mix
 
     def score(self, ideal: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         return self.scale() * (ideal * features).sum(dim=-1)

@@ -59,8 +59,8 @@ def make_population(
     groups = _assign_groups(rng, n_users, group_shares or tuple(range(n_groups, 0, -1)))
     user, prompt, a, b = _draw_comparisons(rng, n_users, n_prompts, candidates_per_prompt, judgments_per_user)
     rewards = _reward_table(kind, truth, prompts, candidates.reshape(n_prompts, candidates_per_prompt, dim))
-    g = groups[user]
-    margin = scale * (rewards[g, prompt, a % candidates_per_prompt] - rewards[g, prompt, b % candidates_per_prompt])
+    g, m = groups[user], candidates_per_prompt
+    margin = scale * (rewards[g, prompt, a % m] - rewards[g, prompt, b % m])
     prob = 1 / (1 + np.exp(-margin))
     label = (rng.random(len(prob)) < prob).astype(np.float32)
     data = PalData(
@@ -85,8 +85,11 @@ def _draw_truth(rng: np.random.Generator, n_groups: int, dim: int, latent: int, 
 
     # 1/sqrt(latent) keeps latent vectors of unit embeddings near unit norm, whatever the sizes.
     projection = rng.normal(size=(dim, latent)) / np.sqrt(latent)
-    return _Truth(projection, blended((n_groups, dim, latent)) / np.sqrt(latent),
-                  blended((n_groups, latent)) / np.sqrt(latent))
+    return _Truth(
+        projection,
+        blended((n_groups, dim, latent)) / np.sqrt(latent),
+        blended((n_groups, latent)) / np.sqrt(latent),
+    )
 
 
 def _assign_groups(rng: np.random.Generator, n_users: int, shares: tuple[float, ...]) -> np.ndarray:

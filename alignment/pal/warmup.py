@@ -12,17 +12,22 @@ settle it. Random assignments instead get stuck with two groups sharing a protot
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch.nn import functional as F
 
 from alignment.pal.model import PalModel
+
+if TYPE_CHECKING:  # train.py imports this module
+    from alignment.pal.train import DeviceData
 
 START_LOGIT = 2.0  # softmax([2, 0, 0]) = (0.79, 0.11, 0.11): a clear vertex, still free to move
 
 
 def warm_start_users(
     model: PalModel,
-    tensors,
+    tensors: DeviceData,
     columns: tuple[torch.Tensor, ...],
     *,
     rounds: int,
@@ -73,7 +78,8 @@ def _fit_prototypes(model, optimizer, tensors, columns, assignment, batch_size, 
     order = torch.randperm(len(columns[0]), generator=generator).to(tensors.device)
     for start in range(0, len(order), batch_size):
         users, prompts, a, b, labels = (c[order[start : start + batch_size]] for c in columns)
-        logits = model.pair_logits(vertices, assignment[users], prompts, a, b, tensors.prompts, tensors.candidates)
+        index = assignment[users]
+        logits = model.pair_logits(vertices, index, prompts, a, b, tensors.prompts, tensors.candidates)
         loss = F.binary_cross_entropy_with_logits(logits, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -82,7 +88,12 @@ def _fit_prototypes(model, optimizer, tensors, columns, assignment, batch_size, 
 
 @torch.no_grad()
 def prototype_losses(
-    model: PalModel, tensors, columns: tuple[torch.Tensor, ...], n_users: int, active: int, chunk: int = 65536
+    model: PalModel,
+    tensors: DeviceData,
+    columns: tuple[torch.Tensor, ...],
+    n_users: int,
+    active: int,
+    chunk: int = 65536,
 ) -> torch.Tensor:
     """(n_users, active): each user's summed Bradley-Terry loss if they were all prototype k."""
     model.eval()
@@ -90,9 +101,9 @@ def prototype_losses(
     losses = torch.zeros(n_users, active, device=tensors.device)
     for start in range(0, len(columns[0]), chunk):
         users, prompts, a, b, labels = (c[start : start + chunk] for c in columns)
+        margins = model.pair_scorer(prompts, a, b, tensors.prompts, tensors.candidates)
         for k in range(active):
-            index = torch.full_like(users, k)
-            logits = model.pair_logits(vertices, index, prompts, a, b, tensors.prompts, tensors.candidates)
+            logits = margins(vertices, torch.full_like(users, k))
             per_judgment = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
             losses[:, k].index_add_(0, users, per_judgment)
     return losses

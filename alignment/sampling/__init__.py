@@ -9,4 +9,11 @@ from alignment.sampling.pairs import (
     nc_select_sets,
 )
 
-__all__ = ["STRATEGIES", "SelectedPair", "SelectedSet", "cosine_distances", "nc_select_pairs", "nc_select_sets"]
+__all__ = [
+    "STRATEGIES",
+    "SelectedPair",
+    "SelectedSet",
+    "cosine_distances",
+    "nc_select_pairs",
+    "nc_select_sets",
+]

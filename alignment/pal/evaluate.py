@@ -1,0 +1,252 @@
+"""Held-out accuracy of a PAL fit against the homogeneous (K = 1) and per-group Bradley-Terry baselines.
+
+Seen users are scored on their test judgments; unseen users on the judgments after their shot pool,
+with mixture weights fitted on their first n judgments (fewshot.py). Nothing here chooses anything:
+model selection happened on the validation split (train.select_pal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from alignment.pal.data import TIE, Judgments, PalData, PalSplit
+from alignment.pal.fewshot import FewShotConfig, fit_new_users
+from alignment.pal.model import PalModel
+from alignment.pal.train import DeviceData, PalFit, TrainConfig, fit_pal, torch_threads
+
+SHOTS = (1, 2, 5, 10, 20, 50)
+
+
+@dataclass
+class PalReport:
+    kind: str
+    k: int
+    seen_accuracy: float
+    seen_accuracy_k1: float
+    seen_accuracy_group_bt: float | None
+    unseen_accuracy: dict[int, float]  # by number of the user's judgments used; 0 = the prior mixture
+    unseen_accuracy_k1: float
+    unseen_accuracy_group_bt: float | None
+    group_accuracy: dict[str, float]  # seen users' test judgments, by group
+    group_accuracy_k1: dict[str, float]
+    group_accuracy_group_bt: dict[str, float]
+    group_mixtures: dict[str, list[float]]
+    truth_ceiling: dict[str, float] | None = None  # synthetic data only: {"seen": .., "unseen": ..}
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready: dict keys become strings, and NaN (an accuracy with no decided judgment) None,
+        which strict JSON (and PostgreSQL's jsonb) can hold."""
+        out = asdict(self)
+        out["unseen_accuracy"] = {str(n): acc for n, acc in self.unseen_accuracy.items()}
+        return _nan_to_none(out)
+
+
+def _nan_to_none(value):
+    if isinstance(value, dict):
+        return {key: _nan_to_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(item) for item in value]
+    return None if isinstance(value, float) and np.isnan(value) else value
+
+
+def adjusted_rand_index(labels_a: np.ndarray, labels_b: np.ndarray) -> float:
+    """Agreement of two partitions, 1 = identical up to renaming, about 0 = chance (Hubert & Arabie)."""
+    _, a = np.unique(labels_a, return_inverse=True)
+    _, b = np.unique(labels_b, return_inverse=True)
+    table = np.zeros((a.max() + 1, b.max() + 1), dtype=np.int64)
+    np.add.at(table, (a, b), 1)
+
+    def pairs(x: np.ndarray) -> float:
+        return float((x * (x - 1) // 2).sum())
+
+    both, rows, cols = pairs(table), pairs(table.sum(1)), pairs(table.sum(0))
+    expected = rows * cols / pairs(np.array([len(a)]))
+    top = (rows + cols) / 2
+    return 1.0 if top == expected else (both - expected) / (top - expected)
+
+
+@torch.no_grad()
+def pair_margins(
+    model: PalModel,
+    weights: np.ndarray,
+    weight_index: np.ndarray,
+    judgments: Judgments,
+    tensors: DeviceData,
+    chunk: int = 65536,
+) -> np.ndarray:
+    """r(a) - r(b) for each judgment, for the mixture weights[weight_index]."""
+    model.eval()
+    w = torch.as_tensor(weights, dtype=torch.float32, device=tensors.device)
+    index = torch.as_tensor(weight_index, device=tensors.device)
+    _, prompts, a, b, _ = tensors.columns(judgments)
+    parts = [
+        model.pair_logits(
+            w,
+            index[s : s + chunk],
+            prompts[s : s + chunk],
+            a[s : s + chunk],
+            b[s : s + chunk],
+            tensors.prompts,
+            tensors.candidates,
+        )
+        for s in range(0, len(judgments), chunk)
+    ]
+    return torch.cat(parts).cpu().numpy() if parts else np.zeros(0, dtype=np.float32)
+
+
+def accuracy(margins: np.ndarray, labels: np.ndarray) -> float:
+    """Share of decided judgments (ties left out) whose preferred side has the larger reward."""
+    decided = labels != TIE
+    if not decided.any():
+        return float("nan")
+    return float(((margins[decided] > 0) == (labels[decided] > TIE)).mean())
+
+
+def seen_margins(fit: PalFit, judgments: Judgments, tensors: DeviceData) -> np.ndarray:
+    weights = fit.model.user_weights().detach().cpu().numpy()
+    return pair_margins(fit.model, weights, judgments.user, judgments, tensors)
+
+
+def group_mixtures(weights: np.ndarray, data: PalData, members: np.ndarray) -> dict[str, list[float]]:
+    """A group's mixture is the mean of its members' weights; `members` masks the users to count
+    (those with training judgments: the others hold untrained weights)."""
+    if data.user_group is None:
+        return {}
+    return {
+        name: weights[members & (data.user_group == code)].mean(0).tolist()
+        for code, name in enumerate(data.group_names)
+        if (members & (data.user_group == code)).any()
+    }
+
+
+def fit_group_bt(
+    data: PalData, split: PalSplit, *, kind: str, config: TrainConfig | None
+) -> dict[int, PalFit]:
+    """One K = 1 model per group, each fitted on its own members' judgments only."""
+    if data.user_group is None:
+        return {}
+    fits = {}
+    for code in range(len(data.group_names)):
+        members = np.flatnonzero(data.user_group == code)
+        train, val = split.train.for_users(members), split.val.for_users(members)
+        if len(train):
+            fits[code] = fit_pal(data, train, val, kind=kind, k=1, config=config)
+    return fits
+
+
+def group_bt_margins(
+    group_fits: dict[int, PalFit], k1: PalFit, data: PalData, judgments: Judgments, tensors: DeviceData
+) -> np.ndarray:
+    """Each judgment scored by its user's group model; users with no group (or a group with no
+    fit) fall back to the homogeneous model."""
+    margins = homogeneous_margins(k1, judgments, tensors)
+    groups = data.user_group[judgments.user]
+    for code, fit in group_fits.items():
+        mine = np.flatnonzero(groups == code)
+        margins[mine] = homogeneous_margins(fit, judgments.take(mine), tensors)
+    return margins
+
+
+def homogeneous_margins(fit: PalFit, judgments: Judgments, tensors: DeviceData) -> np.ndarray:
+    """Margins of a K = 1 model, which scores everyone alike."""
+    everyone = np.zeros(len(judgments), dtype=np.int64)
+    return pair_margins(fit.model, np.ones((1, 1)), everyone, judgments, tensors)
+
+
+def unseen_accuracy_by_shots(
+    fit: PalFit,
+    data: PalData,
+    split: PalSplit,
+    tensors: DeviceData,
+    shots: Iterable[int],
+    config: FewShotConfig | None,
+) -> dict[int, float]:
+    """Accuracy on unseen users' test part with weights fitted on their first n judgments; n = 0 is
+    the prior alone (the mean mixture of the users the model was trained on)."""
+    prior = fit.model.user_weights().detach().cpu().numpy()[fit.trained_users].mean(0)
+    test = split.unseen_test
+    scores = {}
+    for n in (0, *shots):
+        new = fit_new_users(
+            fit.model, data, split.unseen_shots, n, users=split.unseen_users, prior=prior, config=config
+        )
+        margins = pair_margins(fit.model, new.weights, new.index_of(test.user), test, tensors)
+        scores[n] = accuracy(margins, test.label)
+    return scores
+
+
+def accuracy_by_group(margins: np.ndarray, judgments: Judgments, data: PalData) -> dict[str, float]:
+    if data.user_group is None:
+        return {}
+    groups = data.user_group[judgments.user]
+    return {
+        name: accuracy(margins[groups == code], judgments.label[groups == code])
+        for code, name in enumerate(data.group_names)
+        if (groups == code).any()
+    }
+
+
+def evaluate_pal(
+    data: PalData,
+    split: PalSplit,
+    fit: PalFit,
+    *,
+    k1: PalFit | None = None,
+    group_fits: dict[int, PalFit] | None = None,
+    config: TrainConfig | None = None,
+    shots: Iterable[int] = SHOTS,
+    few_shot: FewShotConfig | None = None,
+    truth_ceiling: Callable[[Judgments], float] | None = None,
+) -> PalReport:
+    """Fits the baselines it is not given (with `config`, default the fit's own, whose thread setting
+    holds for the whole evaluation). `truth_ceiling` (synthetic data) adds the truth's accuracy."""
+    config = config or fit.config
+    with torch_threads(config.threads):
+        if k1 is None:
+            k1 = (
+                fit
+                if fit.k == 1
+                else fit_pal(data, split.train, split.val, kind=fit.kind, k=1, config=config)
+            )
+        if group_fits is None:
+            group_fits = fit_group_bt(data, split, kind=fit.kind, config=config)
+        tensors = DeviceData(data, next(fit.model.parameters()).device)
+        report = _compare(data, split, fit, k1, group_fits, tensors)
+        report.unseen_accuracy = unseen_accuracy_by_shots(fit, data, split, tensors, shots, few_shot)
+    if truth_ceiling is not None:
+        report.truth_ceiling = {"seen": truth_ceiling(split.test), "unseen": truth_ceiling(split.unseen_test)}
+    return report
+
+
+def _compare(data, split, fit, k1, group_fits, tensors) -> PalReport:
+    test, unseen = split.test, split.unseen_test
+    pal_seen, k1_seen = seen_margins(fit, test, tensors), seen_margins(k1, test, tensors)
+    group_seen = group_bt_margins(group_fits, k1, data, test, tensors) if group_fits else None
+    group_unseen = group_bt_margins(group_fits, k1, data, unseen, tensors) if group_fits else None
+    weights = fit.model.user_weights().detach().cpu().numpy()
+    return PalReport(
+        kind=fit.kind,
+        k=fit.k,
+        seen_accuracy=accuracy(pal_seen, test.label),
+        seen_accuracy_k1=accuracy(k1_seen, test.label),
+        seen_accuracy_group_bt=None if group_seen is None else accuracy(group_seen, test.label),
+        unseen_accuracy={},
+        unseen_accuracy_k1=accuracy(homogeneous_margins(k1, unseen, tensors), unseen.label),
+        unseen_accuracy_group_bt=None if group_unseen is None else accuracy(group_unseen, unseen.label),
+        group_accuracy=accuracy_by_group(pal_seen, test, data),
+        group_accuracy_k1=accuracy_by_group(k1_seen, test, data),
+        group_accuracy_group_bt={} if group_seen is None else accuracy_by_group(group_seen, test, data),
+        group_mixtures=group_mixtures(weights, data, fit.trained_users),
+        sizes={
+            "train": len(split.train),
+            "val": len(split.val),
+            "test": len(test),
+            "unseen_users": len(split.unseen_users),
+            "unseen_test": len(unseen),
+        },
+    )

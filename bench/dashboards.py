@@ -1,0 +1,323 @@
+"""Benchmark of the researchers' dashboards on PostgreSQL with a million judgments.
+
+Creates its own database, migrates it with manage.py, generates a study in SQL (INSERT ... SELECT
+from generate_series: prompts, candidates from several models, all pairs of each prompt's
+candidates half "nc" and half "random", participants in 4 groups (party x country), judgments
+with group-dependent preferences, slots and leases), runs ANALYZE, then times each dashboard page
+and its JSON download through Django's test Client as a researcher: the median of `--repeat` runs
+after one warm-up, with the share spent in SQL.
+
+    .venv/bin/python bench/dashboards.py [--judgments 1000000] [--explain] [--json] [--drop]
+
+Everything stays on 127.0.0.1.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+SLUG = "bench-dash"
+PAGES = ["divergence", "leaderboard", "strategies", "progress"]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--judgments", type=int, default=1_000_000)
+    parser.add_argument("--prompts", type=int, default=2000)
+    parser.add_argument("--candidates", type=int, default=4, help="per prompt; every two of them make a pair")
+    parser.add_argument("--participants", type=int, default=4000, help="spread evenly over the 4 groups")
+    parser.add_argument("--assignments", type=int, default=1_200_000, help="leases (judged, expired, active)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per page (the median is printed)")
+    parser.add_argument("--database", default="pluralweb_bench_dash", help="database to (re)create")
+    parser.add_argument("--reuse", action="store_true", help="keep the database of a previous run")
+    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the heaviest queries")
+    parser.add_argument("--with-statistics", action="store_true",
+                        help="first create the extended statistics suggested for the schema (SUGGESTED_STATISTICS)")
+    parser.add_argument("--server-defaults", action="store_true",
+                        help="time the pages without their SET LOCAL jit/work_mem (to measure what those buy)")
+    parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+    parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    args = parser.parse_args(argv)
+    pairs = args.prompts * args.candidates * (args.candidates - 1) // 2
+    # Each pair's judges are distinct participants (judgment_once_per_pair): rounds per pair < participants.
+    if args.judgments > pairs * args.participants or args.candidates < 2:
+        parser.error("too many judgments for the pairs x participants, or fewer than 2 candidates")
+    return args
+
+
+def bench_env(database: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "pluralweb.settings",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+        "SECRET_KEY": "bench-only",
+        "DJANGO_DEBUG": "0",
+        "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+    })
+    return env
+
+
+def database_recreate(name: str) -> None:
+    # CREATE/DROP DATABASE cannot run inside a transaction, hence autocommit.
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def database_drop(name: str) -> None:
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
+
+
+# --- data -------------------------------------------------------------------------------------------
+
+# Preference for the pair's candidate A: every fifth pair divides the parties sharply (D 0.85, R 0.15),
+# the rest lean by group and pair, so that every figure has structure to show.
+GENERATE = """
+INSERT INTO annotation_prompt (study_id, external_id, turns, tags, language, source)
+SELECT %(study)s, 'p' || g,
+       jsonb_build_array(jsonb_build_object('role', 'user', 'content',
+           'Question ' || g || ': what should a government do about issue ' || (g %% 97) || '?')),
+       jsonb_build_array((ARRAY['politics', 'health', 'religion', 'economy', 'family'])[1 + g %% 5])
+           || CASE WHEN g %% 3 = 0 THEN '["values"]'::jsonb ELSE '[]'::jsonb END,
+       'en', 'bench'
+FROM generate_series(0, %(prompts)s - 1) g;
+
+INSERT INTO annotation_candidate (prompt_id, external_id, text, source, strategy)
+SELECT p.id, p.external_id || 'c' || c,
+       'Answer ' || c || ' to ' || p.external_id || ': on balance the policy should take stance '
+           || ((c * 7 + p.id) %% 13) || '.',
+       'model-' || ((c + p.id) %% 6), CASE WHEN c %% 2 = 0 THEN 'nc' ELSE 'sampled' END
+FROM annotation_prompt p CROSS JOIN generate_series(0, %(candidates)s - 1) c
+WHERE p.study_id = %(study)s;
+
+INSERT INTO annotation_pair (prompt_id, candidate_a_id, candidate_b_id, strategy, diversity, created_at)
+SELECT a.prompt_id, a.id, b.id,
+       CASE WHEN a.prompt_id %% 2 = 0 THEN 'nc' ELSE 'random' END,
+       CASE WHEN a.prompt_id %% 2 = 0 THEN 0.35 + 0.45 * random() ELSE 0.05 + 0.4 * random() END,
+       now()
+FROM annotation_candidate a
+JOIN annotation_candidate b ON b.prompt_id = a.prompt_id AND a.id < b.id
+JOIN annotation_prompt p ON p.id = a.prompt_id
+WHERE p.study_id = %(study)s;
+
+INSERT INTO annotation_participant (study_id, user_id, external_id, attributes, group_key, crowd_params,
+                                    consented_at, created_at)
+SELECT %(study)s, NULL, 'w' || g, jsonb_build_object('party', party, 'country', country),
+       'country=' || country || '|party=' || party, '{}'::jsonb, now(), now()
+FROM (SELECT g, (ARRAY['D', 'R'])[1 + g %% 2] AS party, (ARRAY['FR', 'US'])[1 + (g / 2) %% 2] AS country
+      FROM generate_series(0, %(participants)s - 1) g) t;
+
+CREATE TEMP TABLE pair_ix AS
+SELECT (row_number() OVER (ORDER BY pr.id) - 1)::int AS ix, pr.id, pr.candidate_a_id, pr.candidate_b_id
+FROM annotation_pair pr JOIN annotation_prompt p ON p.id = pr.prompt_id WHERE p.study_id = %(study)s;
+CREATE UNIQUE INDEX ON pair_ix (ix);
+
+CREATE TEMP TABLE part_ix AS
+SELECT (row_number() OVER (ORDER BY id) - 1)::int AS ix, id, group_key, attributes ->> 'party' AS party,
+       ((row_number() OVER (ORDER BY id) - 1) %% 4)::int AS gix
+FROM annotation_participant WHERE study_id = %(study)s;
+CREATE UNIQUE INDEX ON part_ix (ix);
+
+INSERT INTO annotation_judgment (participant_id, pair_id, assignment_id, candidate_a_id, candidate_b_id, choice,
+                                 strength, rationale, rating_a, rating_b, group_key, time_taken_ms, origin,
+                                 client_id, created_at)
+SELECT pa.id, pr.id, NULL,
+       CASE WHEN j.swapped THEN pr.candidate_b_id ELSE pr.candidate_a_id END,
+       CASE WHEN j.swapped THEN pr.candidate_a_id ELSE pr.candidate_b_id END,
+       CASE WHEN j.u < 0.03 THEN 'both_bad'
+            WHEN j.u < 0.08 THEN 'tie'
+            WHEN (j.v < CASE WHEN pr.ix %% 5 = 0 THEN CASE WHEN pa.party = 'D' THEN 0.85 ELSE 0.15 END
+                             ELSE 0.5 + 0.3 * sin(pr.ix * 1.7 + pa.gix) END) <> j.swapped THEN 'A'
+            ELSE 'B' END,
+       '', '', NULL, NULL, pa.group_key, 3000 + (random() * 20000)::int, 'web', 'bench-' || j.i,
+       now() - random() * interval '30 days'
+FROM (SELECT i, i %% %(pairs)s AS pix, i / %(pairs)s AS round, random() AS u, random() AS v, i %% 2 = 0 AS swapped
+      FROM generate_series(0, %(judgments)s - 1) i) j
+JOIN pair_ix pr ON pr.ix = j.pix
+JOIN part_ix pa ON pa.ix = (j.pix * 7 + j.round) %% %(participants)s;
+
+INSERT INTO annotation_slot (pair_id, study_id, group_key, open_group, status, lease_expires_at)
+SELECT pr.id, %(study)s, '', '', 'done', NULL FROM pair_ix pr CROSS JOIN generate_series(0, 2) s ORDER BY pr.ix, s;
+
+CREATE TEMP TABLE slot_ix AS
+SELECT (row_number() OVER (ORDER BY id) - 1)::int AS ix, id, pair_id FROM annotation_slot WHERE study_id = %(study)s;
+CREATE UNIQUE INDEX ON slot_ix (ix);
+
+-- Slot ix = 3 * pair + s, so participant (13 * round + slot ix) never meets the same pair twice.
+INSERT INTO annotation_assignment (slot_id, pair_id, participant_id, swapped, status, created_at, expires_at)
+SELECT s.id, s.pair_id, pa.id, a.i %% 2 = 0,
+       CASE WHEN a.round = 0 AND a.i %% 50 = 0 THEN 'active' WHEN a.i %% 6 = 1 THEN 'expired' ELSE 'judged' END,
+       a.at, a.at + interval '10 minutes'
+FROM (SELECT i, i %% %(slots)s AS six, i / %(slots)s AS round, now() - random() * interval '30 days' AS at
+      FROM generate_series(0, %(assignments)s - 1) i) a
+JOIN slot_ix s ON s.ix = a.six
+JOIN part_ix pa ON pa.ix = (a.round * 13 + a.six) %% %(participants)s;
+"""
+
+
+# Suggested for a migration (annotation is not this module's to change): without statistics on the
+# day/hour expression the planner expects a million groups from the progress page's GROUP BY and
+# will not aggregate in parallel; with them it expects ~100 and does (0.8 s -> 0.5 s on the 2-core box).
+SUGGESTED_STATISTICS = [
+    "CREATE STATISTICS IF NOT EXISTS judgment_created_day ON (date_trunc('day', created_at AT TIME ZONE 'UTC')) "
+    "FROM annotation_judgment",
+    "CREATE STATISTICS IF NOT EXISTS judgment_created_hour ON (date_trunc('hour', created_at AT TIME ZONE 'UTC')) "
+    "FROM annotation_judgment",
+    "ANALYZE annotation_judgment",
+]
+
+
+def statistics_create() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for statement in SUGGESTED_STATISTICS:
+            cursor.execute(statement)
+
+
+def generate(args: argparse.Namespace) -> dict[str, float]:
+    from django.contrib.auth.models import Group, User
+    from django.db import connection, transaction
+
+    from annotation.access import RESEARCHERS
+    from annotation.models import Study
+
+    timings = {}
+    started = time.perf_counter()
+    with transaction.atomic():
+        study = Study.objects.create(
+            slug=SLUG, title="Dashboards benchmark", consent="I agree.", pair_strategy="nc", overlap=3,
+            group_attributes={"party": ["D", "R"], "country": ["FR", "US"]},
+        )
+        user = User.objects.create_user("bench-researcher")
+        user.groups.add(Group.objects.get(name=RESEARCHERS))
+        pairs = args.prompts * args.candidates * (args.candidates - 1) // 2
+        params = {"study": study.pk, "prompts": args.prompts, "candidates": args.candidates, "pairs": pairs,
+                  "participants": args.participants, "judgments": args.judgments, "slots": pairs * 3,
+                  "assignments": min(args.assignments, pairs * 3 * max(1, args.participants // 13 - 1))}
+        with connection.cursor() as cursor:
+            for statement in filter(str.strip, GENERATE.split(";\n")):
+                cursor.execute(statement, params)
+    timings["generate_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    timings["analyze_s"] = time.perf_counter() - started
+    return timings
+
+
+def counts() -> dict[str, int]:
+    from annotation.models import Assignment, Judgment, Pair, Participant, Prompt
+
+    return {"prompts": Prompt.objects.count(), "pairs": Pair.objects.count(),
+            "participants": Participant.objects.count(), "judgments": Judgment.objects.count(),
+            "assignments": Assignment.objects.count()}
+
+
+# --- timing -----------------------------------------------------------------------------------------
+
+
+def time_pages(repeat: int) -> tuple[list[dict], dict[str, str]]:
+    """Seconds per page (and per JSON download), and the slowest SQL statement of each page."""
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(User.objects.get(username="bench-researcher"))
+    results, slowest = [], {}
+    for page in PAGES:
+        for suffix, label in (("", page), ("?download=json", f"{page} (json)")):
+            url = f"/studies/{SLUG}/dashboards/{page}/{suffix}"
+            response = client.get(url)  # warm-up: imports, template compilation, connection
+            assert response.status_code == 200, (url, response.status_code)
+            seconds = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                response = client.get(url)
+                seconds.append(time.perf_counter() - started)
+            with CaptureQueriesContext(connection) as queries:
+                client.get(url)
+            captured = queries.captured_queries
+            sql = sum(float(q["time"]) for q in captured)
+            if not suffix:
+                slowest[page] = max(captured, key=lambda q: float(q["time"]))["sql"]
+            results.append({"page": label, "median_s": statistics.median(seconds), "min_s": min(seconds),
+                            "sql_s": sql, "queries": len(captured), "bytes": len(response.content)})
+    return results, slowest
+
+
+def explain(slowest: dict[str, str]) -> None:
+    """EXPLAIN ANALYZE of each page's slowest statement, under the settings the pages read with."""
+    from django.db import connection
+
+    from alignment.dashboards.selectors import analytical_reads
+
+    for page, sql in slowest.items():
+        with analytical_reads(), connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+            print(f"--- {page}: {sql[:160]}...")
+            print("\n".join(row[0] for row in cursor.fetchall()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    env = bench_env(args.database)
+    timings = {}
+    if not args.reuse:
+        database_recreate(args.database)
+        started = time.perf_counter()
+        migrate(env)
+        timings["migrate_s"] = time.perf_counter() - started
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    if not args.reuse:
+        timings |= generate(args)
+    if args.with_statistics:
+        statistics_create()
+    if args.server_defaults:
+        from contextlib import nullcontext
+
+        from alignment.dashboards import views
+
+        views.analytical_reads = nullcontext
+    sizes = counts()
+    print("data: " + ", ".join(f"{name} {value:,}" for name, value in sizes.items()))
+    print("setup: " + ", ".join(f"{name} {value:.1f}" for name, value in timings.items()))
+    results, slowest = time_pages(args.repeat)
+    print(f"{'page':<24}{'median s':>10}{'min s':>8}{'SQL s':>8}{'queries':>9}{'KiB':>8}")
+    for row in results:
+        print(f"{row['page']:<24}{row['median_s']:>10.3f}{row['min_s']:>8.3f}{row['sql_s']:>8.3f}"
+              f"{row['queries']:>9}{row['bytes'] / 1024:>8.0f}")
+    if args.explain:
+        explain(slowest)
+    if args.json:
+        print(json.dumps({"data": sizes, "setup": timings, "pages": results}))
+    if args.drop:
+        from django.db import connections
+
+        connections.close_all()
+        database_drop(args.database)
+
+
+if __name__ == "__main__":
+    main()

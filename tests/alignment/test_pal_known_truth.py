@@ -1,0 +1,103 @@
+"""PAL on a synthetic population with planted groups: does it find what was planted? (DESIGN.md 5)"""
+
+import numpy as np
+import pytest
+
+from alignment.pal import (
+    TrainConfig,
+    adjusted_rand_index,
+    evaluate_pal,
+    fit_pal,
+    make_population,
+    select_pal,
+    split_pal_data,
+)
+
+K_STAR = 3
+CONFIG = TrainConfig(threads=1, seed=0)
+
+
+@pytest.fixture(scope="module")
+def population():
+    """Three groups of unequal size (3:2:1), 100 judgments each, cosine (PAL-B) truth."""
+    return make_population(kind="B", n_groups=K_STAR, n_users=100, n_prompts=40, dim=32, seed=0)
+
+
+@pytest.fixture(scope="module")
+def split(population):
+    return split_pal_data(population.data, unseen_fraction=0.2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fit(population, split):
+    return fit_pal(population.data, split.train, split.val, kind="B", k=K_STAR, config=CONFIG)
+
+
+@pytest.fixture(scope="module")
+def report(population, split, fit):
+    return evaluate_pal(population.data, split, fit, truth_ceiling=population.ceiling_on)
+
+
+def test_mixture_argmax_recovers_the_planted_groups(population, fit):
+    weights = fit.model.user_weights().detach().numpy()
+    seen = fit.trained_users
+    assert adjusted_rand_index(population.true_group[seen], weights[seen].argmax(1)) >= 0.9
+
+
+def test_accuracy_at_the_true_k_beats_the_homogeneous_model_clearly(report):
+    assert report.seen_accuracy >= report.seen_accuracy_k1 + 0.08
+
+
+def test_accuracy_approaches_but_does_not_beat_the_truth_ceiling(report):
+    assert report.truth_ceiling["seen"] - 0.05 <= report.seen_accuracy <= report.truth_ceiling["seen"] + 0.02
+
+
+def test_the_minority_group_gains_most_over_the_homogeneous_model(report):
+    minority = "group-2"  # shares 3:2:1, so group-2 is the smallest
+    gains = {g: report.group_accuracy[g] - report.group_accuracy_k1[g] for g in report.group_accuracy}
+    assert max(gains, key=gains.get) == minority
+    assert report.group_accuracy[minority] >= 0.8
+
+
+def test_pal_is_on_par_with_a_model_fitted_per_group(report):
+    assert report.seen_accuracy >= report.seen_accuracy_group_bt - 0.02
+
+
+def test_unseen_user_accuracy_rises_with_the_number_of_their_judgments(report):
+    by_n = report.unseen_accuracy
+    assert list(by_n) == [0, 1, 2, 5, 10, 20, 50]
+    assert by_n[50] >= by_n[0] + 0.08
+    assert by_n[20] > by_n[2] > by_n[0]
+    assert by_n[50] > report.unseen_accuracy_k1
+
+
+def test_each_group_mixture_leans_on_its_own_prototype(report):
+    leaders = [int(np.argmax(m)) for m in report.group_mixtures.values()]
+    assert sorted(leaders) == [0, 1, 2]
+
+
+def test_the_report_is_json_ready(report):
+    import json
+
+    assert json.loads(json.dumps(report.to_dict()))["unseen_accuracy"]["50"] == report.unseen_accuracy[50]
+
+
+def test_validation_selects_the_true_k():
+    population = make_population(kind="B", n_groups=2, n_users=60, n_prompts=30, dim=16, seed=1)
+    split = split_pal_data(population.data, unseen_fraction=0.0, seed=1)
+    selection = select_pal(population.data, split.train, split.val, kind="B", ks=(1, 2), config=CONFIG)
+    assert selection.best.k == 2
+    assert set(selection.fits) == {1, 2}
+
+
+def test_pal_a_recovers_groups_and_beats_the_homogeneous_model_on_distance_truth():
+    # PAL-A's hard-assignment start needs more judgments per user than PAL-B's (see the report).
+    population = make_population(
+        kind="A", n_groups=2, n_users=40, n_prompts=30, dim=16, judgments_per_user=150, agreement=0.0, seed=0
+    )
+    split = split_pal_data(population.data, unseen_fraction=0.0, seed=0)
+    mixture = fit_pal(population.data, split.train, split.val, kind="A", k=2, config=CONFIG)
+    homogeneous = fit_pal(population.data, split.train, split.val, kind="A", k=1, config=CONFIG)
+    weights = mixture.model.user_weights().detach().numpy()
+    assert adjusted_rand_index(population.true_group, weights.argmax(1)) >= 0.9
+    assert mixture.val_accuracy >= homogeneous.val_accuracy + 0.05
