@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from alignment.fits import fit_run_cancel, fit_run_launch
 from alignment.models import FitRun
+from alignment.rewards import MAX_ITEMS, annotator_mixture, current_pal, rewards_for
 from alignment.selectors import fit_eta_seconds, fit_run_get, fit_runs_for
 from annotation.access import IsResearcher, IsStudyAdmin
 from annotation.selectors import study_get
@@ -65,3 +66,45 @@ class FitRunCancelApi(APIView):
     @extend_schema(request=None, responses=FitRunOutput)
     def post(self, request: Request, run_id: int) -> Response:
         return Response(FitRunOutput(fit_run_cancel(run=fit_run_get(run_id=run_id))).data)
+
+
+class StudyRewardApi(APIView):
+    """Rewards from the study's current PAL model, for an annotator, a group or explicit mixture weights."""
+
+    permission_classes = [IsResearcher]
+
+    class Input(serializers.Serializer):
+        items = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=MAX_ITEMS)
+        annotator_id = serializers.CharField(required=False, allow_blank=True)
+        group = serializers.JSONField(required=False, help_text='attribute values {"party": "D"} or a group key')
+        weights = serializers.ListField(child=serializers.FloatField(), required=False)
+
+    @extend_schema(request=Input, responses={200: dict})
+    def post(self, request: Request, slug: str) -> Response:
+        serializer = self.Input(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        return Response(rewards_for(study=study_get(slug=slug), items=data["items"],
+                                    annotator_id=data.get("annotator_id"), group=data.get("group"),
+                                    weights=data.get("weights")))
+
+
+class StudyMixtureApi(APIView):
+    """An annotator's mixture weights: fitted, or few-shot from their first `shots` judgments."""
+
+    permission_classes = [IsResearcher]
+
+    class Input(serializers.Serializer):
+        annotator_id = serializers.CharField()
+        shots = serializers.IntegerField(required=False, min_value=0, max_value=10_000)
+
+    @extend_schema(request=Input, responses={200: dict})
+    def post(self, request: Request, slug: str) -> Response:
+        serializer = self.Input(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        study = study_get(slug=slug)
+        mixture = annotator_mixture(study=study, annotator_id=serializer.validated_data["annotator_id"],
+                                    shots=serializer.validated_data.get("shots"))
+        run, _ = current_pal(study=study)
+        return Response({"run": run.pk, "weights": [float(w) for w in mixture.weights], "source": mixture.source,
+                         **mixture.detail})

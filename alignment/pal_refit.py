@@ -3,7 +3,6 @@
 Called by the fit service (alignment/fits.py) inside a worker; the numeric work is alignment/pal.
 """
 
-import dataclasses
 import os
 from pathlib import Path
 
@@ -68,7 +67,7 @@ def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     report = evaluate_pal(data, split, fit, config=config)
     reward_model = pal_reward_model(fit, data, embedding_model=settings.EMBEDDING_MODEL)
     path = _save(reward_model, artifact_dir(run.study) / f"pal-run{run.pk}.pt")
-    metrics = _jsonable(dataclasses.asdict(report)) | {
+    metrics = report.to_dict() | {
         "best_epoch": fit.best_epoch, "val_loss": fit.val_loss, "val_accuracy": fit.val_accuracy,
         "fit_seconds": fit.seconds, "participant_ids": [int(pk) for pk in study_data.participant_ids],
     }
@@ -82,12 +81,3 @@ def _save(reward_model, path: Path) -> Path:
     os.replace(tmp, path)
     return path
 
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item"):
-        return value.item()
-    return value

@@ -14,4 +14,6 @@ api_urls = [
     path("studies/<slug:slug>/fits/", api.StudyFitsApi.as_view(), name="api-fits"),
     path("fits/<int:run_id>/", api.FitRunDetailApi.as_view(), name="api-fit"),
     path("fits/<int:run_id>/cancel/", api.FitRunCancelApi.as_view(), name="api-fit-cancel"),
+    path("studies/<slug:slug>/reward/", api.StudyRewardApi.as_view(), name="api-reward"),
+    path("studies/<slug:slug>/mixture/", api.StudyMixtureApi.as_view(), name="api-mixture"),
 ]

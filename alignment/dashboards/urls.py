@@ -11,4 +11,5 @@ urlpatterns = [
     path("leaderboard/", views.leaderboard, name="leaderboard"),
     path("strategies/", views.strategies, name="strategies"),
     path("progress/", views.progress, name="progress"),
+    path("pal/", views.pal, name="pal"),
 ]

@@ -16,6 +16,8 @@ from django.shortcuts import render
 
 from alignment.dashboards import plots, reports
 from alignment.dashboards.group_divergence import divergence_report
+from alignment.dashboards.pal_plots import pal_figures
+from alignment.dashboards.pal_report import pal_report
 from alignment.dashboards.selectors import analytical_reads
 from annotation.access import is_researcher
 from annotation.errors import Rejected
@@ -27,12 +29,14 @@ TITLES = {
     "leaderboard": "Per-group leaderboard",
     "strategies": "NC vs random pairs",
     "progress": "Annotation progress",
+    "pal": "PAL mixtures",
 }
 DASHBOARDS = [
     ("divergence", "dashboards:divergence", "Divergence"),
     ("leaderboard", "dashboards:leaderboard", "Leaderboard"),
     ("strategies", "dashboards:strategies", "NC vs random"),
     ("progress", "dashboards:progress", "Progress"),
+    ("pal", "dashboards:pal", "PAL mixtures"),
 ]
 LEADERBOARD_BY = ("source", "strategy")
 
@@ -129,3 +133,9 @@ def strategies(request: HttpRequest, study: Study, attribute: str | None) -> Htt
 def progress(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
     report = reports.progress_report(study=study, attribute=attribute)
     return _respond(request, study, attribute, "progress", report, plots.progress_figures)
+
+
+@dashboard_page
+def pal(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
+    # Groups here are those of the fitted model (full group keys); slicing applies to judgment dashboards.
+    return _respond(request, study, attribute, "pal", pal_report(study=study), pal_figures)

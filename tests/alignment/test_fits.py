@@ -18,6 +18,7 @@ from alignment.pal import load_pal
 from annotation.errors import InputError, Unavailable
 from annotation.models import Judgment
 from pluralweb.celery import app as celery_app
+from tests.alignment import fit_data
 from tests.alignment.fit_data import disagreeing_study
 from tests.factories import client_for, make_study
 
@@ -151,3 +152,76 @@ def test_the_models_page_shows_runs_to_researchers_and_launches_for_admins(clien
     progress = client.get(f"/studies/{fit_study.slug}/fits/{run.pk}/progress/")
     assert progress.status_code == 286  # htmx: stop polling, the run has ended
     assert "succeeded" in progress.content.decode() and 'id="loss-figure"' in progress.content.decode()
+
+
+@pytest.fixture
+def fitted(fit_study):
+    run = fit_run_execute(run_id=launch(fit_study).pk)
+    assert run.status == "succeeded", run.error
+    return run
+
+
+ITEM = {"turns": [{"role": "user", "content": "Question number 0 about values?"}],
+        "responses": [fit_data.TEXTS[0] + " (prompt p0)", fit_data.TEXTS[3] + " (prompt p0)"]}
+
+
+def test_rewards_follow_each_groups_preferences(fit_study, fitted, researcher):
+    client = client_for(researcher)
+    url = f"/api/studies/{fit_study.slug}/reward/"
+    for_d = client.post(url, {"items": [ITEM], "group": {"party": "D"}}, format="json").json()
+    for_r = client.post(url, {"items": [ITEM], "group": "party=R"}, format="json").json()
+    assert for_d["run"] == fitted.pk and for_d["mixture_source"] == "group"
+    # Group D preferred the first candidates, group R the last ones.
+    assert for_d["rewards"][0][0] > for_d["rewards"][0][1]
+    assert for_r["rewards"][0][0] < for_r["rewards"][0][1]
+    a_d_annotator = client.post(url, {"items": [ITEM], "annotator_id": "a0"}, format="json").json()
+    assert a_d_annotator["mixture_source"] in {"fitted", "few-shot"}
+    assert a_d_annotator["rewards"][0][0] > a_d_annotator["rewards"][0][1]
+    weights = client.post(url, {"items": [ITEM], "weights": for_d["weights"]}, format="json").json()
+    assert weights["rewards"][0] == pytest.approx(for_d["rewards"][0], abs=1e-4)
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"items": [ITEM]}, "annotator_id"),
+    ({"items": [ITEM], "group": "party=Z"}, "group"),
+    ({"items": [ITEM], "weights": [0.9, 0.9]}, "weights"),
+    ({"items": [{"turns": [], "responses": ["x"]}], "group": "party=D"}, "items[0].turns"),
+])
+def test_bad_reward_requests_say_what_is_wrong(fit_study, fitted, researcher, body, field):
+    response = client_for(researcher).post(f"/api/studies/{fit_study.slug}/reward/", body, format="json")
+    assert response.status_code == 400 and response.json()["field"] == field
+
+
+def test_rewards_need_a_fitted_model_and_a_researcher(fit_study, researcher, annotator_d):
+    url = f"/api/studies/{fit_study.slug}/reward/"
+    body = {"items": [ITEM], "group": "party=D"}
+    assert client_for(researcher).post(url, body, format="json").status_code == 404
+    assert client_for(annotator_d.user).post(url, body, format="json").status_code == 403
+
+
+def test_a_new_annotators_mixture_is_fitted_from_their_first_judgments(fit_study, fitted, researcher):
+    from annotation.judgment_files import judgments_import
+    from tests.factories import jsonl_bytes
+
+    judgments_import(study=fit_study, stream=jsonl_bytes([
+        {"annotator_id": "newcomer", "attributes": {"party": "R"}, "prompt_id": f"p{p}", "a": f"p{p}c0",
+         "b": f"p{p}c3", "choice": "B"} for p in range(6)
+    ]))
+    client = client_for(researcher)
+    url = f"/api/studies/{fit_study.slug}/mixture/"
+    none = client.post(url, {"annotator_id": "newcomer", "shots": 0}, format="json").json()
+    six = client.post(url, {"annotator_id": "newcomer", "shots": 6}, format="json").json()
+    assert none["source"] == "group" and six["source"] == "few-shot" and six["judgments_used"] == 6
+    r_mixture = fitted.metrics["group_mixtures"]["party=R"]
+    d_mixture = fitted.metrics["group_mixtures"]["party=D"]
+    distance = lambda w, m: sum((a - b) ** 2 for a, b in zip(w, m, strict=True))  # noqa: E731
+    assert distance(six["weights"], r_mixture) < distance(six["weights"], d_mixture)
+
+
+def test_the_pal_dashboard_shows_the_current_models_mixtures(client, fit_study, fitted, researcher):
+    client.force_login(researcher)
+    page = client.get(f"/studies/{fit_study.slug}/dashboards/pal/")
+    assert page.status_code == 200 and f"run {fitted.pk}" in page.content.decode()
+    data = client.get(f"/studies/{fit_study.slug}/dashboards/pal/?download=json").json()
+    groups = {row["group"] for row in data["tables"]["mixtures"]}
+    assert groups == {"party=D", "party=R"} and data["tables"]["by_k"][0]["k"] == 2

@@ -58,7 +58,9 @@ def test_fitting_leaves_the_callers_random_state_alone(population, split):
 
 def test_the_thread_setting_applies_to_the_fit_only(population, split):
     before = torch.get_num_threads()
-    fit_pal(population.data, split.train, split.val, kind="B", k=1, config=TrainConfig(threads=1, max_epochs=1))
+    fit_pal(
+        population.data, split.train, split.val, kind="B", k=1, config=TrainConfig(threads=1, max_epochs=1)
+    )
     assert torch.get_num_threads() == before
 
 
@@ -132,3 +134,13 @@ def test_ties_pull_the_two_rewards_together():
         r = fit.model.rewards(torch.ones(1, 1), torch.zeros(4, dtype=torch.long), p, x).numpy()
     assert r[0] - r[1] > 3.0
     assert abs(r[2] - r[3]) < 0.5
+
+
+def test_adjusted_rand_index_ignores_label_names_and_scores_chance_near_zero():
+    from alignment.pal import adjusted_rand_index
+
+    truth = np.repeat([0, 1, 2], 20)
+    assert adjusted_rand_index(truth, (truth + 1) % 3) == 1.0
+    assert adjusted_rand_index(truth, np.where(truth == 2, 1, truth)) < 0.7
+    chance = np.random.default_rng(0).integers(0, 3, size=60)
+    assert abs(adjusted_rand_index(truth, chance)) < 0.1
