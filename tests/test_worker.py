@@ -36,7 +36,7 @@ def worker(transactional_db, tmp_path):
     log = (tmp_path / "worker.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "pluralweb", "worker", "--pool=solo", "--loglevel=INFO",
-         "--without-gossip", "--without-mingle", "-Q", "celery", "-n", f"test-{os.getpid()}@%h"],
+         "--without-gossip", "--without-mingle", "-Q", "celery,fits", "-n", f"test-{os.getpid()}@%h"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     yield process
@@ -69,3 +69,22 @@ def test_a_real_worker_process_expires_stale_leases(worker, django_user_model):
     assert worker.poll() is None, "the worker process died"
     assert lease.status == Assignment.Status.EXPIRED
     assert Slot.objects.get(pk=lease.slot_id).status == Slot.Status.OPEN
+
+
+@pytest.mark.worker
+def test_a_real_worker_process_runs_a_refit_to_success(worker, django_user_model):
+    from alignment.fits import fit_run_launch
+    from alignment.models import FitRun
+    from tests.alignment.fit_data import disagreeing_study
+
+    study = disagreeing_study(prompts=6, annotators=12)
+    run = fit_run_launch(study=study, kind="pal", params={"k": 2, "max_epochs": 4}, user=None)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and worker.poll() is None:
+        run.refresh_from_db()
+        if run.finished:
+            break
+        time.sleep(1)
+    assert worker.poll() is None, "the worker process died"
+    assert run.status == FitRun.Status.SUCCEEDED, run.error
+    assert run.is_current and run.worker and run.metrics["k"] == 2

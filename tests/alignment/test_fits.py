@@ -23,7 +23,7 @@ from tests.alignment.fit_data import disagreeing_study
 from tests.factories import client_for, make_study
 
 pytestmark = pytest.mark.django_db
-FAST = {"k": 2, "max_epochs": 15, "seed": 1}
+FAST = {"k": 2, "max_epochs": 5, "seed": 1}
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_a_launched_run_is_queued_with_a_snapshot_of_the_dataset(fit_study, admi
     assert (run.status, run.is_current, run.launched_by) == ("queued", False, admin_user)
     assert run.judgment_count == Judgment.objects.count() == 16 * 8 * 6
     assert run.last_judgment_id == Judgment.objects.order_by("-id").first().pk
-    assert run.params == {"model": "pal-b", "k": 2, "max_epochs": 15, "seed": 1, "unseen_fraction": 0.1}
+    assert run.params == {"model": "pal-b", "k": 2, "max_epochs": 5, "seed": 1, "unseen_fraction": 0.1}
 
 
 def test_a_successful_refit_stores_metrics_and_an_artifact_and_becomes_current(fit_study):
