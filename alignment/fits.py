@@ -70,8 +70,9 @@ def broker_check() -> None:
     from pluralweb.celery import app
 
     try:
-        with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=3)
+        with app.connection_for_write(url=settings.CELERY_BROKER_URL) as broker:
+            broker.ensure_connection(max_retries=1, timeout=3)
+            broker.channel().close()  # virtual transports (Redis, SQLAlchemy) connect only for a channel
     except Exception as exc:  # kombu raises the transport's own error types
         raise Unavailable(f"the task broker is unreachable ({exc.__class__.__name__}: {exc}); nothing was launched",
                           code="broker_unavailable") from None

@@ -1,4 +1,5 @@
-"""Role groups and their permissions; migrations call this whenever our models change."""
+"""Role groups and their permissions: researchers view every model of ours; admins may do everything on
+ours, plus manage users. Migrations call this whenever our models change."""
 
 from django.contrib.auth.management import create_permissions
 
@@ -6,11 +7,24 @@ APPS = ("annotation", "alignment")
 
 
 def grant_role_permissions(apps, schema_editor=None) -> None:
-    """researchers: view every model of ours; admins: everything on ours, plus managing users."""
+    """For migrations: `apps` is the historical registry, whose permissions may not exist yet."""
     for app_config in apps.get_app_configs():
         app_config.models_module = True
         create_permissions(app_config, verbosity=0)
         app_config.models_module = None
+    _assign(apps)
+
+
+def ensure_roles() -> None:
+    """At run time (demo loading, tests after a flush): the groups exist with their permissions."""
+    from django.apps import apps
+
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
+    _assign(apps)
+
+
+def _assign(apps) -> None:
     group_model = apps.get_model("auth", "Group")
     permission_model = apps.get_model("auth", "Permission")
     ours = permission_model.objects.filter(content_type__app_label__in=APPS)

@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
 from annotation.access import ADMINS, RESEARCHERS
+from annotation.roles import ensure_roles
 from tests.factories import make_participant, make_study
 
 
@@ -29,7 +30,13 @@ def annotator_r(django_user_model, study):
 
 
 @pytest.fixture
-def researcher(django_user_model, db):
+def roles(db):
+    # Transactional tests flush the tables, taking the migration-made role groups with them.
+    ensure_roles()
+
+
+@pytest.fixture
+def researcher(django_user_model, roles):
     """Reads every study's data and exports it; cannot create or import."""
     user = django_user_model.objects.create_user("researcher", password="pw-researcher-1")
     user.groups.add(Group.objects.get(name=RESEARCHERS))
@@ -37,7 +44,7 @@ def researcher(django_user_model, db):
 
 
 @pytest.fixture
-def admin_user(django_user_model, db):
+def admin_user(django_user_model, roles):
     """Creates studies, imports data, manages annotators (the admins role, not a superuser)."""
     user = django_user_model.objects.create_user("study-admin", password="pw-admin-1")
     user.groups.add(Group.objects.get(name=ADMINS))

@@ -11,6 +11,7 @@ from django.utils import timezone
 from annotation.access import ADMINS, RESEARCHERS
 from annotation.groups import group_key
 from annotation.models import Participant, Study
+from annotation.roles import ensure_roles
 from annotation.study_files import study_import
 
 DEMO_FILE = Path(__file__).with_name("demo_study.jsonl")
@@ -27,6 +28,7 @@ CAST = {
 @transaction.atomic
 def demo_load() -> dict[str, str]:
     """Load the demo study if absent and (re)set the demo logins; returns {username: password}."""
+    ensure_roles()
     study = Study.objects.filter(slug=DEMO_SLUG).first()
     if study is None:
         with DEMO_FILE.open("rb") as stream:

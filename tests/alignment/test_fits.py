@@ -17,7 +17,6 @@ from alignment.models import FitRun
 from alignment.pal import load_pal
 from annotation.errors import InputError, Unavailable
 from annotation.models import Judgment
-from pluralweb.celery import app as celery_app
 from tests.alignment import fit_data
 from tests.alignment.fit_data import disagreeing_study
 from tests.factories import client_for, make_study
@@ -108,15 +107,11 @@ def test_bad_parameters_are_refused_before_anything_is_queued(db, params, field)
     assert error.value.field == field and not FitRun.objects.exists()
 
 
-def test_launching_while_the_broker_is_down_fails_at_once_and_queues_nothing(db):
+def test_launching_while_the_broker_is_down_fails_at_once_and_queues_nothing(db, settings):
     study = make_study()
-    previous = celery_app.conf.broker_url
-    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    try:
-        with pytest.raises(Unavailable, match="broker is unreachable"):
-            fit_run_launch(study=study, kind="pal", params={}, user=None)
-    finally:
-        celery_app.conf.broker_url = previous
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    with pytest.raises(Unavailable, match="broker is unreachable"):
+        fit_run_launch(study=study, kind="pal", params={}, user=None)
     assert not FitRun.objects.exists()
 
 
