@@ -21,10 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg
+from pg_setup import bench_env, database_drop, database_recreate
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 SLUG = "bench-dash"
 PAGES = ["divergence", "leaderboard", "strategies", "progress"]
 
@@ -52,31 +51,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.judgments > pairs * args.participants or args.candidates < 2:
         parser.error("too many judgments for the pairs x participants, or fewer than 2 candidates")
     return args
-
-
-def bench_env(database: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "pluralweb.settings",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
-        "SECRET_KEY": "bench-only",
-        "DJANGO_DEBUG": "0",
-        "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-        "LOG_LEVEL": "WARNING",
-    })
-    return env
-
-
-def database_recreate(name: str) -> None:
-    # CREATE/DROP DATABASE cannot run inside a transaction, hence autocommit.
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def database_drop(name: str) -> None:
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def migrate(env: dict[str, str]) -> None:

@@ -1,5 +1,6 @@
 """A real Celery worker process, on the configured broker (Redis in CI), runs a task against the test database."""
 
+import io
 import os
 import subprocess
 import sys
@@ -88,3 +89,15 @@ def test_a_real_worker_process_runs_a_refit_to_success(worker, django_user_model
     assert worker.poll() is None, "the worker process died"
     assert run.status == FitRun.Status.SUCCEEDED, run.error
     assert run.is_current and run.worker and run.metrics["k"] == 2
+
+
+@pytest.mark.worker
+def test_the_refit_command_waits_for_the_worker_and_reports_the_result(worker):
+    from django.core.management import call_command
+
+    from tests.alignment.fit_data import disagreeing_study
+
+    disagreeing_study(slug="cmd", prompts=6, annotators=12)
+    out = io.StringIO()
+    call_command("refit", "cmd", "--kind", "pal", "--k", "2", "--max-epochs", "3", "--wait", stdout=out)
+    assert "succeeded: seen accuracy" in out.getvalue()

@@ -1,0 +1,44 @@
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from alignment.fits import fit_run_launch
+from alignment.models import FitRun
+from annotation.errors import InputError, Rejected
+from annotation.selectors import study_get
+
+
+class Command(BaseCommand):
+    help = "Launch a refit of a study's model on the fits queue (a worker runs it); --wait follows it to the end."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("slug")
+        parser.add_argument("--kind", choices=[kind for kind, _ in FitRun.Kind.choices], default=FitRun.Kind.PAL)
+        parser.add_argument("--model", choices=["pal-b", "pal-a"])
+        parser.add_argument("--k", type=int)
+        parser.add_argument("--max-epochs", type=int, dest="max_epochs")
+        parser.add_argument("--seed", type=int)
+        parser.add_argument("--unseen-fraction", type=float, dest="unseen_fraction")
+        parser.add_argument("--wait", action="store_true", help="poll the run until it ends; fail if it fails")
+
+    def handle(self, *args, slug: str, kind: str, wait: bool, **options) -> None:
+        params = {name: options[name] for name in ("model", "k", "max_epochs", "seed", "unseen_fraction")
+                  if options.get(name) is not None}
+        try:
+            run = fit_run_launch(study=study_get(slug=slug), kind=kind, params=params, user=None)
+        except (InputError, Rejected) as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"run {run.pk} queued: {kind} {run.params} on {run.judgment_count} judgments")
+        if not wait:
+            return
+        last = None
+        while not run.finished:
+            time.sleep(1)
+            run.refresh_from_db()
+            state = (run.status, (run.progress or {}).get("epoch"))
+            if state != last:
+                self.stdout.write(f"  {run.status} epoch {state[1] or 0}/{(run.progress or {}).get('total', '?')}")
+                last = state
+        if run.status != FitRun.Status.SUCCEEDED:
+            raise CommandError(f"run {run.pk} {run.status}: {run.error.splitlines()[0] if run.error else ''}")
+        self.stdout.write(f"run {run.pk} succeeded: seen accuracy {run.metrics.get('seen_accuracy')}")

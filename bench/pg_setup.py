@@ -1,0 +1,32 @@
+"""What the PostgreSQL benchmarks share: a scratch database and the environment the app runs under."""
+
+import os
+
+import psycopg
+
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+def bench_env(database: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "pluralweb.settings",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+        "SECRET_KEY": "bench-only",
+        "DJANGO_DEBUG": "0",
+        "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",  # a log line per request would be measured as app time
+    })
+    return env
+
+
+def database_recreate(name: str) -> None:
+    # CREATE/DROP DATABASE cannot run inside a transaction, hence autocommit.
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def database_drop(name: str) -> None:
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
