@@ -214,3 +214,29 @@ def fit_runs_fail_stale(*, now: datetime | None = None) -> int:
                 error=f"the worker stopped responding (last heartbeat {run.heartbeat_at.isoformat()})")
         count += 1
     return count
+
+
+def fit_runs_due(*, kind: str = FitRun.Kind.PAL) -> list[FitRun]:
+    """Launch a refit for every study whose `refit_every` new judgments have arrived since its last run.
+
+    Counting from the last run whatever its outcome means a failing configuration is retried only
+    after that many more judgments, not every minute.
+    """
+    launched = []
+    for study in Study.objects.filter(refit_every__isnull=False, is_open=True):
+        runs = FitRun.objects.filter(study=study, kind=kind)
+        if runs.filter(status__in=[FitRun.Status.QUEUED, FitRun.Status.RUNNING]).exists():
+            continue
+        last = runs.order_by("-created_at").first()
+        new = Judgment.objects.filter(participant__study=study)
+        if last is not None and last.last_judgment_id is not None:
+            new = new.filter(id__gt=last.last_judgment_id)
+        if new.count() < study.refit_every:
+            continue
+        previous = runs.filter(status=FitRun.Status.SUCCEEDED).order_by("-created_at").first()
+        try:
+            launched.append(fit_run_launch(study=study, kind=kind, params=previous.params if previous else {},
+                                           user=None))
+        except Unavailable:
+            log.warning("periodic refit of %s not launched: the broker is unreachable", study.slug)
+    return launched

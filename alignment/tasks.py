@@ -2,7 +2,7 @@ import socket
 
 from celery import shared_task
 
-from alignment.fits import fit_run_execute, fit_runs_fail_stale
+from alignment.fits import fit_run_execute, fit_runs_due, fit_runs_fail_stale
 
 
 # acks_late + reject_on_worker_lost: a worker that dies mid-run leaves the message to be redelivered;
@@ -15,3 +15,8 @@ def fit_run(run_id: int) -> None:
 @shared_task(name="alignment.tasks.fit_runs_fail_stale")
 def fail_stale_fit_runs() -> int:
     return fit_runs_fail_stale()
+
+
+@shared_task(name="alignment.tasks.fit_runs_due")
+def launch_due_fit_runs() -> int:
+    return len(fit_runs_due())

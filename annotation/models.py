@@ -29,6 +29,9 @@ class Study(models.Model):
         help_text="Pairs made per prompt by the random/nc strategies (empty: one fewer than the candidates).",
     )
     lease_minutes = models.PositiveSmallIntegerField(default=10)
+    refit_every = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Launch a PAL refit once this many new judgments arrived (empty: never)."
+    )
     is_open = models.BooleanField(default=True, help_text="Closed studies accept no new participants or tasks.")
     created_at = models.DateTimeField(auto_now_add=True)
 

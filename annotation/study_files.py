@@ -19,7 +19,6 @@ from annotation.pairing import pairs_create
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ROLES = {"user", "assistant", "system"}
-OPTIONAL_HEADER = ("description", "completion_code", "completion_url", "pairs_per_prompt", "lease_minutes")
 
 
 @dataclass
@@ -67,6 +66,8 @@ def parse_header(obj: dict) -> dict:
         header["pairs_per_prompt"] = _positive(study, "pairs_per_prompt", maximum=10_000)
     if "lease_minutes" in study and study["lease_minutes"] is not None:
         header["lease_minutes"] = _positive(study, "lease_minutes", maximum=24 * 60)
+    if "refit_every" in study and study["refit_every"] is not None:
+        header["refit_every"] = _positive(study, "refit_every", maximum=10_000_000)
     return header
 
 

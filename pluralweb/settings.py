@@ -167,6 +167,7 @@ CELERY_TASK_ROUTES = {"alignment.tasks.fit_run": {"queue": "fits"}}  # GPU worke
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "annotation.tasks.assignments_expire", "schedule": 60.0},
     "fail-stale-fit-runs": {"task": "alignment.tasks.fit_runs_fail_stale", "schedule": 60.0},
+    "launch-due-refits": {"task": "alignment.tasks.fit_runs_due", "schedule": 60.0},
 }
 
 PLURALWEB_ARTIFACT_DIR = Path(env_str("PLURALWEB_ARTIFACT_DIR", str(VAR_DIR / "artifacts")))

@@ -220,3 +220,25 @@ def test_the_pal_dashboard_shows_the_current_models_mixtures(client, fit_study, 
     data = client.get(f"/studies/{fit_study.slug}/dashboards/pal/?download=json").json()
     groups = {row["group"] for row in data["tables"]["mixtures"]}
     assert groups == {"party=D", "party=R"} and data["tables"]["by_k"][0]["k"] == 2
+
+
+def test_a_study_with_refit_every_launches_a_refit_once_enough_new_judgments_arrived(fit_study):
+    from alignment.fits import fit_runs_due
+
+    assert fit_runs_due() == []  # no setting, no periodic refit
+    fit_study.refit_every = 100
+    fit_study.save(update_fields=["refit_every"])
+    first = fit_runs_due()
+    assert [run.study_id for run in first] == [fit_study.pk]
+    assert fit_runs_due() == []  # one is already queued
+    fit_run_cancel(run=first[0])
+    assert fit_runs_due() == []  # no new judgments since that run's snapshot
+    from annotation.judgment_files import judgments_import
+    from tests.factories import jsonl_bytes
+
+    judgments_import(study=fit_study, stream=jsonl_bytes([
+        {"annotator_id": f"late{n}", "attributes": {"party": "D"}, "prompt_id": f"p{p}", "a": f"p{p}c{i}",
+         "b": f"p{p}c{i + 1}", "choice": "A"} for n in range(5) for p in range(8) for i in range(3)
+    ]))  # 120 new judgments
+    again = fit_runs_due()
+    assert len(again) == 1 and again[0].params == first[0].params
