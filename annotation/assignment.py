@@ -48,8 +48,14 @@ def _claimable_slots(participant: Participant, now: datetime):
         .exclude(status=Assignment.Status.EXPIRED)
         .values("pair_id")
     )
+    mine_or_open = Q(group_key__in=[participant.group_key, ""])
+    wait = participant.study.open_slots_after
+    if wait is not None:
+        # Crowd liveness: a slot kept for a group that has not come opens to anyone after the wait.
+        mine_or_open |= Q(pair__created_at__lte=now - timedelta(minutes=wait))
     slots = (
-        Slot.objects.filter(study_id=participant.study_id, group_key__in=[participant.group_key, ""])
+        Slot.objects.filter(study_id=participant.study_id)
+        .filter(mine_or_open)
         .filter(Q(status=Slot.Status.OPEN) | Q(status=Slot.Status.LEASED, lease_expires_at__lt=now))
         # NOT IN over the participant's own (indexed, short) list beats a correlated NOT EXISTS that
         # PostgreSQL evaluates for every candidate slot.

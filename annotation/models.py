@@ -29,6 +29,10 @@ class Study(models.Model):
         help_text="Pairs made per prompt by the random/nc strategies (empty: one fewer than the candidates).",
     )
     lease_minutes = models.PositiveSmallIntegerField(default=10)
+    open_slots_after = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Minutes after which a pair's slots kept for one group open to any group (empty: strict balance).",
+    )
     refit_every = models.PositiveIntegerField(
         null=True, blank=True, help_text="Launch a PAL refit once this many new judgments arrived (empty: never)."
     )

@@ -66,6 +66,10 @@ def parse_header(obj: dict) -> dict:
         header["pairs_per_prompt"] = _positive(study, "pairs_per_prompt", maximum=10_000)
     if "lease_minutes" in study and study["lease_minutes"] is not None:
         header["lease_minutes"] = _positive(study, "lease_minutes", maximum=24 * 60)
+    if "open_slots_after" in study and study["open_slots_after"] is not None:
+        header["open_slots_after"] = field(study, "open_slots_after", int, prefix="study.")
+        if header["open_slots_after"] < 0:
+            raise InputError("must be 0 or more minutes", field="study.open_slots_after")
     if "refit_every" in study and study["refit_every"] is not None:
         header["refit_every"] = _positive(study, "refit_every", maximum=10_000_000)
     return header

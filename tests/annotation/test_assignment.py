@@ -102,3 +102,20 @@ def test_next_returns_nothing_once_the_quota_is_met(db, django_user_model):
 def test_nearly_finished_pairs_are_served_first(study, annotator_d, annotator_r):
     first = pair_next_for_annotator(participant=annotator_d)
     assert pair_next_for_annotator(participant=annotator_r).pair_id == first.pair_id
+
+
+def test_strict_balance_keeps_a_groups_slot_for_it(django_user_model, db):
+    study = make_study(prompts=1, candidates=2, overlap=2)  # one slot for D, one for R
+    d_side = [make_participant(study, django_user_model.objects.create_user(f"d{i}"), party="D") for i in range(2)]
+    judge(d_side[0], pair_next_for_annotator(participant=d_side[0]))
+    assert pair_next_for_annotator(participant=d_side[1]) is None
+
+
+def test_with_open_slots_after_a_groups_unfilled_slot_opens_to_others_after_the_wait(django_user_model, db):
+    study = make_study(prompts=1, candidates=2, overlap=2, open_slots_after=30)
+    d_side = [make_participant(study, django_user_model.objects.create_user(f"d{i}"), party="D") for i in range(2)]
+    judge(d_side[0], pair_next_for_annotator(participant=d_side[0]))
+    assert pair_next_for_annotator(participant=d_side[1]) is None  # still within the wait
+    later = timezone.now() + timedelta(minutes=31)
+    lease = pair_next_for_annotator(participant=d_side[1], now=later)
+    assert lease is not None and Slot.objects.get(pk=lease.slot_id).group_key == "party=R"
