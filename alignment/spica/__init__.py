@@ -1,0 +1,67 @@
+"""SPICA group-informed scenario retrieval (no Django): arrays in, dataclasses and arrays out.
+
+After Chen, Feng, Park, Zhang, "SPICA: Retrieving Scenarios for Pluralistic In-Context Alignment"
+(arXiv 2411.10912, Findings of ACL 2025). The paper's method section was not available, so the metric
+formulas, the prediction rule and the tuning objective are pluralweb's own (docs: SPICA.md), built on
+what the paper states: norm metrics per group (preference, consensus, intensity, distinctiveness,
+support), retrieval by similarity plus alpha-weighted z-scored metrics, alphas tuned on a dev split.
+
+Typical use: build `SpicaData`, `split_scenarios`, then `run_spica` (or `compute_metrics`,
+`build_index`, `tune_alphas`, `evaluate_spica` step by step); serve with `top_m`.
+"""
+
+from alignment.spica.data import (
+    TIE,
+    GroupJudgments,
+    GroupRatings,
+    ScenarioSplit,
+    SpicaData,
+    WinCounts,
+    split_scenarios,
+    win_counts,
+)
+from alignment.spica.evaluate import SpicaReport, SpicaRun, evaluate_spica, run_spica
+from alignment.spica.metrics import METRICS, SpicaMetrics, compute_metrics
+from alignment.spica.retrieval import (
+    SpicaIndex,
+    build_index,
+    metric_bonus,
+    pair_accuracy,
+    predicted_utilities,
+    retrieval_scores,
+    standardise,
+    top_m,
+)
+from alignment.spica.synthetic import SyntheticScenarios, make_scenarios
+from alignment.spica.tuning import ALPHA_GRID, TunedAlphas, tune_alphas
+
+__all__ = [
+    "ALPHA_GRID",
+    "METRICS",
+    "TIE",
+    "GroupJudgments",
+    "GroupRatings",
+    "ScenarioSplit",
+    "SpicaData",
+    "SpicaIndex",
+    "SpicaMetrics",
+    "SpicaReport",
+    "SpicaRun",
+    "SyntheticScenarios",
+    "TunedAlphas",
+    "WinCounts",
+    "build_index",
+    "compute_metrics",
+    "evaluate_spica",
+    "make_scenarios",
+    "metric_bonus",
+    "pair_accuracy",
+    "predicted_utilities",
+    "retrieval_scores",
+    "run_spica",
+    "split_scenarios",
+    "standardise",
+    "top_m",
+    "tune_alphas",
+    "win_counts",
+]

@@ -1,0 +1,114 @@
+"""Group-informed retrieval: score(s | q, g) = cos(e_q, e_s) + sum_m alpha_m * z_g(metric_m(s, g)).
+
+A bank of scenarios is an index: unit embeddings, the z-scored metric table per group, and each
+scenario's contrastive demonstration per group (features of g's preferred minus dispreferred candidate).
+Scoring Q queries against the bank is one (Q, D) x (D, n_b) product plus one (n_b, M) x (M,) product
+per group; alpha = 0 adds exact zeros, so it is the similarity-only baseline bit for bit.
+
+Prediction rule (pluralweb's): each of the top-m retrieved scenarios casts one vote, the feature
+vector of g's preferred candidate minus that of its dispreferred one; their sum v is g's inferred
+direction of preference, and a query candidate's predicted utility is features(c) . v. With stance
+one-hot features (synthetic data) this is a contrastive vote over stances; with candidate embeddings it
+is a nearest-direction guess, the numeric stand-in for an LLM reading preferred/dispreferred demos.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from alignment.spica.data import TIE, GroupJudgments, SpicaData
+from alignment.spica.metrics import SpicaMetrics
+
+
+@dataclass(frozen=True)
+class SpicaIndex:
+    rows: np.ndarray  # (n_b,) scenario rows of the bank in the data
+    embeddings: np.ndarray  # (n_b, D) float32, unit rows
+    z: np.ndarray  # (G, n_b, M) float32, metrics standardised per group over the bank
+    contrast: np.ndarray  # (G, n_b, F) float32, features of preferred minus dispreferred candidate
+    preferred: np.ndarray  # (n_b, G) candidate index local to the scenario
+    dispreferred: np.ndarray  # (n_b, G)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def standardise(table: np.ndarray) -> np.ndarray:
+    """z_g: (n_b, G, M) -> (G, n_b, M), each metric centred and scaled per group over the bank's
+    scenarios; a metric constant within a group gets z = 0 (it cannot rank anything)."""
+    mean = table.mean(axis=0, keepdims=True)
+    std = table.std(axis=0, keepdims=True)
+    z = np.where(std > 0, (table - mean) / np.where(std > 0, std, 1), 0.0)
+    return np.ascontiguousarray(z.transpose(1, 0, 2), dtype=np.float32)
+
+
+def build_index(data: SpicaData, metrics: SpicaMetrics, rows: np.ndarray | None = None) -> SpicaIndex:
+    rows = np.arange(data.n_scenarios) if rows is None else np.asarray(rows, dtype=np.int64)
+    features = data.candidate_features[rows]
+    pref, dispref = metrics.preferred[rows], metrics.dispreferred[rows]
+    # (n_b, G, F): take each group's preferred / dispreferred candidate's features.
+    contrast = np.take_along_axis(features, pref[:, :, None], axis=1) - np.take_along_axis(
+        features, dispref[:, :, None], axis=1
+    )
+    return SpicaIndex(
+        rows=rows,
+        embeddings=np.ascontiguousarray(data.embeddings[rows], dtype=np.float32),
+        z=standardise(metrics.table()[rows]),
+        contrast=np.ascontiguousarray(contrast.transpose(1, 0, 2), dtype=np.float32),
+        preferred=pref,
+        dispreferred=dispref,
+    )
+
+
+def metric_bonus(index: SpicaIndex, group: int, alphas: np.ndarray) -> np.ndarray:
+    """(n_b,) sum_m alpha_m z_g(metric_m); exact zeros when every alpha is 0."""
+    alphas = np.asarray(alphas, dtype=np.float32)
+    if not np.any(alphas):
+        return np.zeros(len(index), dtype=np.float32)
+    return index.z[group] @ alphas
+
+
+def retrieval_scores(index: SpicaIndex, queries: np.ndarray, group: int, alphas: np.ndarray) -> np.ndarray:
+    """(Q, n_b) scores of unit query embeddings (Q, D) (or one (D,)) against the whole bank."""
+    queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+    return queries @ index.embeddings.T + metric_bonus(index, group, alphas)[None, :]
+
+
+def top_m_from_scores(scores: np.ndarray, m: int) -> np.ndarray:
+    """(Q, m) bank positions, best first; argpartition keeps it O(n_b) per query, not a full sort."""
+    m = min(m, scores.shape[1])
+    part = np.argpartition(-scores, m - 1, axis=1)[:, :m]
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
+def top_m(
+    index: SpicaIndex, queries: np.ndarray, group: int, alphas: np.ndarray, m: int, *, exclude: np.ndarray | None = None
+) -> np.ndarray:
+    """(Q, m) bank positions of the best-scored scenarios per query. `exclude` (Q,): a bank position
+    per query never to return (the query's own scenario, for leave-scenario-out), -1 for none."""
+    scores = retrieval_scores(index, queries, group, alphas)
+    if exclude is not None:
+        hit = np.asarray(exclude) >= 0
+        scores[np.flatnonzero(hit), np.asarray(exclude)[hit]] = -np.inf
+    return top_m_from_scores(scores, m)
+
+
+def predicted_utilities(index: SpicaIndex, retrieved: np.ndarray, group: int, query_features: np.ndarray) -> np.ndarray:
+    """(Q, C) utility of each query candidate: features . sum of the retrieved scenarios' contrasts."""
+    votes = index.contrast[group][retrieved].sum(axis=1)  # (Q, F)
+    return np.einsum("qcf,qf->qc", query_features, votes)
+
+
+def pair_accuracy(utilities: np.ndarray, position: np.ndarray, judgments: GroupJudgments) -> tuple[float, int]:
+    """Accuracy of utilities (Q, C) on decided judgments whose scenario sits at `position[scenario]`
+    (-1: not a query). An equal-utility prediction counts half. Returns (correct, judgments) summed,
+    so callers can pool chunks; accuracy is their ratio."""
+    pos = position[judgments.scenario]
+    keep = (pos >= 0) & (judgments.label != TIE)
+    pos, a, b, label = pos[keep], judgments.a[keep], judgments.b[keep], judgments.label[keep]
+    margin = utilities[pos, a] - utilities[pos, b]
+    predicted = np.where(margin > 0, 1.0, np.where(margin < 0, 0.0, TIE))
+    return float(np.sum(1 - np.abs(predicted - label))), int(keep.sum())

@@ -1,0 +1,131 @@
+"""SPICA metrics, tuning and retrieval speed, and preference-prediction accuracy per group (prints figures).
+
+Default: a known-truth population of 50,000 scenarios x 4 groups (alignment.spica.synthetic), D = 384,
+split 60/20/20 by scenario. Times compute_metrics + build_index, tune_alphas on dev (bank = train + dev),
+single-query retrieval latency (one query against the whole bank for one group: p50 / p95), and reports
+held-out pair accuracy on test scenarios for SPICA and similarity-only per group.
+Targets: metrics + tuning under 60 s on this CPU; retrieval p95 under 20 ms per query.
+
+    .venv/bin/python bench/spica.py [--scenarios N] [--groups G] [--queries N] [--dim D] [--json]
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+
+from alignment.spica import (  # noqa: E402
+    build_index,
+    compute_metrics,
+    evaluate_spica,
+    make_scenarios,
+    split_scenarios,
+    top_m,
+    tune_alphas,
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", type=int, default=50_000)
+    parser.add_argument("--groups", type=int, default=4)
+    parser.add_argument("--queries", type=int, default=500, help="single queries timed for latency")
+    parser.add_argument("--dim", type=int, default=384)
+    parser.add_argument("--m", type=int, default=10, help="scenarios retrieved per query")
+    parser.add_argument("--dev-queries", type=int, default=400, help="dev scenarios used by tuning")
+    parser.add_argument("--test-scenarios", type=int, default=5000, help="at most this many test queries")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    population = make_scenarios(n_scenarios=args.scenarios, n_groups=args.groups, dim=args.dim, seed=args.seed)
+    data = population.data
+    split = split_scenarios(data.n_scenarios, seed=args.seed)
+    generate_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    metrics = compute_metrics(data)
+    index = build_index(data, metrics, np.sort(np.concatenate([split.train, split.dev])))
+    metrics_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    tuned = tune_alphas(data, index, split.dev, m=args.m, max_queries=args.dev_queries, seed=args.seed)
+    tuning_s = time.perf_counter() - started
+
+    latency_ms = _latencies(data, index, tuned.alphas, split.test, args)
+    test_rows = split.test[: args.test_scenarios]
+    started = time.perf_counter()
+    report = evaluate_spica(data, index, tuned, test_rows, m=args.m)
+    evaluate_s = time.perf_counter() - started
+
+    figures = {
+        "scenarios": data.n_scenarios,
+        "groups": data.n_groups,
+        "judgments": len(data.judgments),
+        "dim": args.dim,
+        "bank": len(index),
+        "generate_s": round(generate_s, 2),
+        "metrics_s": round(metrics_s, 2),
+        "tuning_s": round(tuning_s, 2),
+        "metrics_plus_tuning_s": round(metrics_s + tuning_s, 2),
+        "retrieval_p50_ms": round(float(np.percentile(latency_ms, 50)), 3),
+        "retrieval_p95_ms": round(float(np.percentile(latency_ms, 95)), 3),
+        "evaluate_s": round(evaluate_s, 2),
+        "furthest_group": data.group_names[population.furthest_group],
+        "accuracy_spica": _rounded(report.accuracy),
+        "accuracy_similarity": _rounded(report.accuracy_similarity),
+        "gain": _rounded(report.gain),
+        "alphas": report.alphas,
+        "test_judgments": report.sizes["test_judgments"],
+    }
+    print(json.dumps(figures) if args.json else _text(figures))
+    return figures
+
+
+def _latencies(data, index, alphas: np.ndarray, test_rows: np.ndarray, args: argparse.Namespace) -> np.ndarray:
+    """One query at a time, as the API serves them; groups in turn."""
+    rng = np.random.default_rng(args.seed)
+    rows = rng.choice(test_rows, size=args.queries, replace=len(test_rows) < args.queries)
+    times = np.empty(len(rows))
+    for i, row in enumerate(rows):
+        group = i % data.n_groups
+        started = time.perf_counter()
+        top_m(index, data.embeddings[row], group, alphas[group], args.m)
+        times[i] = (time.perf_counter() - started) * 1000
+    return times
+
+
+def _rounded(by_group: dict[str, float]) -> dict[str, float]:
+    return {g: round(v, 4) for g, v in by_group.items()}
+
+
+def _text(f: dict) -> str:
+    lines = [
+        f"{f['scenarios']} scenarios x {f['groups']} groups, {f['judgments']} judgments, D = {f['dim']}, "
+        f"bank {f['bank']} (generation {f['generate_s']} s)",
+        f"metrics + index {f['metrics_s']} s, tuning {f['tuning_s']} s (together {f['metrics_plus_tuning_s']} s)",
+        f"retrieval per query: p50 {f['retrieval_p50_ms']} ms, p95 {f['retrieval_p95_ms']} ms",
+        f"test evaluation {f['evaluate_s']} s on {f['test_judgments']} judgments; furthest group {f['furthest_group']}",
+        f"{'group':<10} {'SPICA':>8} {'sim-only':>9} {'gain':>8}  alphas {list(('c', 'i', 'd', 's'))}",
+    ]
+    for g in f["accuracy_spica"]:
+        lines.append(
+            f"{g:<10} {f['accuracy_spica'][g]:>8.4f} {f['accuracy_similarity'][g]:>9.4f} {f['gain'][g]:>+8.4f}  "
+            f"{f['alphas'][g]}"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
