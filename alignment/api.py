@@ -6,6 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alignment.examples import MAX_M, scenario_examples
 from alignment.fits import fit_run_cancel, fit_run_launch
 from alignment.models import FitRun
 from alignment.rewards import MAX_ITEMS, annotator_mixture, current_pal, rewards_for
@@ -108,3 +109,22 @@ class StudyMixtureApi(APIView):
         run, _ = current_pal(study=study)
         return Response({"run": run.pk, "weights": [float(w) for w in mixture.weights], "source": mixture.source,
                          **mixture.detail})
+
+
+class StudyExamplesApi(APIView):
+    """Group-aligned in-context examples (SPICA retrieval) for a query."""
+
+    permission_classes = [IsResearcher]
+
+    class Input(serializers.Serializer):
+        query = serializers.CharField()
+        group = serializers.JSONField(help_text='attribute values {"party": "D"} or a group key')
+        m = serializers.IntegerField(required=False, min_value=1, max_value=MAX_M)
+
+    @extend_schema(request=Input, responses={200: dict})
+    def post(self, request: Request, slug: str) -> Response:
+        serializer = self.Input(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        return Response(scenario_examples(study=study_get(slug=slug), query=data["query"], group=data["group"],
+                                          m=data.get("m")))

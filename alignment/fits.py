@@ -27,7 +27,7 @@ from annotation.models import Judgment, Study
 log = logging.getLogger(__name__)
 
 # kind -> "module:function" of its runner; imported lazily so this module stays light for the web process.
-RUNNERS = {FitRun.Kind.PAL: "alignment.pal_refit:run_pal_fit"}
+RUNNERS = {FitRun.Kind.PAL: "alignment.pal_refit:run_pal_fit", FitRun.Kind.SPICA: "alignment.spica_refit:run_spica_fit"}
 HEARTBEAT_SECONDS = 10
 STALE_AFTER = timedelta(minutes=3)
 

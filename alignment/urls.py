@@ -16,4 +16,5 @@ api_urls = [
     path("fits/<int:run_id>/cancel/", api.FitRunCancelApi.as_view(), name="api-fit-cancel"),
     path("studies/<slug:slug>/reward/", api.StudyRewardApi.as_view(), name="api-reward"),
     path("studies/<slug:slug>/mixture/", api.StudyMixtureApi.as_view(), name="api-mixture"),
+    path("studies/<slug:slug>/examples/", api.StudyExamplesApi.as_view(), name="api-examples"),
 ]

@@ -25,6 +25,8 @@ def _researcher_study(request: HttpRequest, slug: str):
 
 
 PAL_FIELDS = [("k", "K (prototypes)", "3"), ("max_epochs", "Epochs at most", "60"), ("seed", "Seed", "0")]
+SPICA_FIELDS = [("m", "Scenarios retrieved (m)", "5"), ("tau", "Shrinkage (tau)", "2.0"), ("seed", "Seed", "0")]
+FIELDS = {FitRun.Kind.PAL: PAL_FIELDS, FitRun.Kind.SPICA: SPICA_FIELDS}
 
 
 @login_required
@@ -34,7 +36,7 @@ def study_models(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "study": study, "runs": fit_runs_for(study=study), "can_launch": is_admin(request.user),
         "current": {kind: fit_current(study=study, kind=kind) for kind, _ in FitRun.Kind.choices},
-        "pal_fields": PAL_FIELDS, "error": request.GET.get("error", ""),
+        "pal_fields": PAL_FIELDS, "spica_fields": SPICA_FIELDS, "error": request.GET.get("error", ""),
     }
     return render(request, "alignment/models.html", context)
 
@@ -45,12 +47,16 @@ def study_fit_launch(request: HttpRequest, slug: str) -> HttpResponse:
     study = _researcher_study(request, slug)
     if not is_admin(request.user):
         raise PermissionDenied
-    params = {name: request.POST[name] for name, _, _ in PAL_FIELDS if request.POST.get(name, "").strip()}
-    params["model"] = request.POST.get("model", "pal-b")
+    kind = request.POST.get("kind", FitRun.Kind.PAL)
+    fields = FIELDS.get(kind, [])
+    params = {name: request.POST[name] for name, _, _ in fields if request.POST.get(name, "").strip()}
+    if kind == FitRun.Kind.PAL:
+        params["model"] = request.POST.get("model", "pal-b")
     try:
-        run = fit_run_launch(study=study, kind=request.POST.get("kind", "pal"), params=params, user=request.user)
+        run = fit_run_launch(study=study, kind=kind, params=params, user=request.user)
     except (InputError, Rejected) as exc:
         context = {"study": study, "runs": fit_runs_for(study=study), "can_launch": True, "pal_fields": PAL_FIELDS,
+                   "spica_fields": SPICA_FIELDS,
                    "current": {k: fit_current(study=study, kind=k) for k, _ in FitRun.Kind.choices},
                    "error": getattr(exc, "message", str(exc))}
         return render(request, "alignment/models.html", context, status=getattr(exc, "status", 400))

@@ -12,4 +12,5 @@ urlpatterns = [
     path("strategies/", views.strategies, name="strategies"),
     path("progress/", views.progress, name="progress"),
     path("pal/", views.pal, name="pal"),
+    path("spica/", views.spica, name="spica"),
 ]

@@ -19,6 +19,8 @@ from alignment.dashboards.group_divergence import divergence_report
 from alignment.dashboards.pal_plots import pal_figures
 from alignment.dashboards.pal_report import pal_report
 from alignment.dashboards.selectors import analytical_reads
+from alignment.dashboards.spica_plots import spica_figures
+from alignment.dashboards.spica_report import spica_report
 from annotation.access import is_researcher
 from annotation.errors import Rejected
 from annotation.models import Study
@@ -30,6 +32,7 @@ TITLES = {
     "strategies": "NC vs random pairs",
     "progress": "Annotation progress",
     "pal": "PAL mixtures",
+    "spica": "SPICA group norms",
 }
 DASHBOARDS = [
     ("divergence", "dashboards:divergence", "Divergence"),
@@ -37,6 +40,7 @@ DASHBOARDS = [
     ("strategies", "dashboards:strategies", "NC vs random"),
     ("progress", "dashboards:progress", "Progress"),
     ("pal", "dashboards:pal", "PAL mixtures"),
+    ("spica", "dashboards:spica", "SPICA norms"),
 ]
 LEADERBOARD_BY = ("source", "strategy")
 
@@ -139,3 +143,8 @@ def progress(request: HttpRequest, study: Study, attribute: str | None) -> HttpR
 def pal(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
     # Groups here are those of the fitted model (full group keys); slicing applies to judgment dashboards.
     return _respond(request, study, attribute, "pal", pal_report(study=study), pal_figures)
+
+
+@dashboard_page
+def spica(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
+    return _respond(request, study, attribute, "spica", spica_report(study=study), spica_figures)
