@@ -94,3 +94,19 @@ def test_admins_launch_a_spica_refit_from_the_models_page(client, admin_user):
     assert response.status_code == 302 and (run.kind, run.params) == ("spica", {"m": 4, "tau": 1.5, "seed": 0})
     bad = client.post(f"/studies/{study.slug}/models/launch/", {"kind": "spica", "m": "0"})
     assert bad.status_code == 400 and "between 1 and 50" in bad.content.decode()
+
+
+def test_the_refit_command_queues_a_spica_run_and_refuses_pal_options_for_it(db):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from alignment.models import FitRun
+
+    study = disagreeing_study(slug="cli", prompts=2, annotators=2)
+    with pytest.raises(CommandError, match="takes no k"):
+        call_command("refit", study.slug, "--kind", "spica", "--k", "3")
+    out = io.StringIO()
+    call_command("refit", study.slug, "--kind", "spica", "--m", "4", stdout=out)
+    assert FitRun.objects.get().params == {"m": 4, "tau": 2.0, "seed": 0} and "queued" in out.getvalue()

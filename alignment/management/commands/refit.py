@@ -8,6 +8,11 @@ from annotation.errors import InputError, Rejected
 from annotation.selectors import study_get
 
 
+PARAMS = {FitRun.Kind.PAL: ("model", "k", "max_epochs", "seed", "unseen_fraction"),
+          FitRun.Kind.SPICA: ("m", "tau", "seed")}
+ALL_PARAMS = {name for names in PARAMS.values() for name in names}
+
+
 class Command(BaseCommand):
     help = "Launch a refit of a study's model on the fits queue (a worker runs it); --wait follows it to the end."
 
@@ -19,11 +24,16 @@ class Command(BaseCommand):
         parser.add_argument("--max-epochs", type=int, dest="max_epochs")
         parser.add_argument("--seed", type=int)
         parser.add_argument("--unseen-fraction", type=float, dest="unseen_fraction")
+        parser.add_argument("--m", type=int, help="SPICA: scenarios retrieved per query")
+        parser.add_argument("--tau", type=float, help="SPICA: shrinkage strength, in judgments")
         parser.add_argument("--wait", action="store_true", help="poll the run until it ends; fail if it fails")
 
     def handle(self, *args, slug: str, kind: str, wait: bool, **options) -> None:
-        params = {name: options[name] for name in ("model", "k", "max_epochs", "seed", "unseen_fraction")
-                  if options.get(name) is not None}
+        names = PARAMS[kind]
+        given = {name for name in ALL_PARAMS if options.get(name) is not None}
+        if given - set(names):
+            raise CommandError(f"--kind {kind} takes no {', '.join(sorted(given - set(names)))}")
+        params = {name: options[name] for name in names if options.get(name) is not None}
         try:
             run = fit_run_launch(study=study_get(slug=slug), kind=kind, params=params, user=None)
         except (InputError, Rejected) as exc:
