@@ -7,7 +7,6 @@ from alignment.models import FitRun
 from annotation.errors import InputError, Rejected
 from annotation.selectors import study_get
 
-
 PARAMS = {FitRun.Kind.PAL: ("model", "k", "max_epochs", "seed", "unseen_fraction"),
           FitRun.Kind.SPICA: ("m", "tau", "seed")}
 ALL_PARAMS = {name for names in PARAMS.values() for name in names}
