@@ -76,3 +76,20 @@ class FitRun(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in self.FINISHED
+
+
+class DashboardSnapshot(models.Model):
+    """A dashboard's numbers as last computed (beat refreshes them), so a page does not rescan every
+    judgment on each view. Downloads of the large per-pair tables are always computed live."""
+
+    study = models.ForeignKey("annotation.Study", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200, help_text="dashboard name and its parameters")
+    payload = models.JSONField(help_text="tables, groups, summary, names of the live-only tables")
+    seconds = models.FloatField(help_text="how long computing it took")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "key"], name="dashboard_snapshot_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.study_id}:{self.key} at {self.computed_at:%H:%M:%S}"

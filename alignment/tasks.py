@@ -20,3 +20,10 @@ def fail_stale_fit_runs() -> int:
 @shared_task(name="alignment.tasks.fit_runs_due")
 def launch_due_fit_runs() -> int:
     return len(fit_runs_due())
+
+
+@shared_task(name="alignment.tasks.dashboards_refresh")
+def refresh_dashboards() -> int:
+    from alignment.dashboards.refresh import dashboards_refresh
+
+    return dashboards_refresh()

@@ -39,8 +39,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database", default="pluralweb_bench_dash", help="database to (re)create")
     parser.add_argument("--reuse", action="store_true", help="keep the database of a previous run")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the heaviest queries")
-    parser.add_argument("--with-statistics", action="store_true",
-                        help="first create the extended statistics suggested for the schema (SUGGESTED_STATISTICS)")
     parser.add_argument("--server-defaults", action="store_true",
                         help="time the pages without their SET LOCAL jit/work_mem (to measure what those buy)")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
@@ -144,26 +142,6 @@ JOIN part_ix pa ON pa.ix = (a.round * 13 + a.six) %% %(participants)s;
 """
 
 
-# Suggested for a migration (annotation is not this module's to change): without statistics on the
-# day/hour expression the planner expects a million groups from the progress page's GROUP BY and
-# will not aggregate in parallel; with them it expects ~100 and does (0.8 s -> 0.5 s on the 2-core box).
-SUGGESTED_STATISTICS = [
-    "CREATE STATISTICS IF NOT EXISTS judgment_created_day ON (date_trunc('day', created_at AT TIME ZONE 'UTC')) "
-    "FROM annotation_judgment",
-    "CREATE STATISTICS IF NOT EXISTS judgment_created_hour ON (date_trunc('hour', created_at AT TIME ZONE 'UTC')) "
-    "FROM annotation_judgment",
-    "ANALYZE annotation_judgment",
-]
-
-
-def statistics_create() -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        for statement in SUGGESTED_STATISTICS:
-            cursor.execute(statement)
-
-
 def generate(args: argparse.Namespace) -> dict[str, float]:
     from django.contrib.auth.models import Group, User
     from django.db import connection, transaction
@@ -206,8 +184,14 @@ def counts() -> dict[str, int]:
 # --- timing -----------------------------------------------------------------------------------------
 
 
-def time_pages(repeat: int) -> tuple[list[dict], dict[str, str]]:
-    """Seconds per page (and per JSON download), and the slowest SQL statement of each page."""
+def time_pages(repeat: int, *, snapshots: bool) -> tuple[list[dict], dict[str, str]]:
+    """Seconds per page (and per JSON download), and the slowest SQL statement of each page.
+
+    With snapshots, pages read what beat's refresh computed (as researchers do when beat runs);
+    without, every page view recomputes its aggregates (what the refresh itself costs per page).
+    Downloads always compute live.
+    """
+    from django.conf import settings
     from django.contrib.auth.models import User
     from django.db import connection
     from django.test import Client
@@ -215,9 +199,11 @@ def time_pages(repeat: int) -> tuple[list[dict], dict[str, str]]:
 
     client = Client()
     client.force_login(User.objects.get(username="bench-researcher"))
+    settings.DASHBOARD_MAX_AGE_SECONDS = 3600 if snapshots else 0
     results, slowest = [], {}
     for page in PAGES:
-        for suffix, label in (("", page), ("?download=json", f"{page} (json)")):
+        downloads = () if snapshots else (("?download=json", f"{page} (json)"),)
+        for suffix, label in (("", f"{page} (snapshot)" if snapshots else page), *downloads):
             url = f"/studies/{SLUG}/dashboards/{page}/{suffix}"
             response = client.get(url)  # warm-up: imports, template compilation, connection
             assert response.status_code == 200, (url, response.status_code)
@@ -266,8 +252,6 @@ def main(argv: list[str] | None = None) -> None:
     django.setup()
     if not args.reuse:
         timings |= generate(args)
-    if args.with_statistics:
-        statistics_create()
     if args.server_defaults:
         from contextlib import nullcontext
 
@@ -277,7 +261,14 @@ def main(argv: list[str] | None = None) -> None:
     sizes = counts()
     print("data: " + ", ".join(f"{name} {value:,}" for name, value in sizes.items()))
     print("setup: " + ", ".join(f"{name} {value:.1f}" for name, value in timings.items()))
-    results, slowest = time_pages(args.repeat)
+    results, slowest = time_pages(args.repeat, snapshots=False)
+    from alignment.dashboards.refresh import dashboards_refresh
+
+    started = time.perf_counter()
+    dashboards_refresh()
+    timings["beat_refresh_s"] = time.perf_counter() - started
+    print(f"beat refresh of the default views: {timings['beat_refresh_s']:.2f} s")
+    results += time_pages(args.repeat, snapshots=True)[0]
     print(f"{'page':<24}{'median s':>10}{'min s':>8}{'SQL s':>8}{'queries':>9}{'KiB':>8}")
     for row in results:
         print(f"{row['page']:<24}{row['median_s']:>10.3f}{row['min_s']:>8.3f}{row['sql_s']:>8.3f}"

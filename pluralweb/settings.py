@@ -168,8 +168,11 @@ CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "annotation.tasks.assignments_expire", "schedule": 60.0},
     "fail-stale-fit-runs": {"task": "alignment.tasks.fit_runs_fail_stale", "schedule": 60.0},
     "launch-due-refits": {"task": "alignment.tasks.fit_runs_due", "schedule": 60.0},
+    "refresh-dashboards": {"task": "alignment.tasks.dashboards_refresh", "schedule": 60.0},
 }
 
+# Dashboard pages serve numbers at most this old (beat refreshes the default views every minute).
+DASHBOARD_MAX_AGE_SECONDS = env_int("DASHBOARD_MAX_AGE_SECONDS", 120, minimum=0)
 PLURALWEB_ARTIFACT_DIR = Path(env_str("PLURALWEB_ARTIFACT_DIR", str(VAR_DIR / "artifacts")))
 # Threads a fit may use; default: the cores this process may run on.
 PLURALWEB_FIT_THREADS = env_int("PLURALWEB_FIT_THREADS", len(os.sched_getaffinity(0)), minimum=1)

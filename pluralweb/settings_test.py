@@ -18,3 +18,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One file per test process, so that two test runs on one checkout never share a database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-pluralweb-{os.getpid()}.sqlite3")}
+
+# Dashboards compute live in tests unless a test asks for snapshots (tests/alignment/test_dashboards.py).
+DASHBOARD_MAX_AGE_SECONDS = 0

@@ -19,6 +19,7 @@ from alignment.dashboards.group_divergence import divergence_report
 from alignment.dashboards.pal_plots import pal_figures
 from alignment.dashboards.pal_report import pal_report
 from alignment.dashboards.selectors import analytical_reads
+from alignment.dashboards.snapshots import report_snapshot, snapshot_key
 from alignment.dashboards.spica_plots import spica_figures
 from alignment.dashboards.spica_report import spica_report
 from annotation.access import is_researcher
@@ -98,6 +99,13 @@ def _respond(request: HttpRequest, study: Study, attribute: str | None, name: st
     })
 
 
+def _report(request: HttpRequest, study: Study, key: str, build: Callable[[], reports.Report]) -> reports.Report:
+    # Pages read a recent snapshot; downloads are always computed live.
+    if request.GET.get("download"):
+        return build()
+    return report_snapshot(study=study, key=key, build=build)
+
+
 def _csv(rows: list[dict], filename: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -113,7 +121,8 @@ def _csv(rows: list[dict], filename: str) -> HttpResponse:
 
 @dashboard_page
 def divergence(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
-    report = divergence_report(study=study, attribute=attribute)
+    report = _report(request, study, snapshot_key("divergence", attribute=attribute),
+                     lambda: divergence_report(study=study, attribute=attribute))
     return _respond(request, study, attribute, "divergence", report, plots.divergence_figures)
 
 
@@ -122,20 +131,23 @@ def leaderboard(request: HttpRequest, study: Study, attribute: str | None) -> Ht
     by = request.GET.get("by") or "source"
     if by not in LEADERBOARD_BY:
         return _message(request, f"by must be one of {', '.join(LEADERBOARD_BY)}.", 400)
-    report = reports.leaderboard_report(study=study, by=by, attribute=attribute)
+    report = _report(request, study, snapshot_key("leaderboard", attribute=attribute, by=by),
+                     lambda: reports.leaderboard_report(study=study, by=by, attribute=attribute))
     return _respond(request, study, attribute, "leaderboard", report, plots.leaderboard_figures,
                     by=by, by_options=LEADERBOARD_BY)
 
 
 @dashboard_page
 def strategies(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
-    report = reports.strategies_report(study=study, attribute=attribute)
+    report = _report(request, study, snapshot_key("strategies", attribute=attribute),
+                     lambda: reports.strategies_report(study=study, attribute=attribute))
     return _respond(request, study, attribute, "strategies", report, plots.strategies_figures)
 
 
 @dashboard_page
 def progress(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
-    report = reports.progress_report(study=study, attribute=attribute)
+    report = _report(request, study, snapshot_key("progress", attribute=attribute),
+                     lambda: reports.progress_report(study=study, attribute=attribute))
     return _respond(request, study, attribute, "progress", report, plots.progress_figures)
 
 

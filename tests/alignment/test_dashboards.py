@@ -300,3 +300,35 @@ def test_progress_uses_daily_buckets_for_a_long_study(researcher_client, study):
     data = download(researcher_client, study, "progress")
     assert data["summary"]["bucket"] == "day"
     assert [r["bucket"][:10] for r in data["tables"]["over_time"]] == ["2025-03-01", "2025-03-09"]
+
+
+# --- snapshots ---------------------------------------------------------------------------------------
+
+
+def test_pages_serve_a_recent_snapshot_while_downloads_compute_live(researcher_client, study, settings):
+    import re
+
+    def stamp_and_figures(html: str) -> tuple[str, str]:
+        stamp = re.search(r'id="computed-at">([^<]*)<', html).group(1)
+        return stamp, "".join(re.findall(r'<script id="figure-[^"]*" type="application/json">(.*?)</script>', html))
+
+    settings.DASHBOARD_MAX_AGE_SECONDS = 600
+    judge(study, [judgment("d1", "D", "p0c0", "p0c1", "A"), judgment("r1", "R", "p0c0", "p0c1", "B")])
+    first = stamp_and_figures(researcher_client.get(url(study, "divergence")).content.decode())
+    judge(study, [judgment("d2", "D", "p0c0", "p0c2", "A"), judgment("r2", "R", "p0c0", "p0c2", "B")])
+    assert stamp_and_figures(researcher_client.get(url(study, "divergence")).content.decode()) == first
+    live = download(researcher_client, study, "divergence")
+    assert live["summary"]["pairs_compared"] == 2
+    settings.DASHBOARD_MAX_AGE_SECONDS = 0
+    fresh = stamp_and_figures(researcher_client.get(url(study, "divergence")).content.decode())
+    assert fresh[1] != first[1]  # recomputed: the second pair is in the figures now
+
+
+def test_the_beat_refresh_recomputes_every_default_dashboard(study):
+    from alignment.dashboards.refresh import dashboards_refresh
+    from alignment.models import DashboardSnapshot
+
+    judge(study, [judgment("d1", "D", "p0c0", "p0c1", "A")])
+    assert dashboards_refresh() == 4
+    assert set(DashboardSnapshot.objects.values_list("key", flat=True)) == {
+        "divergence", "leaderboard|by=source", "strategies", "progress"}
