@@ -240,3 +240,22 @@ def fit_runs_due(*, kind: str = FitRun.Kind.PAL) -> list[FitRun]:
         except Unavailable:
             log.warning("periodic refit of %s not launched: the broker is unreachable", study.slug)
     return launched
+
+
+def param_number(params: dict, defaults: dict, name: str, low: float, high: float, kind: type = int) -> float:
+    """One numeric fit parameter (or its default), checked against its range; errors name `params.<name>`."""
+    raw = params.get(name, defaults[name])
+    what = "an integer" if kind is int else "a number"
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        raise InputError(f"must be {what}, got {raw!r}", field=f"params.{name}") from None
+    if not low <= value <= high or (kind is int and isinstance(raw, float) and raw != value):
+        raise InputError(f"must be {what} between {low} and {high}", field=f"params.{name}")
+    return value
+
+
+def params_known(params: dict, defaults: dict) -> None:
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise InputError(f"unknown parameters: {', '.join(sorted(unknown))}", field="params")

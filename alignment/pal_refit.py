@@ -4,11 +4,12 @@ Called by the fit service (alignment/fits.py) inside a worker; the numeric work 
 """
 
 import os
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
 
-from alignment.fits import FitOutcome, FitProgress, artifact_dir
+from alignment.fits import FitOutcome, FitProgress, artifact_dir, param_number, params_known
 from alignment.models import FitRun
 from alignment.pal import TrainConfig, evaluate_pal, fit_pal, pal_reward_model, save_pal, split_pal_data
 from alignment.pal_dataset import pal_data_for_study
@@ -20,32 +21,14 @@ MIN_JUDGMENTS = 40
 MIN_ANNOTATORS = 4
 
 
-def _integer(params: dict, name: str, low: int, high: int) -> int:
-    raw = params.get(name, DEFAULTS[name])
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise InputError(f"must be an integer, got {raw!r}", field=f"params.{name}") from None
-    if not low <= value <= high or (isinstance(raw, float) and raw != value):
-        raise InputError(f"must be an integer between {low} and {high}", field=f"params.{name}")
-    return value
-
-
 def clean_params(params: dict) -> dict:
-    unknown = set(params) - set(DEFAULTS)
-    if unknown:
-        raise InputError(f"unknown parameters: {', '.join(sorted(unknown))}", field="params")
+    params_known(params, DEFAULTS)
     model = params.get("model", DEFAULTS["model"])
     if model not in MODELS:
         raise InputError(f"must be one of {', '.join(MODELS)}", field="params.model")
-    try:
-        unseen = float(params.get("unseen_fraction", DEFAULTS["unseen_fraction"]))
-    except (TypeError, ValueError):
-        raise InputError("must be a number", field="params.unseen_fraction") from None
-    if not 0.0 <= unseen <= 0.5:
-        raise InputError("must be between 0 and 0.5", field="params.unseen_fraction")
-    return {"model": model, "k": _integer(params, "k", 1, 16), "max_epochs": _integer(params, "max_epochs", 1, 1000),
-            "seed": _integer(params, "seed", 0, 2**31 - 1), "unseen_fraction": unseen}
+    number = partial(param_number, params, DEFAULTS)
+    return {"model": model, "k": number("k", 1, 16), "max_epochs": number("max_epochs", 1, 1000),
+            "seed": number("seed", 0, 2**31 - 1), "unseen_fraction": number("unseen_fraction", 0.0, 0.5, float)}
 
 
 def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:

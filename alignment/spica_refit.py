@@ -3,6 +3,7 @@ bank saved as an artifact (alignment/spica holds the numeric core and its formul
 
 import os
 from dataclasses import asdict
+from functools import partial
 from itertools import groupby
 from pathlib import Path
 
@@ -10,11 +11,10 @@ import numpy as np
 
 from alignment.embedding_store import embeddings_for_texts
 from alignment.embeddings import conversation_text
-from alignment.fits import FitOutcome, FitProgress, artifact_dir
+from alignment.fits import FitOutcome, FitProgress, artifact_dir, param_number, params_known
 from alignment.models import FitRun
 from alignment.pal_dataset import LABELS
 from alignment.spica import GroupJudgments, GroupRatings, SpicaData, run_spica, split_scenarios
-from annotation.errors import InputError
 from annotation.models import Candidate, Judgment, Prompt, Rating, Study
 
 DEFAULTS = {"m": 5, "tau": 2.0, "seed": 0}
@@ -22,20 +22,9 @@ MIN_SCENARIOS = 10
 
 
 def clean_params(params: dict) -> dict:
-    unknown = set(params) - set(DEFAULTS)
-    if unknown:
-        raise InputError(f"unknown parameters: {', '.join(sorted(unknown))}", field="params")
-    clean = {}
-    for name, low, high, kind in (("m", 1, 50, int), ("tau", 0.0, 1000.0, float), ("seed", 0, 2**31 - 1, int)):
-        raw = params.get(name, DEFAULTS[name])
-        try:
-            value = kind(raw)
-        except (TypeError, ValueError):
-            raise InputError(f"must be a number, got {raw!r}", field=f"params.{name}") from None
-        if not low <= value <= high:
-            raise InputError(f"must be between {low} and {high}", field=f"params.{name}")
-        clean[name] = value
-    return clean
+    params_known(params, DEFAULTS)
+    number = partial(param_number, params, DEFAULTS)
+    return {"m": number("m", 1, 50), "tau": number("tau", 0.0, 1000.0, float), "seed": number("seed", 0, 2**31 - 1)}
 
 
 def spica_data_for_study(*, study: Study) -> tuple[SpicaData, np.ndarray, np.ndarray]:
