@@ -3,8 +3,9 @@
 import numpy as np
 from django.conf import settings
 
-from alignment.embeddings import embed_with_cache, load_encoder
+from alignment.embeddings import conversation_text, embed_with_cache, load_encoder
 from alignment.models import TextEmbedding
+from annotation.models import Candidate, Prompt
 
 _CHUNK = 500  # keeps IN (...) lists well under SQLite's variable limit
 
@@ -37,3 +38,15 @@ def embeddings_for_texts(texts: list[str], *, model_name: str | None = None) -> 
     """(n, D) float32 embeddings in input order, from the cache or the encoder."""
     name = model_name or settings.EMBEDDING_MODEL
     return embed_with_cache(texts, model_name=name, lookup=_lookup, store=_store, encoder_factory=load_encoder)
+
+
+def prompt_embeddings(prompt_ids: np.ndarray) -> np.ndarray:
+    """(n, D) embeddings of prompts, by database id, each as its whole conversation."""
+    turns = dict(Prompt.objects.filter(pk__in=prompt_ids.tolist()).values_list("pk", "turns"))
+    return embeddings_for_texts([conversation_text(turns[int(pk)]) for pk in prompt_ids])
+
+
+def candidate_embeddings(candidate_ids: np.ndarray) -> np.ndarray:
+    """(n, D) embeddings of candidates' texts, by database id."""
+    texts = dict(Candidate.objects.filter(pk__in=candidate_ids.tolist()).values_list("pk", "text"))
+    return embeddings_for_texts([texts[int(pk)] for pk in candidate_ids])

@@ -9,7 +9,7 @@ from alignment.embeddings import conversation_text
 from alignment.models import FitRun
 from alignment.spica import METRICS, SpicaIndex, retrieval_scores, top_m
 from annotation.errors import InputError, NotFound
-from annotation.groups import group_key, validate_attributes
+from annotation.groups import group_key_of
 from annotation.models import Candidate, Prompt, Study
 
 MAX_M = 50
@@ -27,12 +27,7 @@ def spica_bank(path: str) -> dict:
 
 
 def _group_row(study: Study, group: object, names: list[str]) -> tuple[int, str]:
-    if isinstance(group, str):
-        key = group
-    elif isinstance(group, dict):
-        key = group_key(validate_attributes(group, study.group_attributes), study.group_attributes)
-    else:
-        raise InputError("give the group as attribute values or a group key", field="group")
+    key = group_key_of(group, study.group_attributes)
     if key not in names:
         raise InputError(f"the SPICA model has no group {key!r} (groups: {', '.join(names)})", field="group")
     return names.index(key), key

@@ -4,10 +4,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alignment.embedding_store import embeddings_for_texts
-from alignment.embeddings import conversation_text
+from alignment.embedding_store import candidate_embeddings, prompt_embeddings
 from alignment.pal.data import TIE, Judgments, PalData
-from annotation.models import Candidate, Judgment, Participant, Prompt, Study
+from annotation.models import Judgment, Participant, Study
 
 LABELS = {Judgment.Choice.A: 1.0, Judgment.Choice.B: 0.0, Judgment.Choice.TIE: TIE}
 
@@ -41,8 +40,8 @@ def pal_data_for_study(*, study: Study) -> StudyPalData:
     group_names = tuple(sorted(set(groups.values())))
     code = {name: i for i, name in enumerate(group_names)}
     data = PalData(
-        prompt_embeddings=_prompt_embeddings(prompt_ids),
-        candidate_embeddings=_candidate_embeddings(candidate_ids),
+        prompt_embeddings=prompt_embeddings(prompt_ids),
+        candidate_embeddings=candidate_embeddings(candidate_ids),
         judgments=Judgments.from_arrays(user, prompt, ab[: len(rows)], ab[len(rows) :], label),
         user_ids=tuple(int(pk) for pk in participant_ids),
         user_group=np.array([code[groups[int(pk)]] for pk in participant_ids], dtype=np.int64),
@@ -50,12 +49,3 @@ def pal_data_for_study(*, study: Study) -> StudyPalData:
     )
     return StudyPalData(data, participant_ids, prompt_ids, candidate_ids)
 
-
-def _prompt_embeddings(prompt_ids: np.ndarray) -> np.ndarray:
-    turns = dict(Prompt.objects.filter(pk__in=prompt_ids.tolist()).values_list("pk", "turns"))
-    return embeddings_for_texts([conversation_text(turns[int(pk)]) for pk in prompt_ids])
-
-
-def _candidate_embeddings(candidate_ids: np.ndarray) -> np.ndarray:
-    texts = dict(Candidate.objects.filter(pk__in=candidate_ids.tolist()).values_list("pk", "text"))
-    return embeddings_for_texts([texts[int(pk)] for pk in candidate_ids])

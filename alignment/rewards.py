@@ -11,7 +11,7 @@ from alignment.models import FitRun
 from alignment.pal import Judgments, PalData, PalRewardModel, fit_new_users, load_pal
 from alignment.pal_dataset import LABELS
 from annotation.errors import InputError, NotFound
-from annotation.groups import group_key, validate_attributes
+from annotation.groups import group_key_of
 from annotation.models import Judgment, Participant, Study
 
 MAX_ITEMS = 256
@@ -81,8 +81,7 @@ def mixture_for(*, study: Study, model: PalRewardModel, annotator_id: str | None
             return Mixture(model.weights_for(list(weights)), "given", {})
         except ValueError as exc:
             raise InputError(str(exc), field="weights") from None
-    key = group if isinstance(group, str) else group_key(validate_attributes(group, study.group_attributes),
-                                                          study.group_attributes)
+    key = group_key_of(group, study.group_attributes)
     if key not in model.group_weights:
         raise InputError(f"the model has no group {key!r} (groups: {', '.join(sorted(model.group_weights))})",
                          field="group")

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from alignment.embedding_store import embeddings_for_texts
-from alignment.embeddings import conversation_text
+from alignment.embedding_store import candidate_embeddings, prompt_embeddings
 from alignment.fits import FitOutcome, FitProgress, artifact_dir, param_number, params_known
 from alignment.models import FitRun
 from alignment.pal_dataset import LABELS
 from alignment.spica import GroupJudgments, GroupRatings, SpicaData, run_spica, split_scenarios
-from annotation.models import Candidate, Judgment, Prompt, Rating, Study
+from annotation.models import Candidate, Judgment, Rating, Study
 
 DEFAULTS = {"m": 5, "tau": 2.0, "seed": 0}
 MIN_SCENARIOS = 10
@@ -49,7 +48,7 @@ def spica_data_for_study(*, study: Study) -> tuple[SpicaData, np.ndarray, np.nda
     groups = tuple(sorted({row[1] for row in judged} | {row[1] for row in ratings}))
     group_of = {name: i for i, name in enumerate(groups)}
     data = SpicaData(
-        embeddings=_prompt_embeddings(prompt_ids),
+        embeddings=prompt_embeddings(prompt_ids),
         candidate_features=_candidate_features(candidate_ids),
         n_candidates=(candidate_ids >= 0).sum(axis=1),
         judgments=GroupJudgments.from_arrays(
@@ -70,15 +69,9 @@ def _ratings(rows: list[tuple], scenario_of: dict, group_of: dict, local: dict) 
                                     [local[r[2]] for r in rows], values, low=low, high=high if high > low else low + 1)
 
 
-def _prompt_embeddings(prompt_ids: np.ndarray) -> np.ndarray:
-    turns = dict(Prompt.objects.filter(pk__in=prompt_ids.tolist()).values_list("pk", "turns"))
-    return embeddings_for_texts([conversation_text(turns[int(pk)]) for pk in prompt_ids])
-
-
 def _candidate_features(candidate_ids: np.ndarray) -> np.ndarray:
     present = candidate_ids[candidate_ids >= 0]
-    texts = dict(Candidate.objects.filter(pk__in=present.tolist()).values_list("pk", "text"))
-    vectors = embeddings_for_texts([texts[int(pk)] for pk in present])
+    vectors = candidate_embeddings(present)
     features = np.zeros((*candidate_ids.shape, vectors.shape[1]), dtype=np.float32)
     features[candidate_ids >= 0] = vectors
     return features

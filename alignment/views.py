@@ -33,12 +33,15 @@ FIELDS = {FitRun.Kind.PAL: PAL_FIELDS, FitRun.Kind.SPICA: SPICA_FIELDS}
 def study_models(request: HttpRequest, slug: str) -> HttpResponse:
     study = _researcher_study(request, slug)
     fit_runs_fail_stale()
-    context = {
+    return render(request, "alignment/models.html", _models_context(request, study))
+
+
+def _models_context(request: HttpRequest, study, error: str = "") -> dict:
+    return {
         "study": study, "runs": fit_runs_for(study=study), "can_launch": is_admin(request.user),
         "current": {kind: fit_current(study=study, kind=kind) for kind, _ in FitRun.Kind.choices},
-        "pal_fields": PAL_FIELDS, "spica_fields": SPICA_FIELDS, "error": request.GET.get("error", ""),
+        "pal_fields": PAL_FIELDS, "spica_fields": SPICA_FIELDS, "error": error,
     }
-    return render(request, "alignment/models.html", context)
 
 
 @login_required
@@ -55,10 +58,7 @@ def study_fit_launch(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         run = fit_run_launch(study=study, kind=kind, params=params, user=request.user)
     except (InputError, Rejected) as exc:
-        context = {"study": study, "runs": fit_runs_for(study=study), "can_launch": True, "pal_fields": PAL_FIELDS,
-                   "spica_fields": SPICA_FIELDS,
-                   "current": {k: fit_current(study=study, kind=k) for k, _ in FitRun.Kind.choices},
-                   "error": getattr(exc, "message", str(exc))}
+        context = _models_context(request, study, getattr(exc, "message", str(exc)))
         return render(request, "alignment/models.html", context, status=getattr(exc, "status", 400))
     return redirect("alignment:fit-run", slug=study.slug, run_id=run.pk)
 

@@ -33,13 +33,13 @@ def participant_progress(*, participant: Participant) -> Progress:
     return Progress(done=done, quota=participant.study.quota)
 
 
-def _expire(assignments: list[Assignment]) -> None:
-    for assignment in assignments:
-        assignment.status = Assignment.Status.EXPIRED
-        assignment.save(update_fields=["status"])
-        Slot.objects.filter(pk=assignment.slot_id, status=Slot.Status.LEASED).update(
-            status=Slot.Status.OPEN, lease_expires_at=None, open_group=""
-        )
+def assignment_expire(assignment: Assignment) -> None:
+    """End a lapsed lease and reopen its slot (unless someone has since re-leased it)."""
+    assignment.status = Assignment.Status.EXPIRED
+    assignment.save(update_fields=["status"])
+    Slot.objects.filter(pk=assignment.slot_id, status=Slot.Status.LEASED).update(
+        status=Slot.Status.OPEN, lease_expires_at=None, open_group=""
+    )
 
 
 def _claimable_slots(participant: Participant, now: datetime):
@@ -102,7 +102,8 @@ def pair_next_for_annotator(*, participant: Participant, now: datetime | None = 
         Assignment.objects.filter(participant=participant, status=Assignment.Status.ACTIVE).order_by("id")
     )
     live = [a for a in active if a.expires_at > now]
-    _expire([a for a in active if a.expires_at <= now])
+    for lapsed in (a for a in active if a.expires_at <= now):
+        assignment_expire(lapsed)
     progress = participant_progress(participant=participant)
     if live:
         return _with_texts(live[0].pk, progress)

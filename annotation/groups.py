@@ -56,3 +56,12 @@ def slot_groups(overlap: int, group_attributes: dict[str, list[str]]) -> list[st
 
 def group_cap(overlap: int, n_groups: int) -> int:
     return math.ceil(overlap / max(n_groups, 1))
+
+
+def group_key_of(group: object, group_attributes: dict[str, list[str]]) -> str:
+    """A group given by API callers: attribute values ({"party": "D"}) or its key ("party=D")."""
+    if isinstance(group, str):
+        return group
+    if isinstance(group, dict):
+        return group_key(validate_attributes(group, group_attributes), group_attributes)
+    raise InputError("give the group as attribute values or a group key", field="group")

@@ -6,7 +6,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotation.assignment import shown_candidate_ids
+from annotation.assignment import assignment_expire, shown_candidate_ids
 from annotation.errors import Conflict, Forbidden, Gone, InputError, NotFound
 from annotation.models import Assignment, Judgment, Participant, Slot
 
@@ -55,14 +55,6 @@ def _locked_assignment(participant: Participant, assignment_id: int) -> Assignme
     return assignment
 
 
-def _release_expired(assignment: Assignment) -> None:
-    assignment.status = Assignment.Status.EXPIRED
-    assignment.save(update_fields=["status"])
-    Slot.objects.filter(pk=assignment.slot_id, status=Slot.Status.LEASED).update(
-        status=Slot.Status.OPEN, lease_expires_at=None, open_group=""
-    )
-
-
 def judgment_submit(
     *, participant: Participant, data: JudgmentInput, now: datetime | None = None
 ) -> tuple[Judgment, bool]:
@@ -96,7 +88,7 @@ def _record(participant: Participant, data: JudgmentInput, now: datetime) -> Jud
             )
         if assignment.status == Assignment.Status.EXPIRED or assignment.expires_at <= now:
             if assignment.status == Assignment.Status.ACTIVE:
-                _release_expired(assignment)
+                assignment_expire(assignment)
             expired_at = assignment.expires_at
         else:
             return _create(participant, assignment, data, now)
