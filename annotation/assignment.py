@@ -3,17 +3,30 @@
 `next` locks one open slot with SELECT ... FOR UPDATE SKIP LOCKED (PostgreSQL) so concurrent
 annotators never wait on each other; on SQLite every write transaction is IMMEDIATE, which
 serialises them instead. See DESIGN.md section 3.
+
+`next` is the hottest call of the product (every annotator, every few seconds), so it speaks SQL
+in one round trip on PostgreSQL: a server-side function (migration 0008) that runs the rules written out
+below, which SQLite runs statement by statement (annotation/plain_sql.py).
 """
 
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from annotation.models import Assignment, Candidate, Judgment, Participant, Slot
+from annotation.groups import slot_groups
+from annotation.models import Assignment, Participant, Slot
+from annotation.plain_sql import (
+    Statements,
+    aware,
+    db_time,
+    for_update,
+    json_value,
+    single_statement_transaction,
+    statements,
+)
 
 _MAX_CLAIM_ATTEMPTS = 8
 
@@ -28,8 +41,37 @@ class Progress:
         return self.done >= self.quota
 
 
+@dataclass(frozen=True)
+class ShownCandidate:
+    id: int
+    external_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ShownPrompt:
+    id: int
+    external_id: str
+    turns: list
+
+
+@dataclass(frozen=True)
+class Task:
+    """A leased pair as the annotator sees it: `left` and `right` already in the order shown."""
+
+    assignment_id: int
+    pair_id: int
+    slot_id: int
+    prompt: ShownPrompt
+    left: ShownCandidate
+    right: ShownCandidate
+    expires_at: datetime
+    progress: Progress
+
+
 def participant_progress(*, participant: Participant) -> Progress:
-    done = Judgment.objects.filter(participant=participant).count()
+    with statements() as sql:
+        (done,) = sql.one("SELECT count(*) FROM annotation_judgment WHERE participant_id = %s", [participant.pk])
     return Progress(done=done, quota=participant.study.quota)
 
 
@@ -42,111 +84,160 @@ def assignment_expire(assignment: Assignment) -> None:
     )
 
 
-def _claimable_slots(participant: Participant, now: datetime):
-    mine = (
-        Assignment.objects.filter(participant=participant)
-        .exclude(status=Assignment.Status.EXPIRED)
-        .values("pair_id")
-    )
-    mine_or_open = Q(group_key__in=[participant.group_key, ""])
-    wait = participant.study.open_slots_after
-    if wait is not None:
+# One row: the participant (locked, so one annotator's concurrent calls, e.g. two tabs, queue up
+# without touching anyone else), how many judgments they made, their live lease and lapsed ones.
+_STATE_SQL = """
+SELECT
+  (SELECT count(*) FROM annotation_judgment WHERE participant_id = pa.id),
+  (SELECT min(id) FROM annotation_assignment
+    WHERE participant_id = pa.id AND status = 'active' AND expires_at > %s),
+  (SELECT count(*) FROM annotation_assignment
+    WHERE participant_id = pa.id AND status = 'active' AND expires_at <= %s)
+FROM annotation_participant pa WHERE pa.id = %s"""
+
+# Claimable: open, or leased with a lapsed lease; for the participant's group or open to any group;
+# not a pair the participant holds or judged (NOT IN over their short indexed list beats a correlated
+# NOT EXISTS evaluated for every slot). Lowest pair first, so pairs fill up and finish; within a pair
+# the group's own slot before an open one.
+_CLAIMABLE_SQL = """
+SELECT s.id, s.pair_id, s.group_key, s.status FROM annotation_slot s
+WHERE s.study_id = %s AND s.status IN ('open', 'leased')
+  AND (s.status = 'open' OR s.lease_expires_at < %s)
+  AND ({groups})
+  AND s.pair_id NOT IN (
+    SELECT pair_id FROM annotation_assignment WHERE participant_id = %s AND status <> 'expired')
+  {cap}
+  {skipped}
+ORDER BY s.pair_id, s.group_key DESC, s.id
+LIMIT 1"""
+
+# Not an open slot of a pair where the group already holds its one open slot. Only pairs with two or
+# more open slots (k mod G >= 2) can offer one; elsewhere the clause would cost a scan and find nothing.
+# The unique index slot_one_open_per_group is the guarantee either way.
+_GROUP_CAP_SQL = """AND NOT (s.group_key = '' AND EXISTS (
+    SELECT 1 FROM annotation_slot o WHERE o.pair_id = s.pair_id AND o.open_group = %s))"""
+
+_TASK_SQL = """
+SELECT a.id, a.pair_id, a.slot_id, a.swapped, a.expires_at,
+       pr.id, pr.external_id, pr.turns,
+       ca.id, ca.external_id, ca.text, cb.id, cb.external_id, cb.text
+FROM annotation_assignment a
+JOIN annotation_pair p ON p.id = a.pair_id
+JOIN annotation_prompt pr ON pr.id = p.prompt_id
+JOIN annotation_candidate ca ON ca.id = p.candidate_a_id
+JOIN annotation_candidate cb ON cb.id = p.candidate_b_id
+WHERE a.id = %s"""
+
+
+def _open_slots_per_pair(study) -> int:
+    return slot_groups(study.overlap, study.group_attributes).count("")
+
+
+def _claimable_slot(sql: Statements, participant: Participant, now: datetime, skipped: list[int]) -> tuple | None:
+    study = participant.study
+    groups, params = "s.group_key IN (%s, '')", [study.pk, db_time(now), participant.group_key]
+    if study.open_slots_after is not None:
         # Crowd liveness: a slot kept for a group that has not come opens to anyone after the wait.
-        mine_or_open |= Q(pair__created_at__lte=now - timedelta(minutes=wait))
-    slots = (
-        Slot.objects.filter(study_id=participant.study_id)
-        .filter(mine_or_open)
-        .filter(Q(status=Slot.Status.OPEN) | Q(status=Slot.Status.LEASED, lease_expires_at__lt=now))
-        # NOT IN over the participant's own (indexed, short) list beats a correlated NOT EXISTS that
-        # PostgreSQL evaluates for every candidate slot.
-        .exclude(pair_id__in=mine)
-    )
-    if participant.group_key:  # a study without groups has no per-group cap
-        my_group_has_open = Slot.objects.filter(pair=OuterRef("pair"), open_group=participant.group_key)
-        slots = slots.exclude(Q(group_key="") & Exists(my_group_has_open))
-    # Lowest pair first, so pairs fill up and finish instead of all being half-done;
-    # within a pair the group's own slot before an open one.
-    return slots.order_by("pair_id", "-group_key", "id")
+        groups += " OR EXISTS (SELECT 1 FROM annotation_pair p WHERE p.id = s.pair_id AND p.created_at <= %s)"
+        params.append(db_time(now - timedelta(minutes=study.open_slots_after)))
+    params.append(participant.pk)
+    cap = ""
+    if participant.group_key and _open_slots_per_pair(study) >= 2:
+        cap = _GROUP_CAP_SQL
+        params.append(participant.group_key)
+    skip = ""
+    if skipped:
+        skip = f"AND s.id NOT IN ({', '.join(['%s'] * len(skipped))})"
+        params.extend(skipped)
+    query = _CLAIMABLE_SQL.format(groups=groups, cap=cap, skipped=skip) + for_update("s", skip_locked=True)
+    return sql.one(query, params)
 
 
-def _claim(slot: Slot, participant: Participant, now: datetime) -> Assignment:
-    if slot.status == Slot.Status.LEASED:  # an expired lease: its holder loses it
-        Assignment.objects.filter(slot=slot, status=Assignment.Status.ACTIVE).update(
-            status=Assignment.Status.EXPIRED
-        )
+def _claim(sql: Statements, slot: tuple, participant: Participant, now: datetime) -> int:
+    slot_id, pair_id, slot_group, status = slot
+    if status == Slot.Status.LEASED:  # an expired lease: its holder loses it
+        sql.run("UPDATE annotation_assignment SET status = 'expired' WHERE slot_id = %s AND status = 'active'",
+                [slot_id])
     expires_at = now + timedelta(minutes=participant.study.lease_minutes)
-    slot.status = Slot.Status.LEASED
-    slot.lease_expires_at = expires_at
-    slot.open_group = participant.group_key if slot.group_key == "" else ""
-    slot.save(update_fields=["status", "lease_expires_at", "open_group"])
-    return Assignment.objects.create(
-        slot=slot,
-        pair_id=slot.pair_id,
-        participant=participant,
-        swapped=random.random() < 0.5,
-        created_at=now,
-        expires_at=expires_at,
+    open_group = participant.group_key if slot_group == "" else ""
+    sql.run(
+        "UPDATE annotation_slot SET status = 'leased', lease_expires_at = %s, open_group = %s WHERE id = %s",
+        [db_time(expires_at), open_group, slot_id],
     )
+    return sql.one(
+        "INSERT INTO annotation_assignment (slot_id, pair_id, participant_id, swapped, status, created_at, expires_at)"
+        " VALUES (%s, %s, %s, %s, 'active', %s, %s) RETURNING id",
+        [slot_id, pair_id, participant.pk, random.random() < 0.5, db_time(now), db_time(expires_at)],
+    )[0]
 
 
-@transaction.atomic
-def pair_next_for_annotator(*, participant: Participant, now: datetime | None = None) -> Assignment | None:
-    """The participant's current lease, or a newly leased pair; None at quota or when nothing is left.
-
-    The returned assignment carries `progress` (a Progress), so callers need not count again.
-    """
-    now = now or timezone.now()
-    # Serialises one participant's own concurrent calls (two tabs) without touching anyone else.
-    list(Participant.objects.select_for_update().filter(pk=participant.pk).values_list("pk"))
-    active = list(
-        Assignment.objects.filter(participant=participant, status=Assignment.Status.ACTIVE).order_by("id")
-    )
-    live = [a for a in active if a.expires_at > now]
-    for lapsed in (a for a in active if a.expires_at <= now):
-        assignment_expire(lapsed)
-    progress = participant_progress(participant=participant)
-    if live:
-        return _with_texts(live[0].pk, progress)
-    if progress.finished:
-        return None
+def _claim_with_retries(sql: Statements, participant: Participant, now: datetime) -> int | None:
     skipped: list[int] = []
     for _ in range(_MAX_CLAIM_ATTEMPTS):
-        candidates = _claimable_slots(participant, now).exclude(pk__in=skipped)
-        slot = candidates.select_for_update(skip_locked=True, of=("self",)).first()
+        slot = _claimable_slot(sql, participant, now, skipped)
         if slot is None:
             return None
+        if slot[2] != "":
+            # A group's own slot: the row lock is all it needs, no unique index can object.
+            return _claim(sql, slot, participant, now)
         try:
-            with transaction.atomic():
-                assignment = _claim(slot, participant, now)
+            with transaction.atomic():  # a savepoint: the race below must not abort the whole call
+                return _claim(sql, slot, participant, now)
         except IntegrityError:
             # Another annotator of the same group took this pair's open slot a moment ago.
-            skipped.append(slot.pk)
-            continue
-        return _with_texts(assignment.pk, progress)
+            skipped.append(slot[0])
     return None
 
 
-def _with_texts(assignment_id: int, progress: Progress) -> Assignment:
-    assignment = Assignment.objects.select_related("pair__prompt", "pair__candidate_a", "pair__candidate_b").get(
-        pk=assignment_id
+def pair_next_for_annotator(*, participant: Participant, now: datetime | None = None) -> Task | None:
+    """The participant's current lease, or a newly leased pair; None at quota, when nothing is left,
+    or when the study is closed (a live lease is still returned so that it can be finished)."""
+    now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        return _pair_next_in_database(participant, now)
+    return _pair_next(participant, now)
+
+
+def _pair_next_in_database(participant: Participant, now: datetime) -> Task | None:
+    # One call, its own transaction: the server-side function (migration 0008) runs the rules below.
+    group_cap = bool(participant.group_key) and _open_slots_per_pair(participant.study) >= 2
+    with single_statement_transaction(), statements() as sql:
+        row = sql.one("SELECT * FROM pluralweb_pair_next(%s, %s, %s)", [participant.pk, now, group_cap])
+    if row is None:
+        return None
+    return _task_of(row[1:], Progress(done=row[0], quota=participant.study.quota))
+
+
+@transaction.atomic
+def _pair_next(participant: Participant, now: datetime) -> Task | None:
+    study = participant.study
+    with statements() as sql:
+        done, live_id, lapsed = sql.one(_STATE_SQL + for_update("pa"), [db_time(now), db_time(now), participant.pk])
+        if lapsed:
+            for assignment in Assignment.objects.filter(
+                participant=participant, status=Assignment.Status.ACTIVE, expires_at__lte=now
+            ):
+                assignment_expire(assignment)
+        progress = Progress(done=done, quota=study.quota)
+        if live_id is None:
+            if progress.finished or not study.is_open:
+                return None
+            live_id = _claim_with_retries(sql, participant, now)
+            if live_id is None:
+                return None
+        return _task_of(sql.one(_TASK_SQL, [live_id]), progress)
+
+
+def _task_of(row: tuple, progress: Progress) -> Task:
+    (assignment_id, pair_id, slot_id, swapped, expires_at, prompt_id, prompt_ext, turns,
+     a_id, a_ext, a_text, b_id, b_ext, b_text) = row
+    a, b = ShownCandidate(a_id, a_ext, a_text), ShownCandidate(b_id, b_ext, b_text)
+    left, right = (b, a) if swapped else (a, b)
+    return Task(
+        assignment_id=assignment_id, pair_id=pair_id, slot_id=slot_id,
+        prompt=ShownPrompt(prompt_id, prompt_ext, json_value(turns)),
+        left=left, right=right, expires_at=aware(expires_at), progress=progress,
     )
-    assignment.progress = progress
-    return assignment
-
-
-def shown_candidates(assignment: Assignment) -> tuple[Candidate, Candidate]:
-    """(left, right) as the annotator sees them."""
-    pair = assignment.pair
-    if assignment.swapped:
-        return pair.candidate_b, pair.candidate_a
-    return pair.candidate_a, pair.candidate_b
-
-
-def shown_candidate_ids(assignment: Assignment) -> tuple[int, int]:
-    pair = assignment.pair
-    if assignment.swapped:
-        return pair.candidate_b_id, pair.candidate_a_id
-    return pair.candidate_a_id, pair.candidate_b_id
 
 
 @transaction.atomic

@@ -1,16 +1,25 @@
-"""Recording judgments: idempotent by client id, never overwritten, only on a live lease."""
+"""Recording judgments: idempotent by client id, never overwritten, only on a live lease.
+
+The assignment says whose judgment it is: the caller must be the user it was leased to. On PostgreSQL
+one server-side function (migration 0008) does the whole submit in one round trip; SQLite runs the
+same rules here, statement by statement.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from annotation.assignment import assignment_expire, shown_candidate_ids
+from annotation.assignment import Progress, assignment_expire, participant_progress
 from annotation.errors import Conflict, Forbidden, Gone, InputError, NotFound
-from annotation.models import Assignment, Judgment, Participant, Slot
+from annotation.models import Assignment, Judgment
+from annotation.plain_sql import Statements, aware, db_time, for_update, single_statement_transaction, statements
 
 MAX_RATIONALE = 5000
+_CHOICES = tuple(Judgment.Choice.values)
+_STRENGTHS = tuple(Judgment.Strength.values)
 
 
 @dataclass(frozen=True)
@@ -23,98 +32,174 @@ class JudgmentInput:
     time_taken_ms: int | None = None
 
 
+@dataclass(frozen=True)
+class Submission:
+    judgment: Judgment
+    created: bool  # False: a replay of the client id, answered with the stored judgment
+    progress: Progress
+
+
+def judgment_input(body: object) -> JudgmentInput:
+    """A submit's JSON body: {assignment, choice, client_id, strength?, rationale?, time_taken_ms?}."""
+    if not isinstance(body, dict):
+        raise InputError("the body must be a JSON object")
+    assignment = body.get("assignment")
+    if isinstance(assignment, str) and assignment.isdigit():
+        assignment = int(assignment)
+    if not isinstance(assignment, int) or isinstance(assignment, bool):
+        raise InputError("must be the integer id of your assignment", field="assignment")
+    time_taken = body.get("time_taken_ms")
+    if time_taken is not None and (not isinstance(time_taken, int) or isinstance(time_taken, bool) or time_taken < 0):
+        raise InputError("must be a non-negative integer or null", field="time_taken_ms")
+    fields = {}
+    for name in ("choice", "client_id", "strength", "rationale"):
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InputError("must be a string", field=name)
+        fields[name] = value or ""
+    return JudgmentInput(assignment_id=assignment, time_taken_ms=time_taken, **fields)
+
+
 def _validate(data: JudgmentInput) -> None:
-    if data.choice not in Judgment.Choice.values:
-        raise InputError(f"must be one of {', '.join(Judgment.Choice.values)}", field="choice")
-    if data.strength and data.strength not in Judgment.Strength.values:
-        raise InputError(f"must be empty or one of {', '.join(Judgment.Strength.values)}", field="strength")
+    if data.choice not in _CHOICES:
+        raise InputError(f"must be one of {', '.join(_CHOICES)}", field="choice")
+    if data.strength and data.strength not in _STRENGTHS:
+        raise InputError(f"must be empty or one of {', '.join(_STRENGTHS)}", field="strength")
     if not data.client_id or len(data.client_id) > 64:
         raise InputError("must be a non-empty string of at most 64 characters", field="client_id")
     if len(data.rationale) > MAX_RATIONALE:
         raise InputError(f"must be at most {MAX_RATIONALE} characters", field="rationale")
 
 
-def _replay(participant: Participant, client_id: str) -> Judgment | None:
-    existing = Judgment.objects.filter(client_id=client_id).first()
-    if existing is not None and existing.participant_id != participant.pk:
+def judgment_submit(*, user: AbstractBaseUser, data: JudgmentInput, now: datetime | None = None) -> Submission:
+    """Record the user's judgment on their lease. A replay of a client id returns the stored judgment."""
+    _validate(data)
+    now = now or timezone.now()
+    try:
+        if connection.vendor == "postgresql":
+            return _record_in_database(user, data, now)
+        return _record(user, data, now)
+    except (Conflict, Gone, IntegrityError):
+        # A replay usually finds its assignment judged (or since expired), or raced its twin's insert:
+        # answer with what is stored.
+        existing = _replay(user, data.client_id)
+        if existing is None:
+            raise
+        return Submission(existing, False, participant_progress(participant=existing.participant))
+
+
+def _replay(user: AbstractBaseUser, client_id: str) -> Judgment | None:
+    existing = Judgment.objects.select_related("participant__study").filter(client_id=client_id).first()
+    if existing is not None and existing.participant.user_id != user.pk:
         raise Conflict("this client_id belongs to another annotator's judgment", code="client_id_taken")
     return existing
 
 
-def _locked_assignment(participant: Participant, assignment_id: int) -> Assignment:
-    assignment = (
-        Assignment.objects.select_for_update(of=("self",))
-        .select_related("pair")
-        .filter(pk=assignment_id)
-        .first()
-    )
-    if assignment is None:
-        raise NotFound(f"assignment {assignment_id} does not exist", code="unknown_assignment")
-    if assignment.participant_id != participant.pk:
-        raise Forbidden(f"assignment {assignment_id} belongs to another annotator", code="foreign_assignment")
-    return assignment
-
-
-def judgment_submit(
-    *, participant: Participant, data: JudgmentInput, now: datetime | None = None
-) -> tuple[Judgment, bool]:
-    """(judgment, created). A replay of a client id returns the stored judgment unchanged."""
-    _validate(data)
-    now = now or timezone.now()
-    try:
-        return _record(participant, data, now), True
-    except (Conflict, Gone):
-        # A replay usually finds its assignment judged (or since expired): answer with what is stored.
-        existing = _replay(participant, data.client_id)
-        if existing is None:
-            raise
-        return existing, False
-    except IntegrityError:
-        # Two submissions of the same client id raced; the loser answers with the winner's row.
-        existing = _replay(participant, data.client_id)
-        if existing is None:
-            raise
-        return existing, False
-
-
-def _record(participant: Participant, data: JudgmentInput, now: datetime) -> Judgment:
-    expired_at = None
-    with transaction.atomic():
-        assignment = _locked_assignment(participant, data.assignment_id)
-        if assignment.status == Assignment.Status.JUDGED:
-            raise Conflict(
-                f"assignment {assignment.pk} is already judged; a judgment is never overwritten",
-                code="already_judged",
-            )
-        if assignment.status == Assignment.Status.EXPIRED or assignment.expires_at <= now:
-            if assignment.status == Assignment.Status.ACTIVE:
-                assignment_expire(assignment)
-            expired_at = assignment.expires_at
-        else:
-            return _create(participant, assignment, data, now)
-    raise Gone(
-        f"the lease on assignment {assignment.pk} expired at {expired_at.isoformat()}; ask for the next pair",
+def _refusal(outcome: str, assignment_id: int, expires_at: datetime | None) -> Exception:
+    if outcome == "unknown":
+        return NotFound(f"assignment {assignment_id} does not exist", code="unknown_assignment")
+    if outcome == "foreign":
+        return Forbidden(f"assignment {assignment_id} belongs to another annotator", code="foreign_assignment")
+    if outcome == "judged":
+        return Conflict(
+            f"assignment {assignment_id} is already judged; a judgment is never overwritten", code="already_judged"
+        )
+    return Gone(
+        f"the lease on assignment {assignment_id} expired at {expires_at.isoformat()}; ask for the next pair",
         code="lease_expired",
     )
 
 
-def _create(participant: Participant, assignment: Assignment, data: JudgmentInput, now: datetime) -> Judgment:
-    left_id, right_id = shown_candidate_ids(assignment)
-    judgment = Judgment.objects.create(
-        participant=participant,
-        pair=assignment.pair,
-        assignment=assignment,
-        candidate_a_id=left_id,
-        candidate_b_id=right_id,
-        choice=data.choice,
-        strength=data.strength,
-        rationale=data.rationale.strip(),
-        group_key=participant.group_key,
-        time_taken_ms=data.time_taken_ms,
-        client_id=data.client_id,
-        created_at=now,
+def _new_judgment(data: JudgmentInput, now: datetime, **stored) -> Judgment:
+    return Judgment(
+        assignment_id=data.assignment_id, choice=data.choice, strength=data.strength,
+        rationale=data.rationale.strip(), time_taken_ms=data.time_taken_ms, origin=Judgment.Origin.WEB,
+        client_id=data.client_id, created_at=now, **stored,
     )
-    assignment.status = Assignment.Status.JUDGED
-    assignment.save(update_fields=["status"])
-    Slot.objects.filter(pk=assignment.slot_id).update(status=Slot.Status.DONE, lease_expires_at=None)
-    return judgment
+
+
+def _record_in_database(user: AbstractBaseUser, data: JudgmentInput, now: datetime) -> Submission:
+    with single_statement_transaction(), statements() as sql:
+        (outcome, judgment_id, participant_id, pair_id, left_id, right_id, group, expires_at, done,
+         quota) = sql.one(
+            "SELECT * FROM pluralweb_judgment_submit(%s, %s, %s, %s, %s, %s, %s, %s)",
+            [user.pk, data.assignment_id, data.choice, data.strength, data.rationale.strip(), data.time_taken_ms,
+             data.client_id, now],
+        )
+    if outcome != "created":
+        raise _refusal(outcome, data.assignment_id, expires_at)
+    judgment = _new_judgment(
+        data, now, pk=judgment_id, participant_id=participant_id, pair_id=pair_id, group_key=group,
+        candidate_a_id=left_id, candidate_b_id=right_id,
+    )
+    return Submission(judgment, True, Progress(done=done, quota=quota))
+
+
+# --- the same rules, statement by statement (SQLite) ---------------------------------------------------
+
+_LOCKED_ASSIGNMENT_SQL = """
+SELECT a.participant_id, a.status, a.expires_at, a.swapped, a.slot_id, a.pair_id, p.candidate_a_id, p.candidate_b_id,
+       pa.user_id, pa.group_key, st.quota
+FROM annotation_assignment a
+JOIN annotation_pair p ON p.id = a.pair_id
+JOIN annotation_participant pa ON pa.id = a.participant_id
+JOIN annotation_study st ON st.id = pa.study_id
+WHERE a.id = %s"""
+
+
+@dataclass(frozen=True)
+class _Lease:
+    id: int
+    participant_id: int
+    group_key: str
+    quota: int
+    status: str
+    expires_at: datetime
+    slot_id: int
+    pair_id: int
+    shown_ids: tuple[int, int]  # (left, right) as the annotator saw them
+
+
+def _locked_assignment(sql: Statements, user: AbstractBaseUser, assignment_id: int) -> _Lease:
+    row = sql.one(_LOCKED_ASSIGNMENT_SQL + for_update("a"), [assignment_id])
+    if row is None:
+        raise _refusal("unknown", assignment_id, None)
+    participant_id, status, expires_at, swapped, slot_id, pair_id, a_id, b_id, owner, group, quota = row
+    if owner != user.pk:
+        raise _refusal("foreign", assignment_id, None)
+    shown = (b_id, a_id) if swapped else (a_id, b_id)
+    return _Lease(assignment_id, participant_id, group, quota, status, aware(expires_at), slot_id, pair_id, shown)
+
+
+def _record(user: AbstractBaseUser, data: JudgmentInput, now: datetime) -> Submission:
+    with transaction.atomic(), statements() as sql:
+        lease = _locked_assignment(sql, user, data.assignment_id)
+        if lease.status == Assignment.Status.JUDGED:
+            raise _refusal("judged", lease.id, lease.expires_at)
+        if lease.status == Assignment.Status.ACTIVE and lease.expires_at > now:
+            return _create(sql, lease, data, now)
+        if lease.status == Assignment.Status.ACTIVE:
+            # Lapsed: end it now (committed with this block), then refuse outside the transaction.
+            assignment_expire(Assignment(pk=lease.id, slot_id=lease.slot_id))
+    raise _refusal("expired", lease.id, lease.expires_at)
+
+
+_INSERT_JUDGMENT_SQL = """
+INSERT INTO annotation_judgment (participant_id, pair_id, assignment_id, candidate_a_id, candidate_b_id, choice,
+  strength, rationale, group_key, time_taken_ms, origin, client_id, created_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'web', %s, %s) RETURNING id"""
+
+
+def _create(sql: Statements, lease: _Lease, data: JudgmentInput, now: datetime) -> Submission:
+    judgment = _new_judgment(
+        data, now, participant_id=lease.participant_id, pair_id=lease.pair_id, group_key=lease.group_key,
+        candidate_a_id=lease.shown_ids[0], candidate_b_id=lease.shown_ids[1],
+    )
+    (judgment.pk,) = sql.one(_INSERT_JUDGMENT_SQL, [
+        lease.participant_id, lease.pair_id, lease.id, *lease.shown_ids, judgment.choice, judgment.strength,
+        judgment.rationale, judgment.group_key, judgment.time_taken_ms, judgment.client_id, db_time(now),
+    ])
+    sql.run("UPDATE annotation_assignment SET status = 'judged' WHERE id = %s", [lease.id])
+    sql.run("UPDATE annotation_slot SET status = 'done', lease_expires_at = NULL WHERE id = %s", [lease.slot_id])
+    (done,) = sql.one("SELECT count(*) FROM annotation_judgment WHERE participant_id = %s", [lease.participant_id])
+    return Submission(judgment, True, Progress(done=done, quota=lease.quota))

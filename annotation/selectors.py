@@ -5,6 +5,7 @@ from django.db.models import Count
 
 from annotation.errors import Forbidden, NotFound
 from annotation.models import Assignment, Judgment, Pair, Participant, Prompt, Study
+from annotation.plain_sql import json_value, statements
 
 
 def study_get(*, slug: str) -> Study:
@@ -14,12 +15,38 @@ def study_get(*, slug: str) -> Study:
     return study
 
 
+# What the annotation loop reads of a participant and its study; anything else loads on first use.
+def _fields(model, wanted: set[str]) -> tuple[str, ...]:
+    # In the model's own order: Model.from_db expects the values that way.
+    return tuple(f.attname for f in model._meta.concrete_fields if f.attname in wanted)
+
+
+_PARTICIPANT_FIELDS = _fields(Participant, {"id", "study_id", "user_id", "external_id", "group_key"})
+_STUDY_FIELDS = _fields(
+    Study, {"id", "slug", "overlap", "quota", "group_attributes", "lease_minutes", "open_slots_after", "is_open"}
+)
+_PARTICIPANT_SQL = (
+    "SELECT " + ", ".join([f"pa.{f}" for f in _PARTICIPANT_FIELDS] + [f"st.{f}" for f in _STUDY_FIELDS])
+    + " FROM annotation_participant pa JOIN annotation_study st ON st.id = pa.study_id"
+)
+
+
+def _participant_from_row(row: tuple) -> Participant:
+    # Plain SQL because every `next` and submit starts here; see annotation/plain_sql.py.
+    participant = Participant.from_db("default", _PARTICIPANT_FIELDS, row[: len(_PARTICIPANT_FIELDS)])
+    values = list(row[len(_PARTICIPANT_FIELDS):])
+    values[_STUDY_FIELDS.index("group_attributes")] = json_value(values[_STUDY_FIELDS.index("group_attributes")])
+    participant.study = Study.from_db("default", _STUDY_FIELDS, values)
+    return participant
+
+
 def participant_in_study(*, slug: str, user: AbstractBaseUser) -> Participant:
     """The user's profile in the study, in one query; the errors say which of the two is missing."""
     if user.is_authenticated:
-        participant = Participant.objects.select_related("study").filter(study__slug=slug, user=user).first()
-        if participant is not None:
-            return participant
+        with statements() as sql:
+            row = sql.one(_PARTICIPANT_SQL + " WHERE st.slug = %s AND pa.user_id = %s", [slug, user.pk])
+        if row is not None:
+            return _participant_from_row(row)
     return participant_of(study=study_get(slug=slug), user=user)
 
 
@@ -29,20 +56,6 @@ def participant_of(*, study: Study, user: AbstractBaseUser) -> Participant:
         participant = Participant.objects.select_related("study").filter(study=study, user=user).first()
     if participant is None:
         raise Forbidden(f"you have not joined study {study.slug!r}", code="not_joined")
-    return participant
-
-
-def participant_for_assignment(*, assignment_id: int, user: AbstractBaseUser) -> Participant:
-    """The user's participant profile in the study the assignment belongs to."""
-    own = Participant.objects.select_related("study").filter(assignments__id=assignment_id, user=user).first()
-    if own is not None:
-        return own  # the common case in one query; the rest only finds the right error
-    study_id = Assignment.objects.filter(pk=assignment_id).values_list("participant__study_id", flat=True).first()
-    if study_id is None:
-        raise NotFound(f"assignment {assignment_id} does not exist", code="unknown_assignment")
-    participant = Participant.objects.select_related("study").filter(study_id=study_id, user=user).first()
-    if participant is None:
-        raise Forbidden(f"assignment {assignment_id} belongs to another annotator", code="foreign_assignment")
     return participant
 
 

@@ -15,10 +15,10 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.assignment import pair_next_for_annotator, participant_progress, shown_candidates
+from annotation.assignment import Task, pair_next_for_annotator, participant_progress
 from annotation.errors import InputError, Rejected
 from annotation.judgments import JudgmentInput, judgment_submit
-from annotation.models import Assignment, Judgment, Participant, Study
+from annotation.models import Judgment, Participant, Study
 from annotation.participants import crowd_params_from, participant_for_user, participant_join
 from annotation.selectors import study_get
 
@@ -94,11 +94,10 @@ def study_profile(request: HttpRequest, study: Study) -> HttpResponse:
     return render(request, "annotation/profile.html", context)
 
 
-def _task_context(participant: Participant, assignment: Assignment, **extra) -> dict:
-    left, right = shown_candidates(assignment)
+def _task_context(participant: Participant, task: Task, **extra) -> dict:
     return {
-        "study": participant.study, "progress": assignment.progress, "assignment": assignment,
-        "prompt": assignment.pair.prompt, "left": left, "right": right, "client_id": uuid.uuid4().hex, **extra,
+        "study": participant.study, "progress": task.progress, "task": task,
+        "prompt": task.prompt, "left": task.left, "right": task.right, "client_id": uuid.uuid4().hex, **extra,
     }
 
 
@@ -107,10 +106,10 @@ def study_annotate(request: HttpRequest, study: Study) -> HttpResponse:
     participant = participant_for_user(study=study, user=request.user)
     if participant is None:
         return redirect("annotation:join", slug=study.slug)
-    assignment = pair_next_for_annotator(participant=participant)
-    if assignment is None:
+    task = pair_next_for_annotator(participant=participant)
+    if task is None:
         return redirect("annotation:done", slug=study.slug)
-    return render(request, "annotation/annotate.html", _task_context(participant, assignment))
+    return render(request, "annotation/annotate.html", _task_context(participant, task))
 
 
 @study_page
@@ -122,16 +121,16 @@ def study_judge(request: HttpRequest, study: Study) -> HttpResponse:
         return HttpResponse(status=403)
     notice, status = "", 200
     try:
-        judgment_submit(participant=participant, data=_judgment_input(request))
+        judgment_submit(user=request.user, data=_judgment_input(request))
     except (InputError, Rejected) as exc:
         notice, status = getattr(exc, "message", str(exc)), getattr(exc, "status", 400)
-    assignment = pair_next_for_annotator(participant=participant)
-    if assignment is None:
+    task = pair_next_for_annotator(participant=participant)
+    if task is None:
         done_url = reverse("annotation:done", kwargs={"slug": study.slug})
         if request.headers.get("HX-Request"):
             return HttpResponse(status=204, headers={"HX-Redirect": done_url})
         return redirect(done_url)
-    context = _task_context(participant, assignment, notice=notice)
+    context = _task_context(participant, task, notice=notice)
     template = "annotation/_task.html" if request.headers.get("HX-Request") else "annotation/annotate.html"
     # htmx swaps only 2xx answers by default; the notice says what went wrong.
     return render(request, template, context, status=200 if request.headers.get("HX-Request") else status)

@@ -174,8 +174,9 @@ def _proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def server_cpu(server: subprocess.Popen, database: str) -> dict[int, float]:
-    """CPU seconds so far of each gunicorn worker and each PostgreSQL backend of the bench database.
+def server_cpu(server: subprocess.Popen, database: str) -> dict[tuple[str, int], float]:
+    """CPU seconds so far of each gunicorn worker ("app", pid) and each PostgreSQL backend of the bench
+    database ("db", pid).
 
     CPU per judgment is the figure that other work on a shared machine disturbs least: throughput is
     at most (cores x 1000) / (server CPU ms per judgment)."""
@@ -193,9 +194,9 @@ def server_cpu(server: subprocess.Popen, database: str) -> dict[int, float]:
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database]
         ).fetchall()
     usage = {}
-    for pid in pids + [row[0] for row in rows]:
+    for key in [("app", pid) for pid in pids] + [("db", row[0]) for row in rows]:
         try:
-            usage[pid] = _proc_cpu_seconds(pid)
+            usage[key] = _proc_cpu_seconds(key[1])
         except OSError:
             continue
     return usage
@@ -298,9 +299,11 @@ class LoadResult:
     seconds: float
     client_cpu_s: float
     server_cpu_s: float
+    app_cpu_s: float
 
 
-def load_run(port: int, args: argparse.Namespace, cpu_probe: Callable[[], dict[int, float]]) -> LoadResult:
+def load_run(port: int, args: argparse.Namespace,
+             cpu_probe: Callable[[], dict[tuple[str, int], float]]) -> LoadResult:
     results = [AnnotatorResult() for _ in range(args.annotators)]
     clients = [Client(port) for _ in range(args.annotators)]
     # Everyone joins first; the clock starts when the last one is ready, so joins are not timed.
@@ -327,11 +330,12 @@ def load_run(port: int, args: argparse.Namespace, cpu_probe: Callable[[], dict[i
         thread.join()
     elapsed = time.perf_counter() - start_box[0]
     # Processes that appeared during the run (a thread's first database connection) count whole.
-    server_cpu_s = sum(cpu - server_start.get(pid, 0.0) for pid, cpu in cpu_probe().items())
+    used = {key: cpu - server_start.get(key, 0.0) for key, cpu in cpu_probe().items()}
     for client in clients:
         client.conn.close()
     return LoadResult(annotators=results, seconds=elapsed, client_cpu_s=_cpu_seconds() - cpu_start,
-                      server_cpu_s=server_cpu_s)
+                      server_cpu_s=sum(used.values()),
+                      app_cpu_s=sum(cpu for (kind, _), cpu in used.items() if kind == "app"))
 
 
 def _cpu_seconds() -> float:
@@ -369,6 +373,7 @@ def figures_of(load: LoadResult, args: argparse.Namespace) -> dict:
         "client_cpu_s": round(load.client_cpu_s, 2),
         "server_cpu_s": round(load.server_cpu_s, 2),
         "server_cpu_ms_per_judgment": round(load.server_cpu_s * 1000 / judgments, 1) if judgments else None,
+        "app_cpu_ms_per_judgment": round(load.app_cpu_s * 1000 / judgments, 1) if judgments else None,
         "load_average": round(os.getloadavg()[0], 1),
     }
 
@@ -412,7 +417,8 @@ def report(figures: dict, checks: dict, setup: dict) -> None:
     print(f"duration      {f['seconds']:.2f} s  (load generator CPU {f['client_cpu_s']:.2f} s, "
           f"machine load average {f['load_average']} at the end: other work on the machine skews the figures)")
     print(f"judgments     {f['judgments']}  ->  {f['judgments_per_s']:.1f} judgments/s  (server CPU "
-          f"{f['server_cpu_ms_per_judgment']} ms per judgment: gunicorn workers + PostgreSQL backends)")
+          f"{f['server_cpu_ms_per_judgment']} ms per judgment, of which gunicorn workers "
+          f"{f['app_cpu_ms_per_judgment']} ms and PostgreSQL backends the rest)")
     for name in ("next", "submit"):
         p50, p95, p99 = (f[f"{name}_p{q}_ms"] for q in (50, 95, 99))
         print(f"{name:<13} p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms  ({f[f'{name}_requests']} requests)")

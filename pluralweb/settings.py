@@ -97,7 +97,14 @@ def _database_from_url(url: str) -> dict:
             "timeout": 30,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
-    elif engine != "django.db.backends.postgresql":
+    elif engine == "django.db.backends.postgresql":
+        # The annotation loop prepares its few hot statements (annotation/plain_sql.py); psycopg needs a
+        # threshold for that, and this one is never reached by the ORM's own queries. Set
+        # DB_PREPARED_STATEMENTS=0 behind a pooler that cannot keep prepared statements (PgBouncer in
+        # transaction mode before 1.21).
+        if env_bool("DB_PREPARED_STATEMENTS", True):
+            config.setdefault("OPTIONS", {})["prepare_threshold"] = 1_000_000_000
+    else:
         raise ImproperlyConfigured(f"DATABASE_URL={url!r}: only sqlite:// and postgres:// are supported")
     return config
 

@@ -56,19 +56,18 @@ def test_a_real_worker_process_expires_stale_leases(worker, django_user_model):
     participant = make_participant(study, django_user_model.objects.create_user("w"))
     lease = pair_next_for_annotator(participant=participant)
     past = timezone.now() - timedelta(minutes=1)
-    Assignment.objects.filter(pk=lease.pk).update(created_at=past - timedelta(minutes=10), expires_at=past)
+    Assignment.objects.filter(pk=lease.assignment_id).update(created_at=past - timedelta(minutes=10), expires_at=past)
     Slot.objects.filter(pk=lease.slot_id).update(lease_expires_at=past)
 
     assignments_expire.delay()
 
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and worker.poll() is None:
-        lease.refresh_from_db()
-        if lease.status == Assignment.Status.EXPIRED:
+        if Assignment.objects.get(pk=lease.assignment_id).status == Assignment.Status.EXPIRED:
             break
         time.sleep(0.5)
     assert worker.poll() is None, "the worker process died"
-    assert lease.status == Assignment.Status.EXPIRED
+    assert Assignment.objects.get(pk=lease.assignment_id).status == Assignment.Status.EXPIRED
     assert Slot.objects.get(pk=lease.slot_id).status == Slot.Status.OPEN
 
 

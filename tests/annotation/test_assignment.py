@@ -12,11 +12,11 @@ from tests.factories import make_participant, make_study
 pytestmark = pytest.mark.django_db
 
 
-def judge(participant, assignment, choice="A"):
+def judge(participant, task, choice="A"):
     return judgment_submit(
-        participant=participant,
-        data=JudgmentInput(assignment_id=assignment.pk, choice=choice, client_id=f"c-{assignment.pk}"),
-    )[0]
+        user=participant.user,
+        data=JudgmentInput(assignment_id=task.assignment_id, choice=choice, client_id=f"c-{task.assignment_id}"),
+    ).judgment
 
 
 def work_until_empty(participant):
@@ -36,9 +36,9 @@ def test_a_pair_is_never_given_to_an_annotator_who_already_judged_it(study, anno
 def test_next_returns_the_current_lease_until_it_is_judged(study, annotator_d):
     first = pair_next_for_annotator(participant=annotator_d)
     again = pair_next_for_annotator(participant=annotator_d)
-    assert first.pk == again.pk
+    assert first.assignment_id == again.assignment_id
     judge(annotator_d, first)
-    assert pair_next_for_annotator(participant=annotator_d).pk != first.pk
+    assert pair_next_for_annotator(participant=annotator_d).assignment_id != first.assignment_id
 
 
 def test_no_pair_gets_more_than_k_judgments(django_user_model, db):
@@ -82,8 +82,7 @@ def test_an_expired_lease_returns_the_pair_to_the_pool(django_user_model, db):
     later = timezone.now() + timedelta(minutes=study.lease_minutes + 1)
     taken = pair_next_for_annotator(participant=second, now=later)
     assert taken is not None and taken.pair_id == lease.pair_id
-    lease.refresh_from_db()
-    assert lease.status == Assignment.Status.EXPIRED
+    assert Assignment.objects.get(pk=lease.assignment_id).status == Assignment.Status.EXPIRED
 
 
 def test_the_sweep_expires_leases_and_reopens_their_slots(study, annotator_d):

@@ -21,11 +21,11 @@ def _annotate_until_empty(participant, results: list, errors: list, barrier: thr
     try:
         barrier.wait()
         while (assignment := pair_next_for_annotator(participant=participant)) is not None:
-            data = JudgmentInput(assignment_id=assignment.pk, choice="A", client_id=uuid.uuid4().hex)
-            _, fresh = judgment_submit(participant=participant, data=data)
+            data = JudgmentInput(assignment_id=assignment.assignment_id, choice="A", client_id=uuid.uuid4().hex)
+            fresh = judgment_submit(user=participant.user, data=data).created
             created += fresh
             if created % 3 == 0:  # a client that retries must not create a second judgment
-                _, again = judgment_submit(participant=participant, data=data)
+                again = judgment_submit(user=participant.user, data=data).created
                 replays += not again
         results.append((created, replays))
     except Exception as exc:  # surfaced by the assertion below, with its thread's participant
