@@ -1,27 +1,22 @@
 """REST API: one view per operation, each a thin door onto a service or selector."""
 
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import FileUploadParser, JSONParser, MultiPartParser
-from rest_framework.permissions import AllowAny, IsAuthenticated
-from rest_framework.renderers import JSONRenderer
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from annotation.access import IsResearcher, IsStudyAdmin
-from annotation.assignment import pair_next_for_annotator
 from annotation.errors import InputError
 from annotation.judgment_export import export_lines
 from annotation.judgment_files import judgments_import
-from annotation.judgments import judgment_input, judgment_submit
-from annotation.models import Judgment, Study
+from annotation.models import Study
 from annotation.participants import participant_join
-from annotation.selectors import participant_in_study, study_counts, study_get
+from annotation.selectors import study_counts, study_get
 from annotation.study_files import study_import
 
 
@@ -97,76 +92,6 @@ class StudyJoinApi(APIView):
              "group": participant.group_key, "token": token.key},
             status=status.HTTP_201_CREATED,
         )
-
-
-class FirstRendererNegotiation(BaseContentNegotiation):
-    """JSON, whatever the Accept header says: the loop's calls have nothing else to offer."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0]
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
-class AnnotationLoopApi(APIView):
-    """`next` and submit run once per judgment for every annotator, so they skip what costs and gives
-    them nothing: content negotiation, serializer field machinery (a quarter of their CPU, measured with
-    bench/annotation_loop.py) and response rendering. Authentication, permissions and errors stay DRF's."""
-
-    permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser]
-    renderer_classes = [JSONRenderer]
-    content_negotiation_class = FirstRendererNegotiation
-
-    @staticmethod
-    def json(body: dict, status_code: int = 200) -> JsonResponse:
-        return JsonResponse(body, status=status_code, encoder=JSONEncoder)
-
-
-class StudyNextApi(AnnotationLoopApi):
-    """Lease the next pair (200), or 204 when the quota is met or nothing is left."""
-
-    @extend_schema(request=None, responses={200: dict, 204: None})
-    def post(self, request: Request, slug: str) -> HttpResponse:
-        participant = participant_in_study(slug=slug, user=request.user)
-        task = pair_next_for_annotator(participant=participant)
-        if task is None:
-            return HttpResponse(status=status.HTTP_204_NO_CONTENT)
-        return self.json({
-            "assignment_id": task.assignment_id,
-            "prompt": {"prompt_id": task.prompt.external_id, "turns": task.prompt.turns},
-            "a": {"candidate_id": task.left.external_id, "text": task.left.text},
-            "b": {"candidate_id": task.right.external_id, "text": task.right.text},
-            "lease_expires_at": task.expires_at,
-            "progress": {"done": task.progress.done, "quota": task.progress.quota},
-        })
-
-
-class JudgmentCreateApi(AnnotationLoopApi):
-    """Submit a judgment; replaying a client_id returns the stored judgment (200) instead of a new one."""
-
-    class Input(serializers.Serializer):
-        """For the schema; `judgment_input` reads the body."""
-
-        assignment = serializers.IntegerField()
-        choice = serializers.ChoiceField(choices=Judgment.Choice.values)
-        strength = serializers.ChoiceField(choices=Judgment.Strength.values, required=False, allow_null=True,
-                                           allow_blank=True)
-        rationale = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-        client_id = serializers.CharField(max_length=64)
-        time_taken_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
-
-    @extend_schema(request=Input, responses={200: dict, 201: dict})
-    def post(self, request: Request) -> HttpResponse:
-        submission = judgment_submit(user=request.user, data=judgment_input(request.data))
-        judgment, progress = submission.judgment, submission.progress
-        return self.json({
-            "id": judgment.pk, "assignment": judgment.assignment_id, "choice": judgment.choice,
-            "strength": judgment.strength or None, "rationale": judgment.rationale, "client_id": judgment.client_id,
-            "created_at": judgment.created_at, "replay": not submission.created,
-            "progress": {"done": progress.done, "quota": progress.quota},
-        }, status.HTTP_201_CREATED if submission.created else status.HTTP_200_OK)
 
 
 class StudyExportApi(APIView):

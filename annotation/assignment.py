@@ -86,14 +86,28 @@ def assignment_expire(assignment: Assignment) -> None:
 
 # One row: the participant (locked, so one annotator's concurrent calls, e.g. two tabs, queue up
 # without touching anyone else), how many judgments they made, their live lease and lapsed ones.
+# The study's settings are read here, not taken from the caller's Participant, which may be a cached one.
 _STATE_SQL = """
 SELECT
+  pa.group_key, st.id, st.quota, st.lease_minutes, st.open_slots_after, st.is_open,
   (SELECT count(*) FROM annotation_judgment WHERE participant_id = pa.id),
   (SELECT min(id) FROM annotation_assignment
     WHERE participant_id = pa.id AND status = 'active' AND expires_at > %s),
   (SELECT count(*) FROM annotation_assignment
     WHERE participant_id = pa.id AND status = 'active' AND expires_at <= %s)
-FROM annotation_participant pa WHERE pa.id = %s"""
+FROM annotation_participant pa JOIN annotation_study st ON st.id = pa.study_id WHERE pa.id = %s"""
+
+
+@dataclass(frozen=True)
+class _Claimant:
+    """Who asks, with their study's settings as the database has them now."""
+
+    participant_id: int
+    group_key: str
+    study_id: int
+    lease_minutes: int
+    open_slots_after: int | None
+    group_cap: bool
 
 # Claimable: open, or leased with a lapsed lease; for the participant's group or open to any group;
 # not a pair the participant holds or judged (NOT IN over their short indexed list beats a correlated
@@ -133,18 +147,17 @@ def _open_slots_per_pair(study) -> int:
     return slot_groups(study.overlap, study.group_attributes).count("")
 
 
-def _claimable_slot(sql: Statements, participant: Participant, now: datetime, skipped: list[int]) -> tuple | None:
-    study = participant.study
-    groups, params = "s.group_key IN (%s, '')", [study.pk, db_time(now), participant.group_key]
-    if study.open_slots_after is not None:
+def _claimable_slot(sql: Statements, claimant: _Claimant, now: datetime, skipped: list[int]) -> tuple | None:
+    groups, params = "s.group_key IN (%s, '')", [claimant.study_id, db_time(now), claimant.group_key]
+    if claimant.open_slots_after is not None:
         # Crowd liveness: a slot kept for a group that has not come opens to anyone after the wait.
         groups += " OR EXISTS (SELECT 1 FROM annotation_pair p WHERE p.id = s.pair_id AND p.created_at <= %s)"
-        params.append(db_time(now - timedelta(minutes=study.open_slots_after)))
-    params.append(participant.pk)
+        params.append(db_time(now - timedelta(minutes=claimant.open_slots_after)))
+    params.append(claimant.participant_id)
     cap = ""
-    if participant.group_key and _open_slots_per_pair(study) >= 2:
+    if claimant.group_cap:
         cap = _GROUP_CAP_SQL
-        params.append(participant.group_key)
+        params.append(claimant.group_key)
     skip = ""
     if skipped:
         skip = f"AND s.id NOT IN ({', '.join(['%s'] * len(skipped))})"
@@ -153,13 +166,13 @@ def _claimable_slot(sql: Statements, participant: Participant, now: datetime, sk
     return sql.one(query, params)
 
 
-def _claim(sql: Statements, slot: tuple, participant: Participant, now: datetime) -> int:
+def _claim(sql: Statements, slot: tuple, claimant: _Claimant, now: datetime) -> int:
     slot_id, pair_id, slot_group, status = slot
     if status == Slot.Status.LEASED:  # an expired lease: its holder loses it
         sql.run("UPDATE annotation_assignment SET status = 'expired' WHERE slot_id = %s AND status = 'active'",
                 [slot_id])
-    expires_at = now + timedelta(minutes=participant.study.lease_minutes)
-    open_group = participant.group_key if slot_group == "" else ""
+    expires_at = now + timedelta(minutes=claimant.lease_minutes)
+    open_group = claimant.group_key if slot_group == "" else ""
     sql.run(
         "UPDATE annotation_slot SET status = 'leased', lease_expires_at = %s, open_group = %s WHERE id = %s",
         [db_time(expires_at), open_group, slot_id],
@@ -167,22 +180,22 @@ def _claim(sql: Statements, slot: tuple, participant: Participant, now: datetime
     return sql.one(
         "INSERT INTO annotation_assignment (slot_id, pair_id, participant_id, swapped, status, created_at, expires_at)"
         " VALUES (%s, %s, %s, %s, 'active', %s, %s) RETURNING id",
-        [slot_id, pair_id, participant.pk, random.random() < 0.5, db_time(now), db_time(expires_at)],
+        [slot_id, pair_id, claimant.participant_id, random.random() < 0.5, db_time(now), db_time(expires_at)],
     )[0]
 
 
-def _claim_with_retries(sql: Statements, participant: Participant, now: datetime) -> int | None:
+def _claim_with_retries(sql: Statements, claimant: _Claimant, now: datetime) -> int | None:
     skipped: list[int] = []
     for _ in range(_MAX_CLAIM_ATTEMPTS):
-        slot = _claimable_slot(sql, participant, now, skipped)
+        slot = _claimable_slot(sql, claimant, now, skipped)
         if slot is None:
             return None
         if slot[2] != "":
             # A group's own slot: the row lock is all it needs, no unique index can object.
-            return _claim(sql, slot, participant, now)
+            return _claim(sql, slot, claimant, now)
         try:
             with transaction.atomic():  # a savepoint: the race below must not abort the whole call
-                return _claim(sql, slot, participant, now)
+                return _claim(sql, slot, claimant, now)
         except IntegrityError:
             # Another annotator of the same group took this pair's open slot a moment ago.
             skipped.append(slot[0])
@@ -205,24 +218,30 @@ def _pair_next_in_database(participant: Participant, now: datetime) -> Task | No
         row = sql.one("SELECT * FROM pluralweb_pair_next(%s, %s, %s)", [participant.pk, now, group_cap])
     if row is None:
         return None
-    return _task_of(row[1:], Progress(done=row[0], quota=participant.study.quota))
+    return _task_of(row[2:], Progress(done=row[0], quota=row[1]))
 
 
 @transaction.atomic
 def _pair_next(participant: Participant, now: datetime) -> Task | None:
-    study = participant.study
     with statements() as sql:
-        done, live_id, lapsed = sql.one(_STATE_SQL + for_update("pa"), [db_time(now), db_time(now), participant.pk])
+        row = sql.one(_STATE_SQL + for_update("pa"), [db_time(now), db_time(now), participant.pk])
+        if row is None:
+            return None
+        group, study_id, quota, lease_minutes, open_slots_after, is_open, done, live_id, lapsed = row
         if lapsed:
             for assignment in Assignment.objects.filter(
                 participant=participant, status=Assignment.Status.ACTIVE, expires_at__lte=now
             ):
                 assignment_expire(assignment)
-        progress = Progress(done=done, quota=study.quota)
+        progress = Progress(done=done, quota=quota)
         if live_id is None:
-            if progress.finished or not study.is_open:
+            if progress.finished or not is_open:
                 return None
-            live_id = _claim_with_retries(sql, participant, now)
+            claimant = _Claimant(
+                participant.pk, group, study_id, lease_minutes, open_slots_after,
+                group_cap=bool(group) and _open_slots_per_pair(participant.study) >= 2,
+            )
+            live_id = _claim_with_retries(sql, claimant, now)
             if live_id is None:
                 return None
         return _task_of(sql.one(_TASK_SQL, [live_id]), progress)

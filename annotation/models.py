@@ -137,8 +137,14 @@ class Slot(models.Model):
         LEASED = "leased"
         DONE = "done"
 
-    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="slots")
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")  # denormalised for `next`
+    # No single-column indexes on the foreign keys: `next` finds slots through the claimable index and
+    # the per-group cap through the open-group one, and every index is rewritten on each lease and
+    # judgment (status sits in an index predicate, so the updates are never HOT). Without them the
+    # planner also cannot walk the pair index past every done slot.
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="slots", db_index=False)
+    study = models.ForeignKey(  # denormalised for `next`
+        Study, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     group_key = models.CharField(max_length=255, blank=True)
     open_group = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
@@ -176,9 +182,13 @@ class Assignment(models.Model):
         JUDGED = "judged"
         EXPIRED = "expired"
 
-    slot = models.ForeignKey(Slot, on_delete=models.CASCADE, related_name="assignments")
+    # slot and participant need no index of their own: assignment_one_per_slot and
+    # assignment_participant_idx lead with them (fewer indexes to write on every lease).
+    slot = models.ForeignKey(Slot, on_delete=models.CASCADE, related_name="assignments", db_index=False)
     pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="assignments")
-    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="assignments")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="assignments", db_index=False
+    )
     swapped = models.BooleanField(default=False, help_text="Shown as (b, a): position bias is randomised.")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField()
@@ -215,8 +225,11 @@ class Judgment(models.Model):
         IMPORT = "import", "Imported pairwise judgment"
         RATINGS = "ratings", "Derived from imported ratings"
 
-    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="judgments")
-    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="judgments")
+    # Covered by judgment_once_per_pair (participant, pair) and judgment_pair_group_idx (pair, group_key).
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="judgments", db_index=False
+    )
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="judgments", db_index=False)
     assignment = models.OneToOneField(
         Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="judgment"
     )

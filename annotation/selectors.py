@@ -1,5 +1,8 @@
 """Reads for pages and the API."""
 
+import threading
+import time
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count
 
@@ -40,13 +43,36 @@ def _participant_from_row(row: tuple) -> Participant:
     return participant
 
 
+# (slug, user id) -> (expiry, participant). Every `next` starts with this lookup; what it returns never
+# changes (the participant's id and group) or is read live by `next` itself (quota, lease, open or
+# closed), except the overlap and groups that only tune the query. A removed participant's `next`
+# finds nothing (204) until the entry expires.
+_PARTICIPANT_CACHE_SECONDS = 60
+_participant_cache: dict[tuple[str, int], tuple[float, Participant]] = {}
+_participant_cache_lock = threading.Lock()
+
+
+def participant_cache_clear() -> None:
+    with _participant_cache_lock:
+        _participant_cache.clear()
+
+
 def participant_in_study(*, slug: str, user: AbstractBaseUser) -> Participant:
-    """The user's profile in the study, in one query; the errors say which of the two is missing."""
+    """The user's profile in the study; the errors say which of the two is missing."""
     if user.is_authenticated:
+        now = time.monotonic()
+        hit = _participant_cache.get((slug, user.pk))
+        if hit is not None and hit[0] > now:
+            return hit[1]
         with statements() as sql:
             row = sql.one(_PARTICIPANT_SQL + " WHERE st.slug = %s AND pa.user_id = %s", [slug, user.pk])
         if row is not None:
-            return _participant_from_row(row)
+            participant = _participant_from_row(row)
+            with _participant_cache_lock:
+                if len(_participant_cache) >= 10_000:
+                    _participant_cache.clear()
+                _participant_cache[(slug, user.pk)] = (now + _PARTICIPANT_CACHE_SECONDS, participant)
+            return participant
     return participant_of(study=study_get(slug=slug), user=user)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation import api, views
+from annotation import api, loop_api, views
 
 app_name = "annotation"
 
@@ -13,11 +13,12 @@ page_urls = [
 ]
 
 api_urls = [
+    # The annotation loop first: resolving walks this list for every call.
+    path("studies/<slug:slug>/next/", loop_api.StudyNextApi.as_view(), name="api-next"),
+    path("judgments/", loop_api.JudgmentCreateApi.as_view(), name="api-judgments"),
     path("studies/", api.StudyListApi.as_view(), name="api-studies"),
     path("studies/<slug:slug>/", api.StudyDetailApi.as_view(), name="api-study"),
     path("studies/<slug:slug>/join/", api.StudyJoinApi.as_view(), name="api-join"),
-    path("studies/<slug:slug>/next/", api.StudyNextApi.as_view(), name="api-next"),
     path("studies/<slug:slug>/export/", api.StudyExportApi.as_view(), name="api-export"),
     path("studies/<slug:slug>/judgments/import/", api.StudyJudgmentsImportApi.as_view(), name="api-import-judgments"),
-    path("judgments/", api.JudgmentCreateApi.as_view(), name="api-judgments"),
 ]

@@ -132,6 +132,10 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True  # serve straight from the app folders: no collectstatic step to forget
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Messages (the admin's notices) live in the session: the default cookie-then-session storage signs a
+# cookie on every request, API calls included, for nothing.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 

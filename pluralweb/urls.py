@@ -10,6 +10,8 @@ from annotation.urls import api_urls, page_urls
 from pluralweb import views
 
 urlpatterns = [
+    # First: the annotation loop's API (next, submit) is most of the traffic, and resolving walks the list.
+    path("api/", include((api_urls, "annotation"), namespace="api")),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
@@ -18,7 +20,6 @@ urlpatterns = [
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/", include((api_urls, "annotation"), namespace="api")),
     path("studies/<slug:slug>/dashboards/", include("alignment.dashboards.urls")),
     path("api/", include((alignment_api_urls, "alignment"), namespace="alignment-api")),
     path("", include((alignment_page_urls, "alignment"), namespace="alignment")),

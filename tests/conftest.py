@@ -6,7 +6,16 @@ from rest_framework.test import APIClient
 
 from annotation.access import ADMINS, RESEARCHERS
 from annotation.roles import ensure_roles
+from annotation.selectors import participant_cache_clear
 from tests.factories import make_participant, make_study
+
+
+@pytest.fixture(autouse=True)
+def _fresh_participant_cache():
+    # Rolled-back test transactions reuse user ids on SQLite; a deployment never does.
+    participant_cache_clear()
+    yield
+    participant_cache_clear()
 
 
 @pytest.fixture

@@ -52,8 +52,9 @@ def make_participant(study, user=None, *, party="D", external_id=None, **attribu
 
 
 def client_for(user) -> APIClient:
+    """Signed in through the session, as a browser is (Django's test client skips the CSRF check)."""
     client = APIClient()
-    client.force_authenticate(user)
+    client.force_login(user)
     return client
 
 

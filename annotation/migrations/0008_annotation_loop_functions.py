@@ -32,38 +32,40 @@ END $$;
 
 CREATE OR REPLACE FUNCTION pluralweb_pair_next(p_participant bigint, p_now timestamptz, p_group_cap boolean)
 RETURNS TABLE (
-    done bigint, assignment_id bigint, pair_id bigint, slot_id bigint, swapped boolean, expires_at timestamptz,
+    done bigint, quota integer, assignment_id bigint, pair_id bigint, slot_id bigint, swapped boolean, expires_at timestamptz,
     prompt_id bigint, prompt_external_id varchar, turns jsonb,
     a_id bigint, a_external_id varchar, a_text text, b_id bigint, b_external_id varchar, b_text text
-) LANGUAGE plpgsql
--- While the statistics still describe a freshly imported study (every slot open), the planner walks
--- the plain pair index past every done slot and sorts the few left; without incremental sort that
--- path costs what it really costs, and slot_claimable_order_idx serves the ORDER BY directly.
-SET enable_incremental_sort = off
-AS $$
+) LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
     v_group varchar; v_study bigint; v_quota integer; v_lease integer; v_wait integer; v_open boolean;
-    v_done bigint; v_live bigint; v_slot record; v_skipped bigint[] := '{}';
+    v_done bigint; v_live bigint; v_lapsed boolean; v_slot record; v_skipped bigint[] := '{}';
 BEGIN
-    -- The row lock queues one participant's concurrent calls (two tabs) without touching anyone else.
-    SELECT pa.group_key, st.id, st.quota, st.lease_minutes, st.open_slots_after, st.is_open
-      INTO v_group, v_study, v_quota, v_lease, v_wait, v_open
+    -- One participant's concurrent calls (two tabs) queue up here without touching anyone else. An
+    -- advisory lock rather than a row lock: nothing is written to take it.
+    PERFORM pg_advisory_xact_lock(1886155381, mod(p_participant, 2147483647)::integer);
+    SELECT pa.group_key, st.id, st.quota, st.lease_minutes, st.open_slots_after, st.is_open,
+           (SELECT count(*) FROM annotation_judgment j WHERE j.participant_id = pa.id),
+           (SELECT min(a.id) FROM annotation_assignment a
+             WHERE a.participant_id = pa.id AND a.status = 'active' AND a.expires_at > p_now),
+           EXISTS (SELECT 1 FROM annotation_assignment a
+                    WHERE a.participant_id = pa.id AND a.status = 'active' AND a.expires_at <= p_now)
+      INTO v_group, v_study, v_quota, v_lease, v_wait, v_open, v_done, v_live, v_lapsed
       FROM annotation_participant pa JOIN annotation_study st ON st.id = pa.study_id
-     WHERE pa.id = p_participant FOR UPDATE OF pa;
+     WHERE pa.id = p_participant;
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    WITH lapsed AS (
-        UPDATE annotation_assignment SET status = 'expired'
-         WHERE participant_id = p_participant AND status = 'active' AND annotation_assignment.expires_at <= p_now
-        RETURNING annotation_assignment.slot_id
-    )
-    UPDATE annotation_slot SET status = 'open', lease_expires_at = NULL, open_group = ''
-     WHERE id IN (SELECT lapsed.slot_id FROM lapsed) AND status = 'leased';
-    SELECT count(*) INTO v_done FROM annotation_judgment j WHERE j.participant_id = p_participant;
-    SELECT min(a.id) INTO v_live FROM annotation_assignment a
-     WHERE a.participant_id = p_participant AND a.status = 'active';
+    IF v_lapsed THEN
+        WITH lapsed AS (
+            UPDATE annotation_assignment SET status = 'expired'
+             WHERE participant_id = p_participant AND status = 'active'
+               AND annotation_assignment.expires_at <= p_now
+            RETURNING annotation_assignment.slot_id
+        )
+        UPDATE annotation_slot SET status = 'open', lease_expires_at = NULL, open_group = ''
+         WHERE id IN (SELECT lapsed.slot_id FROM lapsed) AND status = 'leased';
+    END IF;
     IF v_live IS NULL THEN
         IF v_done >= v_quota OR NOT v_open THEN
             RETURN;
@@ -108,7 +110,7 @@ BEGIN
         END IF;
     END IF;
     RETURN QUERY
-    SELECT v_done, a.id, a.pair_id, a.slot_id, a.swapped, a.expires_at,
+    SELECT v_done, v_quota, a.id, a.pair_id, a.slot_id, a.swapped, a.expires_at,
            pr.id, pr.external_id, pr.turns, ca.id, ca.external_id, ca.text, cb.id, cb.external_id, cb.text
       FROM annotation_assignment a
       JOIN annotation_pair p ON p.id = a.pair_id
@@ -135,30 +137,37 @@ DECLARE
     v_right bigint;
     v_done bigint;
 BEGIN
-    SELECT a.participant_id, a.status, a.expires_at, a.swapped, a.slot_id, a.pair_id,
-           p.candidate_a_id, p.candidate_b_id, pa.user_id, pa.group_key, st.quota
-      INTO v
-      FROM annotation_assignment a
-      JOIN annotation_pair p ON p.id = a.pair_id
-      JOIN annotation_participant pa ON pa.id = a.participant_id
-      JOIN annotation_study st ON st.id = pa.study_id
-     WHERE a.id = p_assignment
-       FOR UPDATE OF a;
+    -- The common case, a live lease of the caller's, taken in one statement.
+    UPDATE annotation_assignment a SET status = 'judged'
+      FROM annotation_participant pa, annotation_study st, annotation_pair p
+     WHERE a.id = p_assignment AND a.status = 'active' AND a.expires_at > p_now
+       AND pa.id = a.participant_id AND pa.user_id = p_user AND st.id = pa.study_id AND p.id = a.pair_id
+    RETURNING a.participant_id, a.status, a.expires_at, a.swapped, a.slot_id, a.pair_id,
+              p.candidate_a_id, p.candidate_b_id, pa.user_id, pa.group_key, st.quota
+         INTO v;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT 'unknown'::text, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
-                            NULL::varchar, NULL::timestamptz, NULL::bigint, NULL::integer;
-        RETURN;
-    END IF;
-    IF v.user_id IS DISTINCT FROM p_user THEN
-        v.status := 'foreign';
-    ELSIF v.status = 'active' AND v.expires_at <= p_now THEN
-        -- Lapsed: end it now; the refusal still commits that.
-        UPDATE annotation_assignment SET status = 'expired' WHERE id = p_assignment;
-        UPDATE annotation_slot SET status = 'open', lease_expires_at = NULL, open_group = ''
-         WHERE id = v.slot_id AND status = 'leased';
-        v.status := 'expired';
-    END IF;
-    IF v.status <> 'active' THEN  -- foreign, judged or expired
+        -- Why not: unknown, foreign, judged, expired, or lapsed just now.
+        SELECT a.participant_id, a.status, a.expires_at, pa.user_id, pa.group_key, a.slot_id, a.pair_id, st.quota
+          INTO v
+          FROM annotation_assignment a
+          JOIN annotation_participant pa ON pa.id = a.participant_id
+          JOIN annotation_study st ON st.id = pa.study_id
+         WHERE a.id = p_assignment
+           FOR UPDATE OF a;
+        IF NOT FOUND THEN
+            RETURN QUERY SELECT 'unknown'::text, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
+                                NULL::bigint, NULL::varchar, NULL::timestamptz, NULL::bigint, NULL::integer;
+            RETURN;
+        END IF;
+        IF v.user_id IS DISTINCT FROM p_user THEN
+            v.status := 'foreign';
+        ELSIF v.status = 'active' THEN
+            -- Lapsed: end it now; the refusal still commits that.
+            UPDATE annotation_assignment SET status = 'expired' WHERE id = p_assignment;
+            UPDATE annotation_slot SET status = 'open', lease_expires_at = NULL, open_group = ''
+             WHERE id = v.slot_id AND status = 'leased';
+            v.status := 'expired';
+        END IF;
         RETURN QUERY SELECT v.status::text, NULL::bigint, v.participant_id, v.pair_id, NULL::bigint, NULL::bigint,
                             v.group_key, v.expires_at, NULL::bigint, v.quota;
         RETURN;
@@ -175,7 +184,6 @@ BEGIN
     VALUES (v.participant_id, v.pair_id, p_assignment, v_left, v_right, p_choice, p_strength, p_rationale,
             v.group_key, p_time_taken_ms, 'web', p_client_id, p_now)
     RETURNING id INTO v_judgment;
-    UPDATE annotation_assignment SET status = 'judged' WHERE id = p_assignment;
     UPDATE annotation_slot SET status = 'done', lease_expires_at = NULL WHERE id = v.slot_id;
     SELECT count(*) INTO v_done FROM annotation_judgment j WHERE j.participant_id = v.participant_id;
     RETURN QUERY SELECT 'created'::text, v_judgment, v.participant_id, v.pair_id, v_left, v_right, v.group_key,

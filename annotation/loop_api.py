@@ -1,0 +1,130 @@
+"""The annotation loop's two calls, `next` and submit: every annotator makes them for every judgment.
+
+They are DRF views for the schema and the documented behaviour (token or session authentication,
+CSRF on session calls, `{"detail", "code"}` errors), but they dispatch themselves: DRF's request
+wrapping, negotiation, serializer fields and rendering were about a third of their CPU
+(bench/annotation_loop.py), and these two calls need none of it.
+"""
+
+import json
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.utils.encoders import JSONEncoder
+from rest_framework.views import APIView
+
+from annotation.assignment import pair_next_for_annotator
+from annotation.errors import InputError, Rejected
+from annotation.judgments import judgment_input, judgment_submit
+from annotation.models import Judgment
+from annotation.selectors import participant_in_study
+from pluralweb.auth import CachedTokenAuthentication
+
+_TOKEN = CachedTokenAuthentication()
+_SESSION = SessionAuthentication()
+
+
+def _caller(request: HttpRequest):
+    """The token's user, or the session's (with its CSRF token checked), as DRF's authentication would."""
+    found = _TOKEN.authenticate(request)  # None without a token header; raises for a bad token
+    if found is not None:
+        return found[0]
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_active:
+        _SESSION.enforce_csrf(request)
+        return user
+    raise exceptions.NotAuthenticated()
+
+
+def _json_body(request: HttpRequest) -> object:
+    if not request.body:
+        return {}
+    content_type = request.content_type or ""
+    if content_type != "application/json":
+        raise exceptions.UnsupportedMediaType(content_type)
+    try:
+        return json.loads(request.body)
+    except ValueError as exc:
+        raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+
+
+def _answer(body: dict, status_code: int = 200, **headers: str) -> JsonResponse:
+    return JsonResponse(body, status=status_code, encoder=JSONEncoder, headers=headers or None)
+
+
+def _refusal(exc: Exception) -> JsonResponse:
+    if isinstance(exc, InputError):
+        return _answer(exc.as_dict(), 400)
+    if isinstance(exc, Rejected):
+        return _answer({"detail": exc.message, "code": exc.code}, exc.status)
+    headers = {"WWW-Authenticate": _TOKEN.authenticate_header(None)} if exc.status_code == 401 else {}
+    return _answer({"detail": str(exc.detail)}, exc.status_code, **headers)
+
+
+class AnnotationLoopApi(APIView):
+    permission_classes = [IsAuthenticated]  # what the schema shows; dispatch() enforces it
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        self.args, self.kwargs, self.request, self.headers = args, kwargs, request, {}
+        if request.method != "POST":
+            return _answer({"detail": f'Method "{request.method}" not allowed.'}, 405, Allow="POST")
+        try:
+            return self.answer(_caller(request), request, **kwargs)
+        except (InputError, Rejected, exceptions.APIException) as exc:
+            return _refusal(exc)
+
+    def answer(self, user, request: HttpRequest, **kwargs) -> HttpResponse:
+        raise NotImplementedError
+
+
+class StudyNextApi(AnnotationLoopApi):
+    """Lease the next pair (200), or 204 when the quota is met or nothing is left."""
+
+    @extend_schema(request=None, responses={200: dict, 204: None})
+    def post(self, request, slug: str) -> HttpResponse:
+        raise NotImplementedError  # documents the operation; dispatch() calls answer()
+
+    def answer(self, user, request: HttpRequest, slug: str) -> HttpResponse:
+        task = pair_next_for_annotator(participant=participant_in_study(slug=slug, user=user))
+        if task is None:
+            return HttpResponse(status=status.HTTP_204_NO_CONTENT)
+        return _answer({
+            "assignment_id": task.assignment_id,
+            "prompt": {"prompt_id": task.prompt.external_id, "turns": task.prompt.turns},
+            "a": {"candidate_id": task.left.external_id, "text": task.left.text},
+            "b": {"candidate_id": task.right.external_id, "text": task.right.text},
+            "lease_expires_at": task.expires_at,
+            "progress": {"done": task.progress.done, "quota": task.progress.quota},
+        })
+
+
+class JudgmentCreateApi(AnnotationLoopApi):
+    """Submit a judgment; replaying a client_id returns the stored judgment (200) instead of a new one."""
+
+    class Input(serializers.Serializer):
+        """For the schema; judgment_input() reads the body."""
+
+        assignment = serializers.IntegerField()
+        choice = serializers.ChoiceField(choices=Judgment.Choice.values)
+        strength = serializers.ChoiceField(choices=Judgment.Strength.values, required=False, allow_null=True,
+                                           allow_blank=True)
+        rationale = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+        client_id = serializers.CharField(max_length=64)
+        time_taken_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+
+    @extend_schema(request=Input, responses={200: dict, 201: dict})
+    def post(self, request) -> HttpResponse:
+        raise NotImplementedError  # documents the operation; dispatch() calls answer()
+
+    def answer(self, user, request: HttpRequest) -> HttpResponse:
+        submission = judgment_submit(user=user, data=judgment_input(_json_body(request)))
+        judgment, progress = submission.judgment, submission.progress
+        return _answer({
+            "id": judgment.pk, "assignment": judgment.assignment_id, "choice": judgment.choice,
+            "strength": judgment.strength or None, "rationale": judgment.rationale, "client_id": judgment.client_id,
+            "created_at": judgment.created_at, "replay": not submission.created,
+            "progress": {"done": progress.done, "quota": progress.quota},
+        }, status.HTTP_201_CREATED if submission.created else status.HTTP_200_OK)
