@@ -1,11 +1,12 @@
 """Load benchmark of the annotation loop: N annotators doing next -> submit over HTTP.
 
-The app runs under gunicorn on PostgreSQL, as in production; the annotators are threads here, each with
-its own keep-alive connection (http.client), so the load generator spends its time blocked in sockets
-and leaves the CPU to the server. Prints judgments/s, next/submit latency percentiles and error counts,
-then checks the stored judgments against the database.
+The app runs under a production WSGI server (Granian by default, gunicorn with --server gunicorn) on
+PostgreSQL; the annotators are threads here, each with its own keep-alive connection spoken over a plain
+socket, so the load generator spends its time blocked in sockets and leaves the CPU to the server.
+Prints judgments/s, next/submit latency percentiles and error counts, then checks the stored judgments
+against the database.
 
-    .venv/bin/python bench/annotation_loop.py --annotators 32 --seconds 20 [--json] [--drop]
+    .venv/bin/python bench/annotation_loop.py --annotators 32 --seconds 20 [--server gunicorn] [--json] [--drop]
 
 Everything stays on 127.0.0.1: the server binds to loopback and the database is local.
 """
@@ -51,15 +52,20 @@ TEXT_POOL = [
 ]
 
 
+# (workers, threads) per server, the best measured on the 2-core machine with PostgreSQL beside it.
+# Granian: one process (HTTP in Rust threads, the app in 16 Python threads) did 340 judgments/s; two
+# processes split the 32 keep-alive connections unevenly (12/20) and did less. gunicorn gthread: two
+# workers of 8 threads, each capped at its share of the connections (see server_command).
+SERVERS = {"granian": (1, 16), "gunicorn": (2, 8)}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--annotators", type=int, default=32, help="simulated annotators (threads)")
     parser.add_argument("--seconds", type=float, default=20.0, help="time budget of the annotation loop")
-    # One gthread worker per core with 8 threads was at the top on the 2-core machine, with the tightest
-    # p50-p95 spread; 3x4 and 2x16 were within the noise of a shared machine. Sync workers (5x1, 8x1)
-    # were slower: a new TCP connection per request and no overlap of database round trips.
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker; 1 means sync workers")
+    parser.add_argument("--server", choices=sorted(SERVERS), default="granian", help="WSGI server")
+    parser.add_argument("--workers", type=int, help="server worker processes (default: the server's row in SERVERS)")
+    parser.add_argument("--threads", type=int, help="threads per worker; with gunicorn 1 means sync workers")
     parser.add_argument("--prompts", type=int, default=600, help="prompts in the generated study")
     parser.add_argument("--candidates", type=int, default=4, help="candidates per prompt (all pairs)")
     parser.add_argument("--overlap", type=int, default=3, help="judgments wanted per pair (k)")
@@ -69,6 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     args = parser.parse_args(argv)
+    default_workers, default_threads = SERVERS[args.server]
+    args.workers = default_workers if args.workers is None else args.workers
+    args.threads = default_threads if args.threads is None else args.threads
     if args.annotators < 1 or args.workers < 1 or args.threads < 1 or args.seconds <= 0:
         parser.error("--annotators, --workers, --threads and --seconds must be positive")
     return args
@@ -120,21 +129,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def worker_class(threads: int) -> str:
-    return "sync" if threads == 1 else "gthread"
-
-
-def gunicorn_start(env: dict[str, str], *, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
-    command = [
+def server_command(args: argparse.Namespace, port: int) -> list[str]:
+    if args.server == "granian":
+        return [
+            str(VENV_BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(args.workers), "--blocking-threads", str(args.threads), "--http", "1", "--no-ws",
+            "--log-level", "warning", "pluralweb.wsgi:application",
+        ]
+    return [
         str(VENV_BIN / "gunicorn"), "pluralweb.wsgi:application",
         "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--threads", str(threads), "--worker-class", worker_class(threads),
+        "--workers", str(args.workers), "--threads", str(args.threads),
+        "--worker-class", "sync" if args.threads == 1 else "gthread",
         # Keep idle keep-alive connections longer than gthread's 2 s default: an overloaded worker
         # otherwise closes connections whose next request it has not read yet.
         "--keep-alive", "30", "--log-level", "warning",
+        # The annotators connect at once and keep their connections: uncapped, one worker accepted 27 of
+        # the 32 (their latency 87 ms against 23 ms on the other). The cap is each worker's share.
+        "--worker-connections", str(math.ceil(args.annotators / args.workers)),
         # Import Django once in the master: workers fork ready, so their CPU counters hold only requests.
         "--preload",
     ]
+
+
+def server_start(env: dict[str, str], command: list[str], *, log: Path) -> subprocess.Popen:
     with log.open("w") as out:  # the child keeps its own descriptor
         # A new session, so that stopping it can signal the master without touching this process.
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -145,7 +163,7 @@ def healthz_wait(port: int, server: subprocess.Popen, *, timeout: float = 60.0) 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with status {server.returncode}")
+            raise RuntimeError(f"the server exited with status {server.returncode}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/healthz")
@@ -154,10 +172,10 @@ def healthz_wait(port: int, server: subprocess.Popen, *, timeout: float = 60.0) 
         except OSError:
             pass  # not listening yet
         time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not answer /healthz within {timeout:.0f} s")
+    raise RuntimeError(f"the server did not answer /healthz within {timeout:.0f} s")
 
 
-def gunicorn_stop(server: subprocess.Popen) -> None:
+def server_stop(server: subprocess.Popen) -> None:
     if server.poll() is not None:
         return
     server.send_signal(signal.SIGTERM)  # graceful: the master stops its workers
@@ -175,12 +193,12 @@ def _proc_cpu_seconds(pid: int) -> float:
 
 
 def server_cpu(server: subprocess.Popen, database: str) -> dict[tuple[str, int], float]:
-    """CPU seconds so far of each gunicorn worker ("app", pid) and each PostgreSQL backend of the bench
-    database ("db", pid).
+    """CPU seconds so far of the server's processes ("app", pid: its master and workers) and of each
+    PostgreSQL backend of the bench database ("db", pid).
 
     CPU per judgment is the figure that other work on a shared machine disturbs least: throughput is
     at most (cores x 1000) / (server CPU ms per judgment)."""
-    pids = []
+    pids = [server.pid]
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
@@ -405,7 +423,7 @@ def figures_of(load: LoadResult, args: argparse.Namespace) -> dict:
     judgments = sum(r.judgments for r in load.annotators)
     errors = sum((r.errors for r in load.annotators), Counter())
     return {
-        "worker_class": worker_class(args.threads), "workers": args.workers, "threads": args.threads,
+        "server": args.server, "workers": args.workers, "threads": args.threads,
         "annotators": args.annotators, "seconds": round(load.seconds, 2), "judgments": judgments,
         "judgments_per_s": round(judgments / load.seconds, 1),
         "next_requests": len(next_ms), "submit_requests": len(submit_ms),
@@ -456,14 +474,14 @@ def database_checks(database: str, *, submitted: int) -> dict:
 
 def report(figures: dict, checks: dict, setup: dict) -> None:
     f = figures
-    server = f"gunicorn {f['worker_class']}, {f['workers']} workers x {f['threads']} threads"
+    server = f"{f['server']}, {f['workers']} worker(s) x {f['threads']} threads"
     print(f"server        {server}, 127.0.0.1:{setup['port']}, PostgreSQL database {setup['database']}")
     print(f"study         {checks['pairs']} pairs x k={checks['overlap_k']} (setup {setup['setup_s']:.1f} s)")
     print(f"annotators    {f['annotators']} ({f['annotators_finished']} reached 204)")
     print(f"duration      {f['seconds']:.2f} s  (load generator CPU {f['client_cpu_s']:.2f} s, "
           f"machine load average {f['load_average']} at the end: other work on the machine skews the figures)")
     print(f"judgments     {f['judgments']}  ->  {f['judgments_per_s']:.1f} judgments/s  (server CPU "
-          f"{f['server_cpu_ms_per_judgment']} ms per judgment, of which gunicorn workers "
+          f"{f['server_cpu_ms_per_judgment']} ms per judgment, of which the WSGI server "
           f"{f['app_cpu_ms_per_judgment']} ms and PostgreSQL backends the rest)")
     for name in ("next", "submit"):
         p50, p95, p99 = (f[f"{name}_p{q}_ms"] for q in (50, 95, 99))
@@ -493,8 +511,8 @@ def main(argv: list[str] | None = None) -> int:
         database_analyze(args.database)
         setup = {"database": args.database, "setup_s": time.perf_counter() - started,
                  "port": free_port()}
-        log = Path(tmp) / "gunicorn.log"
-        server = gunicorn_start(env, port=setup["port"], workers=args.workers, threads=args.threads, log=log)
+        log = Path(tmp) / "server.log"
+        server = server_start(env, server_command(args, setup["port"]), log=log)
         try:
             healthz_wait(setup["port"], server)
             load = load_run(setup["port"], args, lambda: server_cpu(server, args.database))
@@ -502,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
             print(log.read_text()[-4000:], file=sys.stderr)
             raise
         finally:
-            gunicorn_stop(server)
+            server_stop(server)
     figures = figures_of(load, args)
     checks = database_checks(args.database, submitted=figures["judgments"])
     report(figures, checks, setup)
