@@ -27,13 +27,15 @@ def clean_params(params: dict) -> dict:
 
 
 def spica_data_for_study(*, study: Study) -> tuple[SpicaData, np.ndarray, np.ndarray]:
-    """(data, prompt id of each scenario row, (n_s, C) candidate ids with -1 padding)."""
+    """(data, prompt id of each scenario row, (n_s, C) candidate ids with -1 padding). Judgments and
+    ratings carry their Participant's pk as the annotator, so support counts members."""
     judged = list(
         Judgment.objects.filter(participant__study=study, choice__in=list(LABELS))
-        .values_list("pair__prompt_id", "group_key", "candidate_a_id", "candidate_b_id", "choice")
+        .values_list("pair__prompt_id", "group_key", "candidate_a_id", "candidate_b_id", "choice", "participant_id")
     )
     ratings = list(Rating.objects.filter(participant__study=study)
-                   .values_list("candidate__prompt_id", "participant__group_key", "candidate_id", "rating"))
+                   .values_list("candidate__prompt_id", "participant__group_key", "candidate_id", "rating",
+                                "participant_id"))
     prompt_ids = np.array(sorted({row[0] for row in judged} | {row[0] for row in ratings}), dtype=np.int64)
     by_prompt = {pid: [pk for _, pk in rows] for pid, rows in groupby(
         Candidate.objects.filter(prompt_id__in=prompt_ids.tolist()).order_by("prompt_id", "id")
@@ -53,7 +55,7 @@ def spica_data_for_study(*, study: Study) -> tuple[SpicaData, np.ndarray, np.nda
         n_candidates=(candidate_ids >= 0).sum(axis=1),
         judgments=GroupJudgments.from_arrays(
             [scenario_of[r[0]] for r in judged], [group_of[r[1]] for r in judged], [local[r[2]] for r in judged],
-            [local[r[3]] for r in judged], [LABELS[r[4]] for r in judged]),
+            [local[r[3]] for r in judged], [LABELS[r[4]] for r in judged], annotator=[r[5] for r in judged]),
         group_names=groups,
         ratings=_ratings(ratings, scenario_of, group_of, local),
     )
@@ -66,7 +68,8 @@ def _ratings(rows: list[tuple], scenario_of: dict, group_of: dict, local: dict) 
     values = [r[3] for r in rows]
     low, high = min(values), max(values)
     return GroupRatings.from_arrays([scenario_of[r[0]] for r in rows], [group_of[r[1]] for r in rows],
-                                    [local[r[2]] for r in rows], values, low=low, high=high if high > low else low + 1)
+                                    [local[r[2]] for r in rows], values, annotator=[r[4] for r in rows],
+                                    low=low, high=high if high > low else low + 1)
 
 
 def _candidate_features(candidate_ids: np.ndarray) -> np.ndarray:
@@ -92,6 +95,9 @@ def run_spica_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     metrics = report | {
         "dev_accuracy": result.tuned.dev_accuracy.tolist(),
         "dev_accuracy_similarity": result.tuned.dev_accuracy_similarity.tolist(),
+        "dev_rmse": result.tuned.dev_rmse.tolist(),
+        "dev_rmse_similarity": result.tuned.dev_rmse_similarity.tolist(),
+        "tuning_objective": list(result.tuned.objective),
         "scenarios": data.n_scenarios, "bank": len(result.index),
     }
     return FitOutcome(metrics=_plain(metrics), artifact_path=str(path))

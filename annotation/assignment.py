@@ -109,6 +109,7 @@ class _Claimant:
     open_slots_after: int | None
     group_cap: bool
 
+
 # Claimable: open, or leased with a lapsed lease; for the participant's group or open to any group;
 # not a pair the participant holds or judged (NOT IN over their short indexed list beats a correlated
 # NOT EXISTS evaluated for every slot). Lowest pair first, so pairs fill up and finish; within a pair

@@ -3,10 +3,11 @@
 Default: a known-truth population of 50,000 scenarios x 4 groups (alignment.spica.synthetic), D = 384,
 split 60/20/20 by scenario. Times compute_metrics + build_index, tune_alphas on dev (bank = train + dev),
 single-query retrieval latency (one query against the whole bank for one group: p50 / p95), and reports
-held-out pair accuracy on test scenarios for SPICA and similarity-only per group.
+held-out pair accuracy on test scenarios for SPICA and similarity-only per group; with --ratings, members
+also rate candidates 1-5 and the report adds rating RMSE per group (on the 1-5 scale).
 Targets: metrics + tuning under 60 s on this CPU; retrieval p95 under 20 ms per query.
 
-    .venv/bin/python bench/spica.py [--scenarios N] [--groups G] [--queries N] [--dim D] [--json]
+    .venv/bin/python bench/spica.py [--scenarios N] [--groups G] [--queries N] [--dim D] [--ratings] [--json]
 """
 
 import argparse
@@ -42,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dev-queries", type=int, default=400, help="dev scenarios used by tuning")
     parser.add_argument("--test-scenarios", type=int, default=5000, help="at most this many test queries")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ratings", action="store_true", help="members also rate every candidate (1-5)")
+    parser.add_argument("--raters", type=float, default=1.0,
+                        help="with --ratings: mean raters per scenario and group (the far group gets half)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return parser.parse_args(argv)
 
@@ -49,7 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     started = time.perf_counter()
-    population = make_scenarios(n_scenarios=args.scenarios, n_groups=args.groups, dim=args.dim, seed=args.seed)
+    # The far group rates as it judges: less than the others (synthetic.py).
+    raters = (args.raters,) * (args.groups - 1) + (args.raters / 2,) if args.ratings else None
+    population = make_scenarios(n_scenarios=args.scenarios, n_groups=args.groups, dim=args.dim, seed=args.seed,
+                                raters_per_group=raters)
     data = population.data
     split = split_scenarios(data.n_scenarios, seed=args.seed)
     generate_s = time.perf_counter() - started
@@ -73,6 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
         "scenarios": data.n_scenarios,
         "groups": data.n_groups,
         "judgments": len(data.judgments),
+        "ratings": 0 if data.ratings is None else len(data.ratings),
         "dim": args.dim,
         "bank": len(index),
         "generate_s": round(generate_s, 2),
@@ -86,8 +94,12 @@ def main(argv: list[str] | None = None) -> dict:
         "accuracy_spica": _rounded(report.accuracy),
         "accuracy_similarity": _rounded(report.accuracy_similarity),
         "gain": _rounded(report.gain),
+        "rmse_spica": _rounded(report.rmse),
+        "rmse_similarity": _rounded(report.rmse_similarity),
+        "rmse_gain": _rounded(report.rmse_gain),
         "alphas": report.alphas,
         "test_judgments": report.sizes["test_judgments"],
+        "test_ratings": report.sizes["test_ratings"],
     }
     print(json.dumps(figures) if args.json else _text(figures))
     return figures
@@ -106,25 +118,34 @@ def _latencies(data, index, alphas: np.ndarray, test_rows: np.ndarray, args: arg
     return times
 
 
-def _rounded(by_group: dict[str, float]) -> dict[str, float]:
-    return {g: round(v, 4) for g, v in by_group.items()}
+def _rounded(by_group: dict[str, float | None]) -> dict[str, float | None]:
+    return {g: None if v is None else round(v, 4) for g, v in by_group.items()}
 
 
 def _text(f: dict) -> str:
     lines = [
-        f"{f['scenarios']} scenarios x {f['groups']} groups, {f['judgments']} judgments, D = {f['dim']}, "
-        f"bank {f['bank']} (generation {f['generate_s']} s)",
+        f"{f['scenarios']} scenarios x {f['groups']} groups, {f['judgments']} judgments, {f['ratings']} ratings, "
+        f"D = {f['dim']}, bank {f['bank']} (generation {f['generate_s']} s)",
         f"metrics + index {f['metrics_s']} s, tuning {f['tuning_s']} s (together {f['metrics_plus_tuning_s']} s)",
         f"retrieval per query: p50 {f['retrieval_p50_ms']} ms, p95 {f['retrieval_p95_ms']} ms",
-        f"test evaluation {f['evaluate_s']} s on {f['test_judgments']} judgments; furthest group {f['furthest_group']}",
-        f"{'group':<10} {'SPICA':>8} {'sim-only':>9} {'gain':>8}  alphas {list(('c', 'i', 'd', 's'))}",
+        f"test evaluation {f['evaluate_s']} s on {f['test_judgments']} judgments and {f['test_ratings']} ratings; "
+        f"furthest group {f['furthest_group']}",
+        f"{'':<10} {'pair accuracy':^27}  {'rating RMSE (1-5)':^27}",
+        f"{'group':<10} {'SPICA':>8} {'sim-only':>9} {'gain':>8}  {'SPICA':>8} {'sim-only':>9} {'gain':>8}  "
+        f"alphas {list(('c', 'i', 'd', 's'))}",
     ]
     for g in f["accuracy_spica"]:
+        rmse = "  ".join(_cell(f[key][g], width, sign) for key, width, sign in
+                         (("rmse_spica", 8, ""), ("rmse_similarity", 9, ""), ("rmse_gain", 8, "+")))
         lines.append(
             f"{g:<10} {f['accuracy_spica'][g]:>8.4f} {f['accuracy_similarity'][g]:>9.4f} {f['gain'][g]:>+8.4f}  "
-            f"{f['alphas'][g]}"
+            f"{rmse}  {f['alphas'][g]}"
         )
     return "\n".join(lines)
+
+
+def _cell(value: float | None, width: int, sign: str) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{sign}{width}.4f}"
 
 
 if __name__ == "__main__":

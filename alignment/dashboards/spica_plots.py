@@ -1,16 +1,32 @@
 """SPICA dashboard figures: plain lists in, Plotly figure dicts out (no Django)."""
 
 
+COLOURS = {"SPICA": "#1f77b4", "similarity only": "#ff7f0e"}
+
+
 def evaluation_figure(rows: list[dict]) -> dict:
+    """Pair accuracy per group, SPICA against similarity-only; beside it rating RMSE when the refit has
+    any (test scenarios with ratings), the paper's preference-prediction error."""
     groups = [row["group"] for row in rows]
-    return {
-        "data": [{"type": "bar", "name": "SPICA", "x": groups, "y": [row["spica"] for row in rows]},
-                 {"type": "bar", "name": "similarity only", "x": groups,
-                  "y": [row["similarity_only"] for row in rows]}],
-        "layout": {"title": {"text": "Predicting each group's held-out preferences from retrieved scenarios"},
-                   "barmode": "group", "yaxis": {"title": {"text": "pair accuracy (test split)"}, "range": [0, 1]},
-                   "height": 360},
-    }
+    data = [_bars("SPICA", groups, [row["spica"] for row in rows]),
+            _bars("similarity only", groups, [row["similarity_only"] for row in rows])]
+    layout = {"title": {"text": "Predicting each group's held-out preferences from retrieved scenarios"},
+              "barmode": "group", "yaxis": {"title": {"text": "pair accuracy (test split)"}, "range": [0, 1]},
+              "height": 360}
+    if any(row.get("rmse_spica") is not None for row in rows):
+        data += [_bars("SPICA", groups, [row.get("rmse_spica") for row in rows], axis="2"),
+                 _bars("similarity only", groups, [row.get("rmse_similarity_only") for row in rows], axis="2")]
+        layout |= {"xaxis": {"domain": [0, 0.45]}, "xaxis2": {"domain": [0.55, 1], "anchor": "y2"},
+                   "yaxis2": {"anchor": "x2", "rangemode": "tozero",
+                              "title": {"text": "rating RMSE (test split, lower is better)"}}}
+    return {"data": data, "layout": layout}
+
+
+def _bars(name: str, groups: list[str], values: list, *, axis: str = "") -> dict:
+    # The RMSE panel repeats the accuracy panel's colours and legend entries instead of adding its own.
+    bars = {"type": "bar", "name": name, "x": groups, "y": values, "marker": {"color": COLOURS[name]},
+            "legendgroup": name}
+    return bars | ({"xaxis": f"x{axis}", "yaxis": f"y{axis}", "showlegend": False} if axis else {})
 
 
 def distributions_figure(rows: list[dict], groups: list[str]) -> dict:
@@ -23,7 +39,7 @@ def distributions_figure(rows: list[dict], groups: list[str]) -> dict:
         "q3": [by[(group, m)]["p75"] for m in metrics], "lowerfence": [by[(group, m)]["p5"] for m in metrics],
         "upperfence": [by[(group, m)]["p95"] for m in metrics],
     } for group in groups]
-    return {"data": traces, "layout": {"title": {"text": "Norm metrics per group (support as log(1 + judgments))"},
+    return {"data": traces, "layout": {"title": {"text": "Norm metrics per group (support as log(1 + members))"},
                                        "boxmode": "group", "height": 400}}
 
 

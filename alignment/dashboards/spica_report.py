@@ -19,16 +19,21 @@ def spica_report(*, study: Study) -> Report:
     bank = spica_bank(run.artifact_path)
     groups = bank["group_names"]
     metrics = run.metrics
+    # Rating RMSE: None where the group had no rated test scenarios, or the refit predates it.
+    rmse = {key: metrics.get(key) or {} for key in ("rmse", "rmse_similarity", "rmse_gain")}
     evaluation = [{"group": g, "spica": num(metrics["accuracy"].get(g)),
-                   "similarity_only": num(metrics["accuracy_similarity"].get(g)), "gain": num(metrics["gain"].get(g))}
+                   "similarity_only": num(metrics["accuracy_similarity"].get(g)), "gain": num(metrics["gain"].get(g)),
+                   "rmse_spica": num(rmse["rmse"].get(g)), "rmse_similarity_only": num(rmse["rmse_similarity"].get(g)),
+                   "rmse_gain": num(rmse["rmse_gain"].get(g))}
                   for g in groups]
-    values = bank["metrics"]  # (n_b, G, M); support is log1p(judgments)
+    values = bank["metrics"]  # (n_b, G, M); support is log1p(members who judged or rated)
     distributions = [
         {"group": g, "metric": name, **{f"p{q}": num(v) for q, v in zip(QUANTILES, np.percentile(
             values[:, gi, mi], QUANTILES), strict=True)}}
         for gi, g in enumerate(groups) for mi, name in enumerate(METRICS)
     ]
-    summary = {"run": run.pk, "scenarios": metrics.get("scenarios"), "bank": metrics.get("bank"), "m": metrics.get("m")}
+    summary = {"run": run.pk, "scenarios": metrics.get("scenarios"), "bank": metrics.get("bank"), "m": metrics.get("m"),
+               "rating_scale": metrics.get("rating_scale")}
     return Report(tables={"evaluation": evaluation, "norms": _norm_examples(bank, groups),
                           "distributions": distributions}, groups=groups, summary=summary)
 

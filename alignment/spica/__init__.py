@@ -7,7 +7,9 @@ what the paper states: norm metrics per group (preference, consensus, intensity,
 support), retrieval by similarity plus alpha-weighted z-scored metrics, alphas tuned on a dev split.
 
 Typical use: build `SpicaData`, `split_scenarios`, then `run_spica` (or `compute_metrics`,
-`build_index`, `tune_alphas`, `evaluate_spica` step by step); serve with `top_m`.
+`build_index`, `tune_alphas`, `evaluate_spica` step by step); serve with `top_m`. Judgments and
+ratings carry their annotator, so `support` counts distinct members; the report gives pair accuracy
+and, where test scenarios have ratings, rating RMSE per group.
 """
 
 from alignment.spica.data import (
@@ -17,6 +19,7 @@ from alignment.spica.data import (
     ScenarioSplit,
     SpicaData,
     WinCounts,
+    member_counts,
     split_scenarios,
     win_counts,
 )
@@ -27,7 +30,9 @@ from alignment.spica.retrieval import (
     build_index,
     metric_bonus,
     pair_accuracy,
+    predicted_ratings,
     predicted_utilities,
+    rating_error,
     retrieval_scores,
     standardise,
     top_m,
@@ -54,9 +59,12 @@ __all__ = [
     "compute_metrics",
     "evaluate_spica",
     "make_scenarios",
+    "member_counts",
     "metric_bonus",
     "pair_accuracy",
+    "predicted_ratings",
     "predicted_utilities",
+    "rating_error",
     "retrieval_scores",
     "run_spica",
     "split_scenarios",

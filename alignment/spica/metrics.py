@@ -2,7 +2,9 @@
 
 pluralweb's own formulas, after SPICA's norm metrics (Jackson's return-potential model: which
 behaviour the group approves, how intensely, how crystallised). `tau` is the shrinkage strength in
-judgments: a group with n judgments on a scenario weighs them n : tau against the population.
+judgments: a group with n judgments on a scenario weighs them n : tau against the population. The
+shrinkage weights count judgments (or ratings), the evidence behind each estimate; `support` alone
+counts members, as SPICA.md defines it.
 
 - population win rate  p_pop[s, c] = (W_pop + tau / 2) / (N_pop + tau)  (W wins, a tie half a win;
   N appearances; the population itself is shrunk toward a coin flip)
@@ -17,7 +19,8 @@ judgments: a group with n judgments on a scenario weighs them n : tau against th
 - distinctiveness      n / (n + tau) * mean over candidates of |p[s, g, c] - p_rest[s, g, c]|, p_rest
   the shrunk win rate of all other groups pooled; the factor makes a group with no judgments on s
   (whose scores are the population's, not the rest's) not distinctive at all
-- support              n[s, g], the number of g's judgments on s (log1p(n) when used in retrieval)
+- support              k[s, g] = |{members of g who judged or rated s}|, distinct annotators (one who
+  judged six pairs and rated four candidates of s counts once); log1p(k) when used in retrieval
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alignment.spica.data import GroupRatings, SpicaData, pair_counts, win_counts
+from alignment.spica.data import GroupRatings, SpicaData, member_counts, pair_counts, win_counts
 
 METRICS = ("consensus", "intensity", "distinctiveness", "support")
 
@@ -39,11 +42,11 @@ class SpicaMetrics:
     consensus: np.ndarray  # (n_s, G), each of these on [0, 1]
     intensity: np.ndarray
     distinctiveness: np.ndarray
-    support: np.ndarray  # (n_s, G) judgments
+    support: np.ndarray  # (n_s, G) distinct members of g who judged or rated s
 
     def table(self) -> np.ndarray:
         """(n_s, G, M) in METRICS order, the inputs of retrieval's z_g; support as log1p so a few
-        scenarios with thousands of judgments do not dominate the standardisation."""
+        scenarios with hundreds of members do not dominate the standardisation."""
         return np.stack([self.consensus, self.intensity, self.distinctiveness, np.log1p(self.support)], axis=2)
 
 
@@ -71,7 +74,7 @@ def compute_metrics(data: SpicaData, *, tau: float = 2.0) -> SpicaMetrics:
         consensus=_consensus(data, counts.judgments, tau),
         intensity=intensity,
         distinctiveness=distinct,
-        support=counts.judgments,
+        support=member_counts(data),
     )
 
 

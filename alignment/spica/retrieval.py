@@ -10,6 +10,14 @@ vector of g's preferred candidate minus that of its dispreferred one; their sum 
 direction of preference, and a query candidate's predicted utility is features(c) . v. With stance
 one-hot features (synthetic data) this is a contrastive vote over stances; with candidate embeddings it
 is a nearest-direction guess, the numeric stand-in for an LLM reading preferred/dispreferred demos.
+
+Ratings are predicted from the same m demonstrations, as an affine map of that same utility (so a rating
+prediction orders a query's candidates as the pair rule does): the demos' own preferred and dispreferred
+answers fix the scale. Utility u is put on [-1, 1] by the utility a demo's preferred answer gets from
+its own vote (|contrast|^2 / 2, summed over the m demos), and mapped to mid + x * half, where mid and
+half are the mean centre and half-gap of g's scores of the demos' preferred and dispreferred answers.
+With stance one-hots: a stance every demo prefers gets the demos' mean preferred score, one none of
+them mentions gets the middle.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alignment.spica.data import TIE, GroupJudgments, SpicaData
+from alignment.spica.data import TIE, GroupJudgments, GroupRatings, SpicaData
 from alignment.spica.metrics import SpicaMetrics
 
 
@@ -30,6 +38,9 @@ class SpicaIndex:
     contrast: np.ndarray  # (G, n_b, F) float32, features of preferred minus dispreferred candidate
     preferred: np.ndarray  # (n_b, G) candidate index local to the scenario
     dispreferred: np.ndarray  # (n_b, G)
+    # (G, n_b, 2) g's scores on [0, 1] of the preferred and dispreferred candidate: the mean rating where
+    # g rated the scenario, the win rate elsewhere (metrics.py). Only rating predictions need it.
+    demo_scores: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -52,6 +63,9 @@ def build_index(data: SpicaData, metrics: SpicaMetrics, rows: np.ndarray | None 
     contrast = np.take_along_axis(features, pref[:, :, None], axis=1) - np.take_along_axis(
         features, dispref[:, :, None], axis=1
     )
+    scores = metrics.scores[rows]  # (n_b, G, C)
+    demo = np.stack([np.take_along_axis(scores, pref[:, :, None], axis=2)[:, :, 0],
+                     np.take_along_axis(scores, dispref[:, :, None], axis=2)[:, :, 0]], axis=2)
     return SpicaIndex(
         rows=rows,
         embeddings=np.ascontiguousarray(data.embeddings[rows], dtype=np.float32),
@@ -59,6 +73,7 @@ def build_index(data: SpicaData, metrics: SpicaMetrics, rows: np.ndarray | None 
         contrast=np.ascontiguousarray(contrast.transpose(1, 0, 2), dtype=np.float32),
         preferred=pref,
         dispreferred=dispref,
+        demo_scores=np.ascontiguousarray(demo.transpose(1, 0, 2), dtype=np.float32),
     )
 
 
@@ -112,3 +127,27 @@ def pair_accuracy(utilities: np.ndarray, position: np.ndarray, judgments: GroupJ
     margin = utilities[pos, a] - utilities[pos, b]
     predicted = np.where(margin > 0, 1.0, np.where(margin < 0, 0.0, TIE))
     return float(np.sum(1 - np.abs(predicted - label))), int(keep.sum())
+
+
+def predicted_ratings(index: SpicaIndex, retrieved: np.ndarray, group: int, utilities: np.ndarray) -> np.ndarray:
+    """(Q, C) predicted scores on [0, 1] from the utilities (Q, C) of `predicted_utilities` on the same
+    retrieved (Q, m) scenarios: mid + half * clip(u / unit, -1, 1), see the module docstring."""
+    if index.demo_scores is None:
+        raise ValueError("this index carries no demonstration scores; build it with build_index")
+    contrast = index.contrast[group][retrieved]  # (Q, m, F)
+    unit = 0.5 * np.einsum("qmf,qmf->q", contrast, contrast)  # 0 only when every contrast is 0, and then u = 0
+    demo = index.demo_scores[group][retrieved]  # (Q, m, 2)
+    mid = demo.mean(axis=(1, 2))
+    half = (demo[:, :, 0] - demo[:, :, 1]).mean(axis=1) / 2  # >= 0: preferred is the argmax of the scores
+    x = np.clip(utilities / np.where(unit > 0, unit, 1)[:, None], -1.0, 1.0)
+    return mid[:, None] + half[:, None] * x
+
+
+def rating_error(predicted: np.ndarray, position: np.ndarray, ratings: GroupRatings) -> tuple[float, int]:
+    """Squared error, on the ratings' own scale, of predicted scores (Q, C) on [0, 1] against the ratings
+    whose scenario sits at `position[scenario]` (-1: not a query). Returns (sum of squares, ratings) so
+    callers can pool chunks; RMSE is the root of their ratio."""
+    pos = position[ratings.scenario]
+    keep = pos >= 0
+    guess = ratings.low + (ratings.high - ratings.low) * predicted[pos[keep], ratings.candidate[keep]]
+    return float(np.sum((guess - ratings.rating[keep]) ** 2)), int(keep.sum())

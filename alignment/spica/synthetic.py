@@ -8,6 +8,12 @@ a group preference plus a topic effect every group shares. Salience: each group 
 rest, so on most scenarios a group's judgments are noisy and only some reveal its norm. The last group
 is the far one: its preference is the opposite of the others' and it is the smallest (fewest judgments
 per scenario), so population shrinkage and group-agnostic retrieval serve it worst.
+
+Each judgment comes from a member drawn from its group's pool of `members_per_group`, so a member may
+judge several pairs of one scenario. With `raters_per_group`, members also rate every candidate of a
+scenario on 1-5 (SPICA's study design): rating = round(3 + 2 tanh(salience * (u - mean u) / 2) + noise),
+clipped to [1, 5], so a group that cares gives extreme ratings and one that does not stays near 3.
+Annotators and ratings are drawn after the judgments, so a seed gives the same judgments either way.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alignment.spica.data import GroupJudgments, SpicaData
+from alignment.spica.data import GroupJudgments, GroupRatings, SpicaData
+
+RATING_LOW, RATING_HIGH = 1.0, 5.0
 
 
 @dataclass(frozen=True)
@@ -46,10 +54,14 @@ def make_scenarios(
     weak: float = 0.3,
     topic_effect: float = 0.5,
     embedding_noise: float = 0.8,
+    members_per_group: int = 50,
+    raters_per_group: tuple[float, ...] | None = None,
+    rating_noise: float = 0.7,
     seed: int = 0,
 ) -> SyntheticScenarios:
     """`judgments_per_group`: mean judgments per scenario by each group (Poisson); by default 4 for
-    every group but the far one, which has 1.5."""
+    every group but the far one, which has 1.5. `raters_per_group`: mean members per scenario and group
+    who rate all its candidates (Poisson); None: no ratings."""
     rng = np.random.default_rng(seed)
     rates = np.asarray(judgments_per_group or (4.0,) * (n_groups - 1) + (1.5,), dtype=np.float64)
     topic = rng.integers(0, n_topics, size=n_scenarios)
@@ -60,7 +72,13 @@ def make_scenarios(
     stance = np.argsort(rng.random((n_scenarios, n_stances)), axis=1)[:, :candidates]  # distinct stances
     utility, preference = _utilities(rng, n_groups, n_topics, n_stances, topic_effect)
     salience = np.where(rng.random((n_groups, n_topics)) < 0.5, strong, weak)
-    judgments = _judge(rng, topic, stance, utility, salience, rates)
+    judgments = _judge(rng, topic, stance, utility, salience, rates, members_per_group)
+    ratings = None
+    if raters_per_group is not None:
+        raters = np.asarray(raters_per_group, dtype=np.float64)
+        if len(raters) != n_groups:
+            raise ValueError("raters_per_group needs one rate per group")
+        ratings = _rate(rng, topic, stance, utility, salience, raters, members_per_group, rating_noise)
     pop = (rates[:, None] * preference).sum(axis=0) / rates.sum()
     data = SpicaData(
         embeddings=embeddings.astype(np.float32),
@@ -68,6 +86,7 @@ def make_scenarios(
         n_candidates=np.full(n_scenarios, candidates, dtype=np.int64),
         judgments=judgments,
         group_names=tuple(f"group-{g}" for g in range(n_groups)),
+        ratings=ratings,
     )
     return SyntheticScenarios(data, topic, stance, utility, salience, np.abs(preference - pop).mean(axis=1))
 
@@ -85,7 +104,7 @@ def _utilities(rng, n_groups: int, n_topics: int, n_stances: int, topic_effect: 
     return preference[:, None, :] + topic[None, :, :], preference
 
 
-def _judge(rng, topic, stance, utility, salience, rates) -> GroupJudgments:
+def _judge(rng, topic, stance, utility, salience, rates, members: int) -> GroupJudgments:
     n_s, n_c = stance.shape
     counts = rng.poisson(rates[None, :], size=(n_s, len(rates)))  # (n_s, G)
     cell = np.repeat(np.arange(counts.size), counts.reshape(-1))
@@ -96,4 +115,26 @@ def _judge(rng, topic, stance, utility, salience, rates) -> GroupJudgments:
     margin = utility[group, t, stance[scenario, a]] - utility[group, t, stance[scenario, b]]
     prob = 1 / (1 + np.exp(-salience[group, t] * margin))
     label = (rng.random(len(cell)) < prob).astype(np.float64)
-    return GroupJudgments.from_arrays(scenario, group, a, b, label)
+    annotator = group * members + rng.integers(0, members, size=len(cell))  # member ids are per group
+    return GroupJudgments.from_arrays(scenario, group, a, b, label, annotator=annotator)
+
+
+def _rate(rng, topic, stance, utility, salience, raters, members: int, noise: float) -> GroupRatings:
+    """Each rater rates every candidate of the scenario; raters are distinct members of the group."""
+    n_s, n_c = stance.shape
+    counts = np.minimum(rng.poisson(raters[None, :], size=(n_s, len(raters))), members)  # (n_s, G)
+    cell = np.repeat(np.arange(counts.size), counts.reshape(-1))  # one entry per (scenario, group, rater)
+    scenario, group = cell // len(raters), cell % len(raters)
+    # Distinct members per cell: consecutive pool positions from a random start (counts <= members).
+    first = np.cumsum(counts.reshape(-1)) - counts.reshape(-1)
+    start = rng.integers(0, members, size=counts.size)
+    annotator = group * members + (start[cell] + np.arange(len(cell)) - first[cell]) % members
+    t = topic[scenario]
+    centred = utility[group, t] - utility[group, t].mean(axis=1, keepdims=True)  # (n, K)
+    latent = salience[group, t][:, None] * np.take_along_axis(centred, stance[scenario], axis=1)  # (n, C)
+    mid, half = (RATING_LOW + RATING_HIGH) / 2, (RATING_HIGH - RATING_LOW) / 2
+    rating = np.clip(np.round(mid + half * np.tanh(latent / 2) + noise * rng.normal(size=latent.shape)),
+                     RATING_LOW, RATING_HIGH)
+    return GroupRatings.from_arrays(
+        np.repeat(scenario, n_c), np.repeat(group, n_c), np.tile(np.arange(n_c), len(cell)), rating.reshape(-1),
+        annotator=np.repeat(annotator, n_c), low=RATING_LOW, high=RATING_HIGH)

@@ -1,7 +1,9 @@
 """Alphas per group, tuned on dev scenarios by coordinate-wise grid search.
 
-Objective: accuracy of the prediction rule (retrieval.py) on group g's judgments of dev scenarios,
-each dev scenario used as a query against the bank with itself left out (leave-scenario-out). The
+Objective: how well the prediction rule (retrieval.py) predicts group g's own answers on dev scenarios,
+each dev scenario used as a query against the bank with itself left out (leave-scenario-out): the RMSE
+of g's ratings where g rated dev scenarios (ratings are the finer signal, and what SPICA's paper
+scores), otherwise the accuracy on g's pairwise judgments. The
 (Q, n_b) similarity block is computed once; each grid point only adds a bonus vector and re-selects
 the top m, so a point costs one pass over the block. Coordinate ascent starts at alpha = 0 and moves
 only on a strict improvement, so a group whose metrics do not help keeps the similarity-only baseline.
@@ -13,9 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alignment.spica.data import GroupJudgments, SpicaData
+from alignment.spica.data import GroupJudgments, GroupRatings, SpicaData
 from alignment.spica.metrics import METRICS
-from alignment.spica.retrieval import SpicaIndex, metric_bonus, pair_accuracy, predicted_utilities, top_m_from_scores
+from alignment.spica.retrieval import (
+    SpicaIndex,
+    metric_bonus,
+    pair_accuracy,
+    predicted_ratings,
+    predicted_utilities,
+    rating_error,
+    top_m_from_scores,
+)
 
 ALPHA_GRID = (-0.2, -0.1, 0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
@@ -26,17 +36,21 @@ class TunedAlphas:
     dev_accuracy: np.ndarray  # (G,) with the tuned alphas
     dev_accuracy_similarity: np.ndarray  # (G,) alpha = 0
     metric_names: tuple[str, ...] = METRICS
+    objective: tuple[str, ...] = ()  # per group: "rmse" (g rated dev scenarios) or "accuracy"
+    dev_rmse: np.ndarray | None = None  # (G,) NaN for a group tuned on accuracy
+    dev_rmse_similarity: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class QuerySet:
     """Queries against an index with their (Q, n_b) similarity block, own bank position (-1: not in
-    the bank), candidate features and the judgments that score the predictions."""
+    the bank), candidate features and the judgments (and ratings, if any) that score the predictions."""
 
     similarity: np.ndarray
     features: np.ndarray  # (Q, C, F)
     position: np.ndarray  # (n_s,) query position of each scenario row, -1 if not a query
     judgments: GroupJudgments
+    ratings: GroupRatings | None = None
 
 
 def query_set(data: SpicaData, index: SpicaIndex, rows: np.ndarray) -> QuerySet:
@@ -48,15 +62,28 @@ def query_set(data: SpicaData, index: SpicaIndex, rows: np.ndarray) -> QuerySet:
     similarity[np.flatnonzero(own >= 0), own[own >= 0]] = -np.inf  # leave the query's scenario out
     position = np.full(data.n_scenarios, -1, dtype=np.int64)
     position[rows] = np.arange(len(rows))
-    return QuerySet(similarity, data.candidate_features[rows], position, data.judgments.for_scenarios(rows))
+    ratings = None if data.ratings is None else data.ratings.for_scenarios(rows)
+    return QuerySet(similarity, data.candidate_features[rows], position, data.judgments.for_scenarios(rows), ratings)
 
 
-def query_accuracy(index: SpicaIndex, queries: QuerySet, group: int, alphas: np.ndarray, m: int) -> float:
+def _retrieve(index: SpicaIndex, queries: QuerySet, group: int, alphas: np.ndarray, m: int) -> tuple[np.ndarray, ...]:
+    """(Q, m) retrieved bank positions and the (Q, C) utilities they give the query candidates."""
     scores = queries.similarity + metric_bonus(index, group, alphas)[None, :]
     retrieved = top_m_from_scores(scores, m)
-    utilities = predicted_utilities(index, retrieved, group, queries.features)
+    return retrieved, predicted_utilities(index, retrieved, group, queries.features)
+
+
+def query_totals(index: SpicaIndex, queries: QuerySet, group: int, alphas: np.ndarray, m: int) -> np.ndarray:
+    """[correct pairs, decided judgments, squared rating error, ratings] of g's judgments and ratings of
+    the queries, from one retrieval: sums, so chunks of queries pool by adding them."""
+    retrieved, utilities = _retrieve(index, queries, group, alphas, m)
     correct, n = pair_accuracy(utilities, queries.position, queries.judgments.take(queries.judgments.group == group))
-    return correct / n if n else float("nan")
+    squared, n_ratings = 0.0, 0
+    if queries.ratings is not None:
+        predicted = predicted_ratings(index, retrieved, group, utilities)
+        squared, n_ratings = rating_error(predicted, queries.position,
+                                          queries.ratings.take(queries.ratings.group == group))
+    return np.array([correct, n, squared, n_ratings], dtype=np.float64)
 
 
 def tune_alphas(
@@ -77,9 +104,11 @@ def tune_alphas(
         dev_rows = np.sort(np.random.default_rng(seed).choice(dev_rows, size=max_queries, replace=False))
     queries = query_set(data, index, dev_rows)
     n_metrics = index.z.shape[2]
-    alphas, best, baseline = np.zeros((data.n_groups, n_metrics)), np.zeros(data.n_groups), np.zeros(data.n_groups)
+    alphas = np.zeros((data.n_groups, n_metrics))
+    best_totals, base_totals = np.zeros((data.n_groups, 4)), np.zeros((data.n_groups, 4))
     for group in range(data.n_groups):
-        baseline[group] = best[group] = query_accuracy(index, queries, group, alphas[group], m)
+        best_totals[group] = base_totals[group] = query_totals(index, queries, group, alphas[group], m)
+        best = _objective(best_totals[group])
         for _ in range(sweeps):
             for metric in range(n_metrics):
                 for value in grid:
@@ -87,7 +116,27 @@ def tune_alphas(
                         continue  # the current point: already scored
                     trial = alphas[group].copy()
                     trial[metric] = value
-                    accuracy = query_accuracy(index, queries, group, trial, m)
-                    if accuracy > best[group]:
-                        best[group], alphas[group] = accuracy, trial
-    return TunedAlphas(alphas, best, baseline)
+                    totals = query_totals(index, queries, group, trial, m)
+                    if _objective(totals) > best:
+                        best, best_totals[group], alphas[group] = _objective(totals), totals, trial
+    return TunedAlphas(
+        alphas, _accuracy(best_totals), _accuracy(base_totals),
+        objective=tuple("rmse" if rated else "accuracy" for rated in base_totals[:, 3] > 0),
+        dev_rmse=_rmse(best_totals), dev_rmse_similarity=_rmse(base_totals),
+    )
+
+
+def _objective(totals: np.ndarray) -> float:
+    """Higher is better: minus the rating RMSE where there are ratings, else pair accuracy."""
+    correct, n, squared, n_ratings = totals
+    if n_ratings > 0:
+        return -float(np.sqrt(squared / n_ratings))
+    return correct / n if n else float("-inf")
+
+
+def _accuracy(totals: np.ndarray) -> np.ndarray:
+    return np.where(totals[:, 1] > 0, totals[:, 0] / np.maximum(totals[:, 1], 1), np.nan)
+
+
+def _rmse(totals: np.ndarray) -> np.ndarray:
+    return np.where(totals[:, 3] > 0, np.sqrt(totals[:, 2] / np.maximum(totals[:, 3], 1)), np.nan)

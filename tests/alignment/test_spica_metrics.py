@@ -3,19 +3,22 @@
 import numpy as np
 import pytest
 
-from alignment.spica import GroupJudgments, GroupRatings, SpicaData, compute_metrics, win_counts
+from alignment.spica import GroupJudgments, GroupRatings, SpicaData, compute_metrics, member_counts, win_counts
 
 TAU = 2.0
 
 
-def _data(scenario, group, a, b, label, *, n_scenarios=1, n_groups=2, candidates=3, ratings=None) -> SpicaData:
+def _data(scenario, group, a, b, label, *, annotator=None, n_scenarios=1, n_groups=2, candidates=3,
+          ratings=None) -> SpicaData:
+    """Without `annotator`, every judgment comes from a member of its own."""
     rng = np.random.default_rng(0)
+    annotator = np.arange(len(label)) if annotator is None else annotator
     embeddings = rng.normal(size=(n_scenarios, 4))
     return SpicaData(
         embeddings=(embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).astype(np.float32),
         candidate_features=np.tile(np.eye(candidates, dtype=np.float32), (n_scenarios, 1, 1)),
         n_candidates=np.full(n_scenarios, candidates),
-        judgments=GroupJudgments.from_arrays(scenario, group, a, b, label),
+        judgments=GroupJudgments.from_arrays(scenario, group, a, b, label, annotator=annotator),
         group_names=tuple(f"g{i}" for i in range(n_groups)),
         ratings=ratings,
     )
@@ -83,7 +86,7 @@ def test_padding_candidates_are_never_preferred_or_dispreferred():
         embeddings=np.eye(2, 4, dtype=np.float32),
         candidate_features=np.tile(np.eye(4, dtype=np.float32), (2, 1, 1)),
         n_candidates=np.array([2, 4]),
-        judgments=GroupJudgments.from_arrays([0, 1], [0, 0], [0, 3], [1, 2], [0, 1]),
+        judgments=GroupJudgments.from_arrays([0, 1], [0, 0], [0, 3], [1, 2], [0, 1], annotator=[7, 7]),
         group_names=("g0",),
     )
     metrics = compute_metrics(data)
@@ -112,7 +115,7 @@ def test_win_counts_match_a_per_judgment_loop():
 
 
 def test_ratings_give_the_scores_where_a_group_rated_the_scenario():
-    ratings = GroupRatings.from_arrays([0, 0, 0], [0, 0, 0], [0, 1, 2], [1, 5, 3])
+    ratings = GroupRatings.from_arrays([0, 0, 0], [0, 0, 0], [0, 1, 2], [1, 5, 3], annotator=[9, 9, 9])
     data = _data([0], [1], [0], [1], [1], ratings=ratings)
     metrics = compute_metrics(data, tau=TAU)
     assert metrics.preferred[0, 0] == 1  # rated 5, though no pairwise judgment of group 0
@@ -127,7 +130,7 @@ def test_it_rejects_a_judgment_of_a_candidate_beyond_its_scenario():
 
 def test_it_rejects_labels_other_than_win_loss_or_tie():
     with pytest.raises(ValueError, match="labels"):
-        GroupJudgments.from_arrays([0], [0], [0], [1], [0.7])
+        GroupJudgments.from_arrays([0], [0], [0], [1], [0.7], annotator=[0])
 
 
 def test_population_consensus_pools_votes_so_opposed_groups_do_not_agree():
@@ -137,3 +140,39 @@ def test_population_consensus_pools_votes_so_opposed_groups_do_not_agree():
     metrics = compute_metrics(data, tau=TAU)
     assert metrics.consensus[0, 2] == pytest.approx(0.0)
     assert metrics.consensus[0, 0] == pytest.approx((2 * 1 + TAU * 0) / (2 + TAU))
+
+
+def test_support_counts_distinct_members_not_judgments():
+    # Group 0: members 10 and 11 judge all three pairs each (six judgments); group 1: member 20 judges
+    # two pairs. Shrinkage still weighs judgments; support counts the people.
+    pairs_a, pairs_b = [0, 0, 1], [1, 2, 2]
+    data = _data([0] * 8, [0] * 6 + [1, 1], pairs_a * 2 + [0, 1], pairs_b * 2 + [1, 2], [1] * 8,
+                 annotator=[10, 10, 10, 11, 11, 11, 20, 20])
+    metrics = compute_metrics(data, tau=TAU)
+    assert metrics.support[0].tolist() == [2, 1]
+    assert win_counts(data).judgments[0].tolist() == [6, 2]
+
+
+def test_a_member_who_judged_and_rated_a_scenario_counts_once_and_a_rater_counts_too():
+    # Member 5 judged a pair and rated two candidates of scenario 0; member 6 only rated; in group 1,
+    # member 8 only rated scenario 1.
+    ratings = GroupRatings.from_arrays([0, 0, 0, 1], [0, 0, 0, 1], [0, 1, 2, 0], [4, 2, 5, 3], annotator=[5, 5, 6, 8])
+    data = _data([0], [0], [0], [1], [1], annotator=[5], n_scenarios=2, ratings=ratings)
+    assert member_counts(data).tolist() == [[2, 0], [0, 1]]
+    assert compute_metrics(data).support.tolist() == [[2, 0], [0, 1]]
+
+
+def test_the_same_annotator_id_in_two_scenarios_counts_in_each():
+    data = _data([0, 1, 1], [0, 0, 0], [0, 0, 1], [1, 2, 2], [1, 1, 0], annotator=[3, 3, 3], n_scenarios=2)
+    assert member_counts(data)[:, 0].tolist() == [1, 1]
+
+
+def test_it_rejects_judgments_without_an_annotator_for_each():
+    with pytest.raises(ValueError, match="same length"):
+        GroupJudgments.from_arrays([0, 0], [0, 0], [0, 1], [1, 2], [1, 1], annotator=[4])
+
+
+def test_it_rejects_a_rating_of_a_candidate_beyond_its_scenario():
+    ratings = GroupRatings.from_arrays([0], [0], [3], [4], annotator=[1])
+    with pytest.raises(ValueError, match="a rating refers"):
+        _data([0], [0], [0], [1], [1], ratings=ratings)

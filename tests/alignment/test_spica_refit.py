@@ -4,20 +4,43 @@ import numpy as np
 import pytest
 
 from alignment.fits import fit_run_execute, fit_run_launch
+from alignment.spica import METRICS
 from annotation.errors import InputError
+from annotation.judgment_files import judgments_import
 from tests.alignment import fit_data
 from tests.alignment.fit_data import disagreeing_study
-from tests.factories import client_for
+from tests.factories import client_for, jsonl_bytes, make_study
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def spica_run(db):
-    study = disagreeing_study(slug="norms", prompts=12, annotators=8)
-    run = fit_run_execute(run_id=fit_run_launch(study=study, kind="spica", params={"m": 3}, user=None).pk)
+RATINGS_D = (5, 4, 2, 1)  # group D's rating of candidates 0..3 of every prompt; group R's is the reverse
+
+
+def rated_study(*, slug: str, prompts: int = 12, annotators: int = 8):
+    """Every annotator rates every candidate (the import derives pairwise judgments from the ratings)."""
+    study = make_study(slug=slug, prompts=prompts, candidates=4, strategy="all")
+    lines = [{"annotator_id": f"r{n}", "attributes": {"party": "DR"[n % 2]}, "prompt_id": f"p{p}",
+              "candidate_id": f"p{p}c{i}", "rating": RATINGS_D[i] if n % 2 == 0 else RATINGS_D[3 - i]}
+             for n in range(annotators) for p in range(prompts) for i in range(4)]
+    judgments_import(study=study, stream=jsonl_bytes(lines))
+    return study
+
+
+def _refit(study, **params):
+    run = fit_run_execute(run_id=fit_run_launch(study=study, kind="spica", params=params, user=None).pk)
     assert run.status == "succeeded", run.error
     return run
+
+
+@pytest.fixture
+def spica_run(db):
+    return _refit(disagreeing_study(slug="norms", prompts=12, annotators=8), m=3)
+
+
+@pytest.fixture
+def rated_run(db):
+    return _refit(rated_study(slug="rated"), m=3)
 
 
 def test_a_spica_refit_stores_per_group_evaluation_and_a_retrieval_bank(spica_run):
@@ -110,3 +133,53 @@ def test_the_refit_command_queues_a_spica_run_and_refuses_pal_options_for_it(db)
     out = io.StringIO()
     call_command("refit", study.slug, "--kind", "spica", "--m", "4", stdout=out)
     assert FitRun.objects.get().params == {"m": 4, "tau": 2.0, "seed": 0} and "queued" in out.getvalue()
+
+
+def test_support_in_the_refit_counts_members_not_their_judgments(spica_run):
+    # Every prompt: 4 members per party, each judging all 6 pairs (24 judgments per party).
+    with np.load(spica_run.artifact_path) as bank:
+        support = np.expm1(bank["metrics"][:, :, METRICS.index("support")])
+    np.testing.assert_allclose(support, 4, rtol=1e-5)
+
+
+def test_a_member_who_rated_and_so_judged_a_scenario_counts_once_in_support(rated_run):
+    # Ratings become derived judgments on import: 4 raters per party and prompt, 4 ratings and 6 derived
+    # judgments each, are still 4 members.
+    with np.load(rated_run.artifact_path) as bank:
+        support = np.expm1(bank["metrics"][:, :, METRICS.index("support")])
+    np.testing.assert_allclose(support, 4, rtol=1e-5)
+
+
+def test_a_spica_refit_on_rated_scenarios_stores_rating_rmse_for_spica_and_similarity_only(rated_run):
+    metrics = rated_run.metrics
+    groups = {"party=D", "party=R"}
+    assert set(metrics["rmse"]) == set(metrics["rmse_similarity"]) == set(metrics["rmse_gain"]) == groups
+    for g in groups:
+        assert 0 <= metrics["rmse"][g] <= 4 and 0 <= metrics["rmse_similarity"][g] <= 4
+        assert metrics["rmse_gain"][g] == pytest.approx(metrics["rmse_similarity"][g] - metrics["rmse"][g])
+    assert metrics["rating_scale"] == [1.0, 5.0] and metrics["sizes"]["test_ratings"] > 0
+
+
+def test_a_spica_refit_without_ratings_stores_no_rmse(spica_run):
+    metrics = spica_run.metrics
+    assert metrics["rmse"] == {"party=D": None, "party=R": None} == metrics["rmse_similarity"]
+    assert metrics["rating_scale"] is None
+
+
+def test_the_spica_dashboard_shows_rmse_beside_accuracy_when_the_refit_has_it(client, rated_run, researcher):
+    client.force_login(researcher)
+    url = f"/studies/{rated_run.study.slug}/dashboards/spica/"
+    rows = client.get(url + "?download=json").json()["tables"]["evaluation"]
+    assert {row["group"]: row["rmse_spica"] for row in rows} == {
+        g: round(v, 4) for g, v in rated_run.metrics["rmse"].items()}
+    page = client.get(url).content.decode()
+    assert "rating RMSE (test split, lower is better)" in page and "rating RMSE, SPICA" in page
+
+
+def test_the_spica_dashboard_leaves_rmse_out_when_the_refit_has_no_ratings(client, spica_run, researcher):
+    client.force_login(researcher)
+    url = f"/studies/{spica_run.study.slug}/dashboards/spica/"
+    rows = client.get(url + "?download=json").json()["tables"]["evaluation"]
+    assert rows and all(row["rmse_spica"] is None for row in rows)
+    page = client.get(url).content.decode()
+    assert "rating RMSE" not in page and "pair accuracy, SPICA" in page

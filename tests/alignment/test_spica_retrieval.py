@@ -5,12 +5,15 @@ import pytest
 
 from alignment.spica import (
     GroupJudgments,
+    GroupRatings,
     build_index,
     compute_metrics,
     make_scenarios,
     metric_bonus,
     pair_accuracy,
+    predicted_ratings,
     predicted_utilities,
+    rating_error,
     retrieval_scores,
     standardise,
     top_m,
@@ -97,7 +100,44 @@ def test_pair_accuracy_counts_equal_utilities_half_and_skips_tie_labels():
     position = np.full(10, -1)
     position[3] = 0
     judgments = GroupJudgments.from_arrays(
-        [3, 3, 3, 3, 5], [0] * 5, [1, 0, 2, 1, 0], [0, 1, 3, 2, 1], [1, 1, 1, 0.5, 1]
+        [3, 3, 3, 3, 5], [0] * 5, [1, 0, 2, 1, 0], [0, 1, 3, 2, 1], [1, 1, 1, 0.5, 1], annotator=[0, 1, 2, 3, 4]
     )
     # right, wrong, a coin flip (equal utilities), a tie label (skipped), not a query (skipped)
     assert pair_accuracy(utilities, position, judgments) == (1.5, 3)
+
+
+def test_ratings_take_the_demos_preferred_score_for_a_stance_they_all_prefer_and_the_middle_for_one_they_skip(small):
+    data, metrics, _ = small
+    index = build_index(data, metrics)  # its own copy: contrasts and demo scores are overwritten below
+    index.contrast[0, :2] = 0
+    index.contrast[0, :2, 2], index.contrast[0, :2, 4] = 1, -1  # both demos: stance 2 over stance 4
+    index.demo_scores[0, :2] = [[0.9, 0.1], [0.7, 0.3]]  # mean preferred 0.8, dispreferred 0.2
+    features = np.eye(5, dtype=np.float32)[[[4, 2, 0, 1]]]
+    retrieved = np.array([[0, 1]])
+    utilities = predicted_utilities(index, retrieved, 0, features)
+    np.testing.assert_allclose(predicted_ratings(index, retrieved, 0, utilities), [[0.2, 0.8, 0.5, 0.5]], atol=1e-6)
+
+
+def test_rating_predictions_order_each_querys_candidates_as_the_pair_rule_does(small):
+    data, _, index = small
+    rng = np.random.default_rng(4)
+    retrieved = np.stack([rng.choice(len(index), size=6, replace=False) for _ in range(40)])
+    features = data.candidate_features[:40]
+    for group in range(data.n_groups):
+        utilities = predicted_utilities(index, retrieved, group, features)
+        ratings = predicted_ratings(index, retrieved, group, utilities)
+        higher = utilities[:, :, None] > utilities[:, None, :]  # (Q, C, C): candidate i above candidate j
+        assert higher.any()
+        gap = ratings[:, :, None] - ratings[:, None, :]
+        assert np.all(gap[higher] >= -1e-6)
+        assert np.all((ratings >= 0) & (ratings <= 1))
+
+
+def test_rating_error_is_on_the_ratings_scale_and_skips_scenarios_that_are_not_queries():
+    predicted = np.array([[0.2, 0.8, 0.5, 0.5]])
+    position = np.full(10, -1)
+    position[3] = 0
+    ratings = GroupRatings.from_arrays([3, 3, 5], [0, 0, 0], [0, 1, 0], [1, 5, 5], annotator=[1, 1, 2])
+    # On 1-5, the predictions are 1.8 and 4.2: 0.8 off each; scenario 5 is not a query.
+    squared, n = rating_error(predicted, position, ratings)
+    assert n == 2 and squared == pytest.approx(2 * 0.8**2)
