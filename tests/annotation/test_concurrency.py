@@ -34,6 +34,32 @@ def _annotate_until_empty(participant, results: list, errors: list, barrier: thr
         connections.close_all()
 
 
+def _run_annotators(participants) -> tuple[list, list]:
+    results: list = []
+    errors: list = []
+    barrier = threading.Barrier(len(participants))
+    threads = [threading.Thread(target=_annotate_until_empty, args=(p, results, errors, barrier)) for p in participants]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    return results, errors
+
+
+def _assert_balanced_and_complete(results, errors, *, pairs: int, overlap: int, cap: int) -> None:
+    assert not errors
+    assert len(results) == THREADS
+    created = sum(c for c, _ in results)
+    assert created == Judgment.objects.count() == pairs * overlap
+    per_pair = Counter(Judgment.objects.values_list("pair_id", flat=True))
+    assert max(per_pair.values()) == overlap
+    per_pair_group = Judgment.objects.values("pair_id", "group_key").annotate(n=Count("id"))
+    assert max(row["n"] for row in per_pair_group) <= cap
+    assert not Judgment.objects.values("participant_id", "pair_id").annotate(n=Count("id")).filter(n__gt=1).exists()
+    assert set(Slot.objects.values_list("status", flat=True)) == {Slot.Status.DONE}
+    assert sum(r for _, r in results) > 0
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_annotators_never_exceed_k_and_lose_nothing(django_user_model):
     if require("PLURALWEB_REQUIRE_POSTGRES"):
@@ -43,23 +69,19 @@ def test_concurrent_annotators_never_exceed_k_and_lose_nothing(django_user_model
         make_participant(study, django_user_model.objects.create_user(f"t{i}"), party="DR"[i % 2])
         for i in range(THREADS)
     ]
-    results: list = []
-    errors: list = []
-    barrier = threading.Barrier(THREADS)
-    threads = [threading.Thread(target=_annotate_until_empty, args=(p, results, errors, barrier)) for p in participants]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
+    results, errors = _run_annotators(participants)
+    _assert_balanced_and_complete(results, errors, pairs=48, overlap=3, cap=2)  # cap ceil(3 / 2)
 
-    assert not errors
-    assert len(results) == THREADS
-    created = sum(c for c, _ in results)
-    assert created == Judgment.objects.count() == 48 * 3
-    per_pair = Counter(Judgment.objects.values_list("pair_id", flat=True))
-    assert max(per_pair.values()) == 3
-    per_pair_group = Judgment.objects.values("pair_id", "group_key").annotate(n=Count("id"))
-    assert max(row["n"] for row in per_pair_group) <= 2  # ceil(3 / 2)
-    assert not Judgment.objects.values("participant_id", "pair_id").annotate(n=Count("id")).filter(n__gt=1).exists()
-    assert set(Slot.objects.values_list("status", flat=True)) == {Slot.Status.DONE}
-    assert sum(r for _, r in results) > 0
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_annotators_of_one_group_race_for_open_slots_without_breaking_the_cap(django_user_model):
+    # k = 5 over 3 groups: each pair has one slot per group and two open ones, so annotators of the same
+    # group race for a pair's open slots and the loser must move on (the unique index refuses it).
+    study = make_study(slug="race", prompts=8, candidates=4, overlap=5, quota=1000,
+                       group_attributes={"region": ["N", "S", "W"]})
+    participants = [
+        make_participant(study, django_user_model.objects.create_user(f"r{i}"), party=None, region="NSW"[i % 3])
+        for i in range(THREADS)
+    ]
+    results, errors = _run_annotators(participants)
+    _assert_balanced_and_complete(results, errors, pairs=48, overlap=5, cap=2)  # cap ceil(5 / 3)
