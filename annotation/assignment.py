@@ -69,9 +69,14 @@ class Task:
     progress: Progress
 
 
+def judgments_done(sql: Statements, participant_id: int) -> int:
+    (done,) = sql.one("SELECT count(*) FROM annotation_judgment WHERE participant_id = %s", [participant_id])
+    return done
+
+
 def participant_progress(*, participant: Participant) -> Progress:
     with statements() as sql:
-        (done,) = sql.one("SELECT count(*) FROM annotation_judgment WHERE participant_id = %s", [participant.pk])
+        done = judgments_done(sql, participant.pk)
     return Progress(done=done, quota=participant.study.quota)
 
 
@@ -144,8 +149,11 @@ JOIN annotation_candidate cb ON cb.id = p.candidate_b_id
 WHERE a.id = %s"""
 
 
-def _open_slots_per_pair(study) -> int:
-    return slot_groups(study.overlap, study.group_attributes).count("")
+def _needs_group_cap(participant: Participant) -> bool:
+    """Whether `next` must check the per-group cap on open slots: only when the participant has a group
+    and a pair has two or more open slots (k mod G >= 2); see _GROUP_CAP_SQL."""
+    study = participant.study
+    return bool(participant.group_key) and slot_groups(study.overlap, study.group_attributes).count("") >= 2
 
 
 def _claimable_slot(sql: Statements, claimant: _Claimant, now: datetime, skipped: list[int]) -> tuple | None:
@@ -214,9 +222,9 @@ def pair_next_for_annotator(*, participant: Participant, now: datetime | None = 
 
 def _pair_next_in_database(participant: Participant, now: datetime) -> Task | None:
     # One call, its own transaction: the server-side function (migration 0008) runs the rules below.
-    group_cap = bool(participant.group_key) and _open_slots_per_pair(participant.study) >= 2
     with single_statement_transaction(), statements() as sql:
-        row = sql.one("SELECT * FROM pluralweb_pair_next(%s, %s, %s)", [participant.pk, now, group_cap])
+        row = sql.one("SELECT * FROM pluralweb_pair_next(%s, %s, %s)",
+                      [participant.pk, now, _needs_group_cap(participant)])
     if row is None:
         return None
     return _task_of(row[2:], Progress(done=row[0], quota=row[1]))
@@ -240,7 +248,7 @@ def _pair_next(participant: Participant, now: datetime) -> Task | None:
                 return None
             claimant = _Claimant(
                 participant.pk, group, study_id, lease_minutes, open_slots_after,
-                group_cap=bool(group) and _open_slots_per_pair(participant.study) >= 2,
+                group_cap=_needs_group_cap(participant),
             )
             live_id = _claim_with_retries(sql, claimant, now)
             if live_id is None:

@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from annotation.assignment import Progress, assignment_expire, participant_progress
+from annotation.assignment import Progress, assignment_expire, judgments_done, participant_progress
 from annotation.errors import Conflict, Forbidden, Gone, InputError, NotFound
 from annotation.models import Assignment, Judgment
 from annotation.plain_sql import Statements, aware, db_time, for_update, single_statement_transaction, statements
@@ -201,5 +201,4 @@ def _create(sql: Statements, lease: _Lease, data: JudgmentInput, now: datetime) 
     ])
     sql.run("UPDATE annotation_assignment SET status = 'judged' WHERE id = %s", [lease.id])
     sql.run("UPDATE annotation_slot SET status = 'done', lease_expires_at = NULL WHERE id = %s", [lease.slot_id])
-    (done,) = sql.one("SELECT count(*) FROM annotation_judgment WHERE participant_id = %s", [lease.participant_id])
-    return Submission(judgment, True, Progress(done=done, quota=lease.quota))
+    return Submission(judgment, True, Progress(done=judgments_done(sql, lease.participant_id), quota=lease.quota))

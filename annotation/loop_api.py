@@ -21,6 +21,7 @@ from annotation.errors import InputError, Rejected
 from annotation.judgments import judgment_input, judgment_submit
 from annotation.models import Judgment
 from annotation.selectors import participant_in_study
+from pluralweb.api_errors import service_error_answer
 from pluralweb.auth import CachedTokenAuthentication
 
 _TOKEN = CachedTokenAuthentication()
@@ -56,10 +57,9 @@ def _answer(body: dict, status_code: int = 200, **headers: str) -> JsonResponse:
 
 
 def _refusal(exc: Exception) -> JsonResponse:
-    if isinstance(exc, InputError):
-        return _answer(exc.as_dict(), 400)
-    if isinstance(exc, Rejected):
-        return _answer({"detail": exc.message, "code": exc.code}, exc.status)
+    service = service_error_answer(exc)
+    if service is not None:
+        return _answer(*service)
     headers = {"WWW-Authenticate": _TOKEN.authenticate_header(None)} if exc.status_code == 401 else {}
     return _answer({"detail": str(exc.detail)}, exc.status_code, **headers)
 
