@@ -168,6 +168,18 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Input limits (README "Limits"): each refusal is a 400 naming the field, never a 5xx or a runaway job.
+PLURALWEB_MAX_TEXT_CHARS = env_int("PLURALWEB_MAX_TEXT_CHARS", 20_000, minimum=1)  # a prompt turn, a candidate
+PLURALWEB_MAX_CANDIDATES_PER_PROMPT = env_int("PLURALWEB_MAX_CANDIDATES_PER_PROMPT", 50, minimum=2)
+PLURALWEB_MAX_PAIRS_PER_STUDY = env_int("PLURALWEB_MAX_PAIRS_PER_STUDY", 100_000, minimum=1)
+PLURALWEB_MAX_GROUPS = env_int("PLURALWEB_MAX_GROUPS", 64, minimum=1)  # product of the attributes' value counts
+PLURALWEB_MAX_REWARD_TEXTS = env_int("PLURALWEB_MAX_REWARD_TEXTS", 512, minimum=1)  # responses per /reward/ call
+PLURALWEB_MAX_JSON_DEPTH = env_int("PLURALWEB_MAX_JSON_DEPTH", 32, minimum=4)
+# JSON and form bodies: Django's own limit, which our JSON parser applies too. Uploads (study and judgment
+# files) are bounded by the whole request's size instead.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
+PLURALWEB_MAX_REQUEST_BYTES = env_int("PLURALWEB_MAX_REQUEST_BYTES", 256 * 1024 * 1024, minimum=1024)
+
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
