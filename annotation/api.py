@@ -4,7 +4,7 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
-from rest_framework.parsers import FileUploadParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FileUploadParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +18,7 @@ from annotation.models import Study
 from annotation.participants import participant_join
 from annotation.selectors import study_counts, study_get
 from annotation.study_files import study_import
+from pluralweb.request_limits import BoundedJSONParser
 
 
 class StudyOutput(serializers.ModelSerializer):
@@ -117,7 +118,7 @@ class StudyJudgmentsImportApi(APIView):
     """Admins import a judgment file (multipart field 'file'); all or nothing."""
 
     permission_classes = [IsStudyAdmin]
-    parser_classes = [MultiPartParser, FileUploadParser, JSONParser]
+    parser_classes = [MultiPartParser, FileUploadParser, BoundedJSONParser]
 
     @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
         "file": {"type": "string", "format": "binary"}}}}, responses={201: dict})

@@ -6,8 +6,7 @@ wrapping, negotiation, serializer fields and rendering were about a third of the
 (bench/annotation_loop.py), and these two calls need none of it.
 """
 
-import json
-
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
@@ -18,11 +17,13 @@ from rest_framework.views import APIView
 
 from annotation.assignment import pair_next_for_annotator
 from annotation.errors import InputError, Rejected
+from annotation.input_rules import json_parse
 from annotation.judgments import judgment_input, judgment_submit
 from annotation.models import Judgment
 from annotation.selectors import participant_in_study
 from pluralweb.api_errors import service_error_answer
 from pluralweb.auth import CachedTokenAuthentication
+from pluralweb.request_limits import RequestTooLarge
 
 _TOKEN = CachedTokenAuthentication()
 _SESSION = SessionAuthentication()
@@ -41,15 +42,16 @@ def _caller(request: HttpRequest):
 
 
 def _json_body(request: HttpRequest) -> object:
-    if not request.body:
+    try:
+        body = request.body  # at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes
+    except RequestDataTooBig:
+        raise RequestTooLarge() from None
+    if not body:
         return {}
     content_type = request.content_type or ""
     if content_type != "application/json":
         raise exceptions.UnsupportedMediaType(content_type)
-    try:
-        return json.loads(request.body)
-    except ValueError as exc:
-        raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+    return json_parse(body)  # depth-bounded; NUL, non-finite numbers and huge integers name their field
 
 
 def _answer(body: dict, status_code: int = 200, **headers: str) -> JsonResponse:
