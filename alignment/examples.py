@@ -9,8 +9,8 @@ from alignment.embeddings import conversation_text
 from alignment.models import FitRun
 from alignment.spica import METRICS, SpicaIndex, retrieval_scores, top_m
 from annotation.errors import InputError, NotFound
-from annotation.input_rules import long_text
 from annotation.groups import group_key_of
+from annotation.input_rules import long_text
 from annotation.models import Candidate, Prompt, Study
 
 MAX_M = 50

@@ -12,8 +12,8 @@ from alignment.models import FitRun
 from alignment.pal import Judgments, PalData, PalRewardModel, fit_new_users, load_pal
 from alignment.pal_dataset import LABELS
 from annotation.errors import InputError, NotFound
-from annotation.input_rules import long_text
 from annotation.groups import group_key_of
+from annotation.input_rules import long_text
 from annotation.models import Judgment, Participant, Study
 
 MAX_ITEMS = 256
