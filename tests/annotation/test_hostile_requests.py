@@ -236,3 +236,21 @@ def test_the_import_command_reports_a_poisoned_timestamp_with_its_line(study, tm
                                 "b": "p0c1", "choice": "A", "created_at": "0001-01-01T00:00:00+01:00"}) + "\n")
     with pytest.raises(CommandError, match=r"j.jsonl:1: field 'created_at'"):
         call_command("import_judgments", "s1", str(path), stdout=io.StringIO())
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "ftp://files.test/x", "data:text/html,hi"])
+def test_the_admin_refuses_a_completion_url_that_is_not_http(client, study, admin_user, url):
+    from django.contrib.auth.models import Permission
+    from django.forms.models import model_to_dict
+
+    admin_user.is_staff = True
+    admin_user.save(update_fields=["is_staff"])
+    admin_user.user_permissions.add(*Permission.objects.filter(codename="change_study"))
+    client.force_login(admin_user)
+    form = {k: v for k, v in model_to_dict(study).items() if v is not None}
+    form |= {"group_attributes": json.dumps(study.group_attributes), "completion_url": url}
+    response = client.post(f"/admin/annotation/study/{study.pk}/change/", form)
+    assert response.status_code == 200
+    assert list(response.context_data["adminform"].form.errors) == ["completion_url"]
+    study.refresh_from_db()
+    assert study.completion_url == ""
