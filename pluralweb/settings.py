@@ -173,6 +173,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pluralweb.api_schema.error_responses_hook",
+    ],
 }
 
 # Input limits (README "Limits"): each refusal is a 400 naming the field, never a 5xx or a runaway job.
