@@ -254,3 +254,8 @@ def test_the_admin_refuses_a_completion_url_that_is_not_http(client, study, admi
     assert list(response.context_data["adminform"].form.errors) == ["completion_url"]
     study.refresh_from_db()
     assert study.completion_url == ""
+
+
+def test_an_api_url_that_matches_nothing_is_a_json_404(researcher):
+    response = client_for(researcher).get("/api/fits/null,null/")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
