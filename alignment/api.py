@@ -1,6 +1,6 @@
 """Fit runs over REST: admins launch and cancel, researchers read."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,6 +33,7 @@ class FitRunOutput(serializers.ModelSerializer):
 class StudyFitsApi(APIView):
     """Researchers list a study's fit runs; admins launch one (202: queued for a worker)."""
 
+    @extend_schema_serializer(component_name="FitLaunchInput")
     class Input(serializers.Serializer):
         kind = serializers.ChoiceField(choices=FitRun.Kind.choices)
         params = serializers.DictField(required=False, default=dict)
@@ -44,7 +45,8 @@ class StudyFitsApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
         return Response(FitRunOutput(fit_runs_for(study=study_get(slug=slug)), many=True).data)
 
-    @extend_schema(request=Input, responses={202: FitRunOutput})
+    @extend_schema(request=Input, responses={202: FitRunOutput, 503: OpenApiResponse(
+        description="The broker is unreachable: nothing was queued.")})
     def post(self, request: Request, slug: str) -> Response:
         serializer = self.Input(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -64,7 +66,8 @@ class FitRunDetailApi(APIView):
 class FitRunCancelApi(APIView):
     permission_classes = [IsStudyAdmin]
 
-    @extend_schema(request=None, responses=FitRunOutput)
+    @extend_schema(request=None, responses={200: FitRunOutput, 409: OpenApiResponse(
+        description="The run has already ended.")})
     def post(self, request: Request, run_id: int) -> Response:
         return Response(FitRunOutput(fit_run_cancel(run=fit_run_get(run_id=run_id))).data)
 
@@ -74,6 +77,7 @@ class StudyRewardApi(APIView):
 
     permission_classes = [IsResearcher]
 
+    @extend_schema_serializer(component_name="RewardInput")
     class Input(serializers.Serializer):
         items = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=MAX_ITEMS)
         annotator_id = serializers.CharField(required=False, allow_blank=True)
@@ -95,6 +99,7 @@ class StudyMixtureApi(APIView):
 
     permission_classes = [IsResearcher]
 
+    @extend_schema_serializer(component_name="MixtureInput")
     class Input(serializers.Serializer):
         annotator_id = serializers.CharField()
         shots = serializers.IntegerField(required=False, min_value=0, max_value=10_000)
@@ -116,6 +121,7 @@ class StudyExamplesApi(APIView):
 
     permission_classes = [IsResearcher]
 
+    @extend_schema_serializer(component_name="ExamplesInput")
     class Input(serializers.Serializer):
         query = serializers.CharField()
         group = serializers.JSONField(help_text='attribute values {"party": "D"} or a group key')

@@ -34,10 +34,16 @@ def _store(model_name: str, vectors: dict[str, np.ndarray]) -> None:
     )
 
 
-def embeddings_for_texts(texts: list[str], *, model_name: str | None = None) -> np.ndarray:
-    """(n, D) float32 embeddings in input order, from the cache or the encoder."""
+def _keep_nothing(model_name: str, vectors: dict[str, np.ndarray]) -> None:
+    pass
+
+
+def embeddings_for_texts(texts: list[str], *, model_name: str | None = None, store_new: bool = True) -> np.ndarray:
+    """(n, D) float32 embeddings in input order, from the cache or the encoder. With store_new=False texts
+    the cache lacks are embedded but not kept: callers' one-off texts (reward queries) must not grow it for ever."""
     name = model_name or settings.EMBEDDING_MODEL
-    return embed_with_cache(texts, model_name=name, lookup=_lookup, store=_store, encoder_factory=load_encoder)
+    return embed_with_cache(texts, model_name=name, lookup=_lookup, store=_store if store_new else _keep_nothing,
+                            encoder_factory=load_encoder)
 
 
 def prompt_embeddings(prompt_ids: np.ndarray) -> np.ndarray:

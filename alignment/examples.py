@@ -10,6 +10,7 @@ from alignment.models import FitRun
 from alignment.spica import METRICS, SpicaIndex, retrieval_scores, top_m
 from annotation.errors import InputError, NotFound
 from annotation.groups import group_key_of
+from annotation.input_rules import long_text
 from annotation.models import Candidate, Prompt, Study
 
 MAX_M = 50
@@ -38,6 +39,7 @@ def scenario_examples(*, study: Study, query: str, group: object, m: int | None 
     dispreferred answer, metric values and scores, and a prompt block ready for in-context alignment."""
     if not isinstance(query, str) or not query.strip():
         raise InputError("must be a non-empty text", field="query")
+    long_text(query, "query")
     run = FitRun.objects.filter(study=study, kind=FitRun.Kind.SPICA, is_current=True).first()
     if run is None:
         raise NotFound(f"study {study.slug!r} has no SPICA refit yet; launch one", code="no_model")
@@ -46,7 +48,7 @@ def scenario_examples(*, study: Study, query: str, group: object, m: int | None 
     if not 1 <= m <= MAX_M:
         raise InputError(f"must be between 1 and {MAX_M}", field="m")
     g, key = _group_row(study, group, bank["group_names"])
-    query_embedding = embeddings_for_texts([conversation_text([{"role": "user", "content": query}])])
+    query_embedding = embeddings_for_texts([conversation_text([{"role": "user", "content": query}])], store_new=False)
     alphas = bank["alphas"][g]
     rows = top_m(bank["index"], query_embedding, g, alphas, min(m, len(bank["prompt_ids"])))[0]
     scores = retrieval_scores(bank["index"], query_embedding, g, alphas)[0]

@@ -248,8 +248,8 @@ def param_number(params: dict, defaults: dict, name: str, low: float, high: floa
     what = "an integer" if kind is int else "a number"
     try:
         value = kind(raw)
-    except (TypeError, ValueError):
-        raise InputError(f"must be {what}, got {raw!r}", field=f"params.{name}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"must be {what}, got {str(raw)[:64]!r}", field=f"params.{name}") from None
     if not low <= value <= high or (kind is int and isinstance(raw, float) and raw != value):
         raise InputError(f"must be {what} between {low} and {high}", field=f"params.{name}")
     return value

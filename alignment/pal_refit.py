@@ -24,7 +24,7 @@ MIN_ANNOTATORS = 4
 def clean_params(params: dict) -> dict:
     params_known(params, DEFAULTS)
     model = params.get("model", DEFAULTS["model"])
-    if model not in MODELS:
+    if not isinstance(model, str) or model not in MODELS:
         raise InputError(f"must be one of {', '.join(MODELS)}", field="params.model")
     number = partial(param_number, params, DEFAULTS)
     return {"model": model, "k": number("k", 1, 16), "max_epochs": number("max_epochs", 1, 1000),

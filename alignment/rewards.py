@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from django.conf import settings
 
 from alignment.embedding_store import embeddings_for_texts
 from alignment.embeddings import conversation_text
@@ -12,6 +13,7 @@ from alignment.pal import Judgments, PalData, PalRewardModel, fit_new_users, loa
 from alignment.pal_dataset import LABELS
 from annotation.errors import InputError, NotFound
 from annotation.groups import group_key_of
+from annotation.input_rules import long_text
 from annotation.models import Judgment, Participant, Study
 
 MAX_ITEMS = 256
@@ -94,10 +96,15 @@ def rewards_for(*, study: Study, items: list[dict], annotator_id: str | None = N
     if not items or len(items) > MAX_ITEMS:
         raise InputError(f"give between 1 and {MAX_ITEMS} items", field="items")
     conversations = [_conversation(item, i) for i, item in enumerate(items)]
+    texts = [text for item in items for text in item["responses"]]
+    if len(texts) > settings.PLURALWEB_MAX_REWARD_TEXTS:
+        raise InputError(f"at most {settings.PLURALWEB_MAX_REWARD_TEXTS} responses in all per call, got {len(texts)}",
+                         field="items")
     run, model = current_pal(study=study)
     mixture = mixture_for(study=study, model=model, annotator_id=annotator_id, group=group, weights=weights)
-    prompts = embeddings_for_texts(conversations)
-    responses = embeddings_for_texts([text for item in items for text in item["responses"]])
+    # Callers' texts are embedded for this answer only: the cache holds the study's own texts.
+    prompts = embeddings_for_texts(conversations, store_new=False)
+    responses = embeddings_for_texts(texts, store_new=False)
     rewards, start = [], 0
     for i, item in enumerate(items):
         end = start + len(item["responses"])
@@ -114,10 +121,12 @@ def _conversation(item: object, i: int) -> str:
     if not isinstance(responses, list) or not 1 <= len(responses) <= MAX_RESPONSES or not all(
             isinstance(r, str) and r.strip() for r in responses):
         raise InputError(f"must be a list of 1 to {MAX_RESPONSES} non-empty texts", field=f"items[{i}].responses")
+    for j, response in enumerate(responses):
+        long_text(response, f"items[{i}].responses[{j}]")
     turns = item.get("turns")
     try:
         if not isinstance(turns, list) or not turns:
             raise ValueError("needs at least one turn")
-        return conversation_text(turns)
+        return long_text(conversation_text(turns), f"items[{i}].turns")
     except (ValueError, TypeError) as exc:
         raise InputError(f"must be a list of {{role, content}} turns ({exc})", field=f"items[{i}].turns") from None

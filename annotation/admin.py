@@ -10,6 +10,7 @@ from django.utils.html import format_html
 
 from annotation.access import is_admin
 from annotation.errors import InputError
+from annotation.input_rules import group_count, web_url
 from annotation.judgment_files import judgments_import
 from annotation.models import Assignment, Candidate, Judgment, Pair, Participant, Prompt, Rating, Slot, Study
 from annotation.study_files import study_import
@@ -19,8 +20,34 @@ class UploadForm(forms.Form):
     file = forms.FileField(help_text="JSONL, format in docs/formats.md")
 
 
+class StudyAdminForm(forms.ModelForm):
+    class Meta:
+        model = Study
+        fields = "__all__"  # noqa: DJ007 -- the admin edits every field of a study, as before this form
+
+    def clean_completion_url(self) -> str:
+        # The same rule as study files: only http(s) becomes a link on the completion page.
+        url = self.cleaned_data.get("completion_url", "")
+        if url:
+            try:
+                web_url(url, "completion_url")
+            except InputError as exc:
+                raise forms.ValidationError(exc.message) from None
+        return url
+
+    def clean_group_attributes(self) -> dict:
+        attributes = self.cleaned_data.get("group_attributes") or {}
+        if isinstance(attributes, dict) and all(isinstance(v, list) for v in attributes.values()):
+            try:
+                group_count(attributes)
+            except InputError as exc:
+                raise forms.ValidationError(exc.message) from None
+        return attributes
+
+
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
+    form = StudyAdminForm
     list_display = ["slug", "title", "language", "overlap", "quota", "pair_strategy", "is_open", "links"]
     list_filter = ["language", "pair_strategy", "is_open"]
     search_fields = ["slug", "title"]

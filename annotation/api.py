@@ -1,10 +1,11 @@
 """REST API: one view per operation, each a thin door onto a service or selector."""
 
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
-from rest_framework.parsers import FileUploadParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FileUploadParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +19,7 @@ from annotation.models import Study
 from annotation.participants import participant_join
 from annotation.selectors import study_counts, study_get
 from annotation.study_files import study_import
+from pluralweb.request_limits import BoundedJSONParser
 
 
 class StudyOutput(serializers.ModelSerializer):
@@ -68,18 +70,21 @@ class StudyJoinApi(APIView):
 
     permission_classes = [AllowAny]
 
+    @extend_schema_serializer(component_name="JoinInput")
     class Input(serializers.Serializer):
         consent = serializers.BooleanField()
         attributes = serializers.DictField(child=serializers.CharField())
         external_id = serializers.CharField(required=False, allow_blank=True, max_length=128)
 
+    @extend_schema_serializer(component_name="JoinOutput")
     class Output(serializers.Serializer):
         participant_id = serializers.IntegerField()
         annotator_id = serializers.CharField()
         group = serializers.CharField()
         token = serializers.CharField()
 
-    @extend_schema(request=Input, responses={201: Output})
+    @extend_schema(request=Input, responses={201: Output, 409: OpenApiResponse(
+        description="This annotator id has already joined the study.")})
     def post(self, request: Request, slug: str) -> Response:
         data = _valid(self.Input, request.data)
         participant = participant_join(
@@ -99,7 +104,10 @@ class StudyExportApi(APIView):
 
     permission_classes = [IsResearcher]
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["jsonl", "csv"])], responses={200: str})
+    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["jsonl", "csv"])], responses={
+        (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="format=jsonl (default)"),
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="format=csv"),
+    })
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
         study = study_get(slug=slug)
         fmt = request.query_params.get("format", "jsonl")
@@ -117,7 +125,7 @@ class StudyJudgmentsImportApi(APIView):
     """Admins import a judgment file (multipart field 'file'); all or nothing."""
 
     permission_classes = [IsStudyAdmin]
-    parser_classes = [MultiPartParser, FileUploadParser, JSONParser]
+    parser_classes = [MultiPartParser, FileUploadParser, BoundedJSONParser]
 
     @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
         "file": {"type": "string", "format": "binary"}}}}, responses={201: dict})

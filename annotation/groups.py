@@ -4,6 +4,7 @@ import itertools
 import math
 
 from annotation.errors import InputError
+from annotation.input_rules import clean_text
 
 
 def group_key(attributes: dict[str, str], group_attributes: dict[str, list[str]]) -> str:
@@ -35,7 +36,8 @@ def validate_attributes(attributes: object, group_attributes: dict[str, list[str
     # Extra attributes (age band, language...) are kept for slicing later but do not define groups.
     for name, value in attributes.items():
         if name not in clean:
-            clean[name] = str(value)
+            where = f"attributes.{clean_text(str(name), 'attributes', max_length=64)}"
+            clean[name] = clean_text(str(value), where, max_length=200)
     return clean
 
 

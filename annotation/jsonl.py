@@ -1,36 +1,42 @@
 """Streaming JSONL reading with line numbers, and typed field access that names what is wrong."""
 
 import io
-import json
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from annotation.errors import InputError
+from annotation.input_rules import clean_text, json_parse
 
 
-def text_lines(stream: IO) -> Iterable[str]:
-    """Lines of a text or binary stream, decoded as UTF-8, one at a time (files may be large)."""
+def text_lines(stream: IO, *, source: str = "") -> Iterable[str]:
+    """Lines of a text or binary stream, decoded as UTF-8, one at a time (files may be large).
+
+    Binary lines are decoded one by one: a decoder over the whole stream reads ahead, and would blame
+    a bad byte on the first line of its buffer rather than on the line that holds it.
+    """
     if isinstance(stream, io.TextIOBase):
-        return stream
-    return io.TextIOWrapper(stream, encoding="utf-8", newline="")
+        yield from stream
+        return
+    for line_no, raw in enumerate(stream, start=1):
+        try:
+            yield raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not UTF-8 text: {exc.reason} at byte {exc.start + 1}", line=line_no,
+                             source=source) from None
 
 
 def iter_jsonl(stream: IO, *, source: str = "") -> Iterator[tuple[int, dict]]:
     """(line number, object) for each non-blank line; a bad line raises InputError naming it."""
-    line_no = 0
-    try:
-        for line_no, line in enumerate(text_lines(stream), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", line=line_no, source=source) from None
-            if not isinstance(obj, dict):
-                raise InputError("each line must be a JSON object", line=line_no, source=source)
-            yield line_no, obj
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text: {exc.reason}", line=line_no + 1, source=source) from None
+    for line_no, line in enumerate(text_lines(stream, source=source), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json_parse(line)
+        except InputError as exc:
+            raise exc.at(line=line_no, source=source) from None
+        if not isinstance(obj, dict):
+            raise InputError("each line must be a JSON object", line=line_no, source=source)
+        yield line_no, obj
 
 
 def field(obj: dict, name: str, kind: type | tuple[type, ...], *, required: bool = True, default: Any = None,
@@ -52,7 +58,7 @@ def field(obj: dict, name: str, kind: type | tuple[type, ...], *, required: bool
 
 def text_field(obj: dict, name: str, *, required: bool = True, prefix: str = "", max_length: int | None = None) -> str:
     value = field(obj, name, (str, int), required=required, default="", prefix=prefix)
-    value = str(value)
+    value = clean_text(str(value), f"{prefix}{name}")
     if required and not value.strip():
         raise InputError("must not be empty", field=f"{prefix}{name}")
     if max_length is not None and len(value) > max_length:

@@ -51,6 +51,31 @@ def export_records(*, study: Study) -> Iterator[dict]:
         }
 
 
+# Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection"); a leading
+# quote makes it text. Cells already starting with a quote get one too, so that csv_cell_unescape() is exact.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_cell_escape(value: object) -> object:
+    """A text cell made inert for spreadsheets: prefixed with ' when it starts like a formula."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_cell_unescape(cell: str) -> str:
+    """The text csv_cell_escape() was given: what a reader of our CSV does to get the values back."""
+    if cell.startswith("'") and cell[1:].startswith(_FORMULA_START):
+        return cell[1:]
+    return cell
+
+
+def _csv_cell(value: object) -> object:
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, ensure_ascii=False)
+    return csv_cell_escape(value)
+
+
 def export_lines(*, study: Study, fmt: str = "jsonl") -> Iterator[str]:
     """The export as lines of text, streamed: JSONL, or CSV with nested values as JSON."""
     if fmt == "jsonl":
@@ -63,8 +88,7 @@ def export_lines(*, study: Study, fmt: str = "jsonl") -> Iterator[str]:
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     for record in export_records(study=study):
-        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
-                         for k, v in record.items()})
+        writer.writerow({k: _csv_cell(v) for k, v in record.items()})
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -9,7 +9,7 @@ leaves the database as it was.
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import combinations, groupby
 from typing import IO
 
@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from annotation.errors import InputError
 from annotation.groups import group_key, validate_attributes
+from annotation.input_rules import long_text, rating, timestamp
 from annotation.jsonl import field, iter_jsonl, text_field
 from annotation.models import Candidate, Judgment, Pair, Participant, Rating, Study
 
@@ -90,18 +91,12 @@ class _StudyIndex:
 
 def _created_at(obj: dict) -> datetime:
     raw = field(obj, "created_at", str, required=False)
-    if not raw:
-        return timezone.now()
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise InputError(f"{raw!r} is not an ISO 8601 date-time", field="created_at") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return timestamp(raw, "created_at") if raw else timezone.now()
 
 
 def _number(obj: dict, name: str, *, required: bool) -> float | None:
     value = field(obj, name, (int, float), required=required)
-    return None if value is None else float(value)
+    return None if value is None else rating(value, name)
 
 
 def _judgment(obj: dict, index: _StudyIndex) -> tuple[Judgment, tuple[int, int]]:
@@ -120,7 +115,7 @@ def _judgment(obj: dict, index: _StudyIndex) -> tuple[Judgment, tuple[int, int]]
     pair_pk = index.pair(prompt_pk, a, b)
     judgment = Judgment(
         participant=participant, pair_id=pair_pk, candidate_a_id=a, candidate_b_id=b, choice=choice,
-        strength=strength, rationale=text_field(obj, "rationale", required=False),
+        strength=strength, rationale=long_text(text_field(obj, "rationale", required=False), "rationale"),
         rating_a=_number(obj, "rating_a", required=False), rating_b=_number(obj, "rating_b", required=False),
         group_key=participant.group_key, origin=Judgment.Origin.IMPORT, created_at=_created_at(obj),
         # Client ids are the submitting client's idempotency keys, not data: imports make their own.
@@ -199,6 +194,9 @@ def judgments_import(*, study: Study, stream: IO, source: str = "") -> JudgmentI
             summary.ratings += ratings.flush()
     summary.judgments += judgments.flush()
     summary.ratings += ratings.flush()
+    if not summary.judgments and not summary.ratings:
+        # An empty upload is almost always the wrong file; a 201 with zero counts would hide that.
+        raise InputError("the file holds no judgments or ratings: nothing was imported", source=source)
     summary.from_ratings = _judgments_from_ratings(index, rated_by)
     return summary
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from annotation.assignment import Progress, assignment_expire, judgments_done, participant_progress
 from annotation.errors import Conflict, Forbidden, Gone, InputError, NotFound
+from annotation.input_rules import INT32_MAX, INT64_MAX, clean_text, integer
 from annotation.models import Assignment, Judgment
 from annotation.plain_sql import Statements, aware, db_time, for_update, single_statement_transaction, statements
 
@@ -44,7 +45,7 @@ def judgment_input(body: object) -> JudgmentInput:
     if not isinstance(body, dict):
         raise InputError("the body must be a JSON object")
     assignment = body.get("assignment")
-    if isinstance(assignment, str) and assignment.isdigit():
+    if isinstance(assignment, str) and assignment.isascii() and assignment.isdigit() and len(assignment) <= 20:
         assignment = int(assignment)
     if not isinstance(assignment, int) or isinstance(assignment, bool):
         raise InputError("must be the integer id of your assignment", field="assignment")
@@ -61,6 +62,12 @@ def judgment_input(body: object) -> JudgmentInput:
 
 
 def _validate(data: JudgmentInput) -> None:
+    # Every door (API, page) comes through here: the integers must fit their columns, the texts hold no NUL.
+    integer(data.assignment_id, "assignment", maximum=INT64_MAX)
+    if data.time_taken_ms is not None:
+        integer(data.time_taken_ms, "time_taken_ms", maximum=INT32_MAX)
+    clean_text(data.client_id, "client_id")
+    clean_text(data.rationale, "rationale")
     if data.choice not in _CHOICES:
         raise InputError(f"must be one of {', '.join(_CHOICES)}", field="choice")
     if data.strength and data.strength not in _STRENGTHS:

@@ -6,10 +6,9 @@ wrapping, negotiation, serializer fields and rendering were about a third of the
 (bench/annotation_loop.py), and these two calls need none of it.
 """
 
-import json
-
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
@@ -18,11 +17,13 @@ from rest_framework.views import APIView
 
 from annotation.assignment import pair_next_for_annotator
 from annotation.errors import InputError, Rejected
+from annotation.input_rules import json_parse
 from annotation.judgments import judgment_input, judgment_submit
 from annotation.models import Judgment
 from annotation.selectors import participant_in_study
 from pluralweb.api_errors import service_error_answer
 from pluralweb.auth import CachedTokenAuthentication
+from pluralweb.request_limits import BoundedJSONParser, RequestTooLarge
 
 _TOKEN = CachedTokenAuthentication()
 _SESSION = SessionAuthentication()
@@ -41,15 +42,16 @@ def _caller(request: HttpRequest):
 
 
 def _json_body(request: HttpRequest) -> object:
-    if not request.body:
+    try:
+        body = request.body  # at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes
+    except RequestDataTooBig:
+        raise RequestTooLarge() from None
+    if not body:
         return {}
     content_type = request.content_type or ""
     if content_type != "application/json":
         raise exceptions.UnsupportedMediaType(content_type)
-    try:
-        return json.loads(request.body)
-    except ValueError as exc:
-        raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+    return json_parse(body)  # depth-bounded; NUL, non-finite numbers and huge integers name their field
 
 
 def _answer(body: dict, status_code: int = 200, **headers: str) -> JsonResponse:
@@ -66,6 +68,7 @@ def _refusal(exc: Exception) -> JsonResponse:
 
 class AnnotationLoopApi(APIView):
     permission_classes = [IsAuthenticated]  # what the schema shows; dispatch() enforces it
+    parser_classes = [BoundedJSONParser]  # likewise: _json_body() takes JSON only
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         self.args, self.kwargs, self.request, self.headers = args, kwargs, request, {}
@@ -104,6 +107,7 @@ class StudyNextApi(AnnotationLoopApi):
 class JudgmentCreateApi(AnnotationLoopApi):
     """Submit a judgment; replaying a client_id returns the stored judgment (200) instead of a new one."""
 
+    @extend_schema_serializer(component_name="JudgmentSubmitInput")
     class Input(serializers.Serializer):
         """For the schema; judgment_input() reads the body."""
 
@@ -115,7 +119,12 @@ class JudgmentCreateApi(AnnotationLoopApi):
         client_id = serializers.CharField(max_length=64)
         time_taken_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
 
-    @extend_schema(request=Input, responses={200: dict, 201: dict})
+    @extend_schema(request=Input, responses={
+        200: dict, 201: dict,
+        404: OpenApiResponse(description="No such assignment."),
+        409: OpenApiResponse(description="The assignment is already judged, or the client_id is another's."),
+        410: OpenApiResponse(description="The lease expired: ask for the next pair."),
+    })
     def post(self, request) -> HttpResponse:
         raise NotImplementedError  # documents the operation; dispatch() calls answer()
 

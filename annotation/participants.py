@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from annotation.errors import Conflict, Forbidden, InputError
 from annotation.groups import group_key, validate_attributes
+from annotation.input_rules import clean_text
 from annotation.models import Participant, Study
 
 # Query parameters that crowd platforms append to a study link (Prolific, MTurk, CloudResearch).
@@ -17,7 +18,8 @@ CROWD_ID_PARAMS = ("PROLIFIC_PID", "workerId", "participantId")
 
 
 def crowd_params_from(query: dict) -> dict[str, str]:
-    return {name: str(query[name])[:128] for name in CROWD_PARAMS if query.get(name)}
+    """The crowd platform's parameters of a study link; a NUL in one is refused before it reaches the session."""
+    return {name: clean_text(str(query[name]), name)[:128] for name in CROWD_PARAMS if query.get(name)}
 
 
 def crowd_external_id(crowd_params: dict[str, str]) -> str:
@@ -54,7 +56,7 @@ def participant_join(
             return existing
     else:
         user = _new_annotator_account()
-    external_id = (external_id or "").strip()[:128] or crowd_external_id(crowd_params or {})
+    external_id = clean_text((external_id or "").strip()[:128], "external_id") or crowd_external_id(crowd_params or {})
     if external_id and Participant.objects.filter(study=study, external_id=external_id).exists():
         raise Conflict(f"annotator id {external_id!r} has already joined this study", code="already_joined")
     try:

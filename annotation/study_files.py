@@ -13,8 +13,9 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from annotation.errors import InputError
+from annotation.input_rules import group_count, long_text, web_url
 from annotation.jsonl import field, iter_jsonl, text_field
-from annotation.models import Candidate, Prompt, Study
+from annotation.models import Candidate, Pair, Prompt, Study
 from annotation.pairing import pairs_create
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -58,6 +59,8 @@ def parse_header(obj: dict) -> dict:
         "pair_strategy": text_field(study, "pair_strategy", required=False, prefix=prefix) or Study.PairStrategy.NC,
         "description": text_field(study, "description", required=False, prefix=prefix),
     }
+    if header["completion_url"]:
+        web_url(header["completion_url"], "study.completion_url")
     if header["language"] not in dict(settings.LANGUAGES):
         raise InputError(f"must be one of {', '.join(dict(settings.LANGUAGES))}", field="study.language")
     if header["pair_strategy"] not in Study.PairStrategy.values:
@@ -93,6 +96,7 @@ def _group_attributes(raw: dict) -> dict[str, list[str]]:
         if len(set(values)) != len(values) or any(c in v for v in values for c in "|="):
             raise InputError("values must be distinct and contain no '|' or '='", field=path)
         clean[name] = values
+    group_count(clean, "study.group_attributes")
     return clean
 
 
@@ -107,7 +111,7 @@ def parse_prompt(obj: dict) -> PromptRecord:
         role = text_field(turn, "role", prefix=f"turns[{i}].")
         if role not in ROLES:
             raise InputError(f"must be one of {', '.join(sorted(ROLES))}", field=f"turns[{i}].role")
-        text_field(turn, "content", prefix=f"turns[{i}].")
+        long_text(text_field(turn, "content", prefix=f"turns[{i}]."), f"turns[{i}].content")
     tags = field(obj, "tags", list, required=False, default=[])
     if not all(isinstance(tag, str) for tag in tags):
         raise InputError("must be a list of strings", field="tags")
@@ -125,6 +129,9 @@ def parse_prompt(obj: dict) -> PromptRecord:
 def _candidates(raw: list) -> list[dict]:
     if len(raw) < 2:
         raise InputError("a prompt needs at least two candidates to make a pair", field="candidates")
+    if len(raw) > settings.PLURALWEB_MAX_CANDIDATES_PER_PROMPT:
+        raise InputError(f"at most {settings.PLURALWEB_MAX_CANDIDATES_PER_PROMPT} candidates per prompt",
+                         field="candidates")
     seen: set[str] = set()
     out = []
     for i, cand in enumerate(raw):
@@ -137,7 +144,7 @@ def _candidates(raw: list) -> list[dict]:
         seen.add(candidate_id)
         out.append({
             "external_id": candidate_id,
-            "text": text_field(cand, "text", prefix=prefix),
+            "text": long_text(text_field(cand, "text", prefix=prefix), f"{prefix}text"),
             "source": text_field(cand, "source", required=False, prefix=prefix, max_length=200),
             "strategy": text_field(cand, "strategy", required=False, prefix=prefix, max_length=64),
         })
@@ -173,15 +180,31 @@ def study_import(stream: IO, *, source: str = "", append: bool = False) -> Impor
     study = _study_for_header(header, append=append, source=source)
     summary = ImportSummary(study=study)
     known = set(Prompt.objects.filter(study=study).values_list("external_id", flat=True))
+    pairs = Pair.objects.filter(prompt__study=study).count()
     for line_no, record in prompts:
         if record.prompt_id in known:
             raise InputError(
                 f"duplicate prompt_id {record.prompt_id!r}", field="prompt_id", line=line_no, source=source
             )
         known.add(record.prompt_id)
+        pairs += _pairs_planned(study, len(record.candidates))
+        if pairs > settings.PLURALWEB_MAX_PAIRS_PER_STUDY:
+            raise InputError(
+                f"the study would have more than {settings.PLURALWEB_MAX_PAIRS_PER_STUDY} pairs "
+                f"(strategy {study.pair_strategy!r}); use fewer candidates or set pairs_per_prompt",
+                field="candidates", line=line_no, source=source,
+            )
         _prompt_create(study, record, summary)
     _analyze()
     return summary
+
+
+def _pairs_planned(study: Study, n_candidates: int) -> int:
+    # At most: `all` makes every pair, the others pairs_per_prompt (or n - 1), never more than all.
+    every = n_candidates * (n_candidates - 1) // 2
+    if study.pair_strategy == Study.PairStrategy.ALL:
+        return every
+    return min(every, study.pairs_per_prompt or max(1, n_candidates - 1))
 
 
 def _analyze() -> None:

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.assignment import Task, pair_next_for_annotator, participant_progress
 from annotation.errors import InputError, Rejected
+from annotation.input_rules import INT64_MAX, form_integer
 from annotation.judgments import JudgmentInput, judgment_submit
 from annotation.models import Judgment, Participant, Study
 from annotation.participants import crowd_params_from, participant_for_user, participant_join
@@ -50,7 +51,12 @@ def study_join(request: HttpRequest, study: Study) -> HttpResponse:
         return redirect("annotation:annotate", slug=study.slug)
     state = request.session.get(_session_key(study), {})
     if request.method == "GET":
-        crowd = crowd_params_from(request.GET)
+        try:
+            crowd = crowd_params_from(request.GET)
+        except InputError as exc:
+            message = _("This study link is malformed (%(field)s); please use the link you were given.") % {
+                "field": exc.field}
+            return render(request, "annotation/message.html", {"study": study, "message": message}, status=400)
         if crowd:
             state["crowd"] = crowd
             request.session[_session_key(study)] = state
@@ -138,11 +144,15 @@ def study_judge(request: HttpRequest, study: Study) -> HttpResponse:
 
 def _judgment_input(request: HttpRequest) -> JudgmentInput:
     try:
-        assignment_id = int(request.POST.get("assignment", ""))
-        time_taken = request.POST.get("time_taken_ms") or None
-        time_taken_ms = max(0, int(float(time_taken))) if time_taken else None
-    except ValueError:
+        assignment_id = form_integer(request.POST.get("assignment", ""), "assignment", maximum=INT64_MAX)
+    except InputError:
         raise InputError(_("The form was incomplete; please choose again."), field="assignment") from None
+    time_taken = request.POST.get("time_taken_ms") or None
+    # The page measures this itself; a tampered value is dropped rather than costing the annotator a judgment.
+    try:
+        time_taken_ms = form_integer(time_taken, "time_taken_ms") if time_taken else None
+    except InputError:
+        time_taken_ms = None
     return JudgmentInput(
         assignment_id=assignment_id,
         choice=request.POST.get("choice", ""),
@@ -166,7 +176,8 @@ def study_done(request: HttpRequest, study: Study) -> HttpResponse:
 
 
 def _completion_url(study: Study) -> str:
-    if not study.completion_url:
+    # Only http(s) becomes a link, whatever an older import or the admin stored.
+    if not study.completion_url.lower().startswith(("http://", "https://")):
         return ""
     if "{code}" in study.completion_url:
         return study.completion_url.replace("{code}", study.completion_code)

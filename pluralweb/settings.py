@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "pluralweb.request_limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -151,6 +152,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Bounded depth and size, NUL and non-finite numbers refused with the field named (pluralweb/request_limits.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "pluralweb.request_limits.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     # `?format=csv` on export means a file format, not DRF's renderer override.
@@ -166,7 +173,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pluralweb.api_schema.error_responses_hook",
+    ],
 }
+
+# Input limits (README "Limits"): each refusal is a 400 naming the field, never a 5xx or a runaway job.
+PLURALWEB_MAX_TEXT_CHARS = env_int("PLURALWEB_MAX_TEXT_CHARS", 20_000, minimum=1)  # a prompt turn, a candidate
+PLURALWEB_MAX_CANDIDATES_PER_PROMPT = env_int("PLURALWEB_MAX_CANDIDATES_PER_PROMPT", 50, minimum=2)
+PLURALWEB_MAX_PAIRS_PER_STUDY = env_int("PLURALWEB_MAX_PAIRS_PER_STUDY", 100_000, minimum=1)
+PLURALWEB_MAX_GROUPS = env_int("PLURALWEB_MAX_GROUPS", 64, minimum=1)  # product of the attributes' value counts
+PLURALWEB_MAX_REWARD_TEXTS = env_int("PLURALWEB_MAX_REWARD_TEXTS", 512, minimum=1)  # responses per /reward/ call
+PLURALWEB_MAX_JSON_DEPTH = env_int("PLURALWEB_MAX_JSON_DEPTH", 32, minimum=4)
+# JSON and form bodies: Django's own limit, which our JSON parser applies too. Uploads (study and judgment
+# files) are bounded by the whole request's size instead.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
+PLURALWEB_MAX_REQUEST_BYTES = env_int("PLURALWEB_MAX_REQUEST_BYTES", 256 * 1024 * 1024, minimum=1024)
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
 CELERY_TASK_ACKS_LATE = True

@@ -25,3 +25,5 @@ urlpatterns = [
     path("", include((alignment_page_urls, "alignment"), namespace="alignment")),
     path("", include((page_urls, "annotation"), namespace="annotation")),
 ]
+
+handler404 = "pluralweb.views.not_found"
