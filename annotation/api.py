@@ -18,6 +18,7 @@ from annotation.models import Study
 from annotation.participants import participant_join
 from annotation.selectors import study_counts, study_get
 from annotation.study_files import study_import
+from pluralweb.throttling import JoinThrottle
 
 
 class StudyOutput(serializers.ModelSerializer):
@@ -67,6 +68,7 @@ class StudyJoinApi(APIView):
     """Consent and group profile: creates the annotator's account and returns its API token."""
 
     permission_classes = [AllowAny]
+    throttle_classes = [JoinThrottle]  # per address and per crowd id: joining creates an account
 
     class Input(serializers.Serializer):
         consent = serializers.BooleanField()

@@ -19,8 +19,9 @@ from annotation.assignment import Task, pair_next_for_annotator, participant_pro
 from annotation.errors import InputError, Rejected
 from annotation.judgments import JudgmentInput, judgment_submit
 from annotation.models import Judgment, Participant, Study
-from annotation.participants import crowd_params_from, participant_for_user, participant_join
+from annotation.participants import crowd_external_id, crowd_params_from, participant_for_user, participant_join
 from annotation.selectors import study_get
+from pluralweb.throttling import attempt_wait, join_checks, throttled_page
 
 
 def study_page(view: Callable) -> Callable:
@@ -79,6 +80,9 @@ def study_profile(request: HttpRequest, study: Study) -> HttpResponse:
     if request.method == "POST":
         selected = {name: request.POST.get(name, "") for name, _values in attributes}
         crowd = state.get("crowd", {})
+        wait = attempt_wait(join_checks(request, crowd_external_id(crowd)))
+        if wait is not None:
+            return throttled_page(request, wait)
         try:
             participant = participant_join(
                 study=study, consent=True, attributes=selected, crowd_params=crowd, user=request.user

@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from pluralweb.env import env_bool, env_int, env_list, env_str
+from pluralweb.env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PLURALWEB_VAR_DIR", str(BASE_DIR / "var")))
@@ -156,6 +156,31 @@ REST_FRAMEWORK = {
     # `?format=csv` on export means a file format, not DRF's renderer override.
     "URL_FORMAT_OVERRIDE": None,
     "EXCEPTION_HANDLER": "pluralweb.api_errors.api_exception_handler",
+    # Proxies in front of the app whose X-Forwarded-For is believed (0: the socket's address; the header
+    # is ignored, so a client cannot choose the address its attempts are counted under).
+    "NUM_PROXIES": env_int("TRUSTED_PROXIES", 0, minimum=0),
+}
+
+# Throttle counts (pluralweb/throttling.py) and the loop's token cache (pluralweb/auth.py) live here.
+# Production sets CACHE_URL=redis://... so every web process counts the same attempts and a revoked
+# token stops at once everywhere; the default is this process's memory (one web process).
+CACHE_URL = env_str("CACHE_URL", "")
+if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r}: only redis://, rediss:// and unix:// are supported")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                "KEY_PREFIX": "pw", "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2}}
+    if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pluralweb"}
+}
+
+# Attempts allowed per window (README, "Throttling"); `off` lifts a limit. Password checks are the
+# expensive part of a login (PBKDF2 on the web process's cores): login-all caps them for the whole site.
+PLURALWEB_THROTTLE_RATES = {
+    "login-ip": env_rate("THROTTLE_LOGIN_RATE", "20/minute"),
+    "login-user": env_rate("THROTTLE_LOGIN_USER_RATE", "10/minute"),
+    "login-all": env_rate("THROTTLE_LOGIN_ALL_RATE", "120/minute"),
+    "join-ip": env_rate("THROTTLE_JOIN_RATE", "60/hour"),
+    "join-id": env_rate("THROTTLE_JOIN_ID_RATE", "10/hour"),
 }
 
 SPECTACULAR_SETTINGS = {
