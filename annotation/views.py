@@ -15,7 +15,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.assignment import Task, pair_next_for_annotator, participant_progress
+from annotation.assignment import Task, pair_next_for_annotator
+from annotation.completion import completion_progress
 from annotation.errors import InputError, Rejected
 from annotation.judgments import JudgmentInput, judgment_submit
 from annotation.models import Judgment, Participant, Study
@@ -162,7 +163,9 @@ def study_done(request: HttpRequest, study: Study) -> HttpResponse:
     participant = participant_for_user(study=study, user=request.user)
     if participant is None:
         return redirect("annotation:join", slug=study.slug)
-    progress = participant_progress(participant=participant)
+    progress = completion_progress(participant=participant)
+    if progress is None:  # work remains: no code yet
+        return redirect("annotation:annotate", slug=study.slug)
     return render(request, "annotation/done.html", {
         "study": study, "progress": progress, "choices": Judgment.Choice,
         "completion_url": _completion_url(study),
