@@ -65,7 +65,9 @@ def _refusal(exc: Exception) -> JsonResponse:
 
 
 class AnnotationLoopApi(APIView):
-    permission_classes = [IsAuthenticated]  # what the schema shows; dispatch() enforces it
+    # What the schema shows; dispatch() enforces them. The only views with the cached token lookup.
+    authentication_classes = [CachedTokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         self.args, self.kwargs, self.request, self.headers = args, kwargs, request, {}
