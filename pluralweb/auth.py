@@ -1,45 +1,47 @@
 """Token authentication for the annotation loop's two views, with the token lookup cached in Django's cache.
 
 The loop authenticates every call, and the token table lookup was a large share of each one. Every other
-view authenticates through DRF's own TokenAuthentication, uncached. Rights changes take effect at once:
-any change that can take rights away (a token deleted; a user changed, deactivated or deleted; group
-membership changed; a group renamed or deleted) replaces a generation stamp once its transaction commits,
-and a cached entry counts only under the stamp it was stored with. Stamping after commit closes the race
-with a lookup that read the old rows: it stored the old stamp. Writes that skip Django's signals
-(`QuerySet.update`, raw SQL) call rights_changed() themselves; entries also lapse after
-TOKEN_CACHE_SECONDS.
+view authenticates through DRF's own TokenAuthentication, uncached, so roles (groups, superuser) are read
+fresh on every call. The loop needs only that the token exists and its user is active, so the changes
+that must reach this cache at once are a token deleted and a user changed (deactivated) or deleted: each
+writes a tombstone over the token's entry once its transaction commits. A lookup stores its entry with
+`add`, which never overwrites: one that read the old rows just before the change cannot bring the token
+back. Writes that skip Django's signals (`QuerySet.update`, raw SQL) call token_forget() themselves;
+entries also lapse after TOKEN_CACHE_SECONDS.
 """
 
 import hashlib
-import uuid
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import post_delete, post_save
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
 TOKEN_CACHE_SECONDS = 60
-_STAMP = "auth:rights-stamp"
+_REVOKED = "revoked"
 
 
-def rights_changed() -> None:
-    """Drop every cached token lookup, once the current transaction (if any) commits."""
-    transaction.on_commit(lambda: cache.set(_STAMP, uuid.uuid4().hex, timeout=None))
+def _entry(key: str) -> str:
+    return "auth:token:" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
-def _current_stamp() -> str:
-    stamp = cache.get(_STAMP)
-    if stamp is None:
-        # Never a reused value: an evicted stamp must not bring back entries stored under an old one.
-        cache.add(_STAMP, uuid.uuid4().hex, timeout=None)
-        stamp = cache.get(_STAMP)
-    return stamp
+def token_forget(*, keys: list[str]) -> None:
+    """Stop the loop's cache vouching for these tokens, once the current transaction (if any) commits."""
+    entries = [_entry(key) for key in keys]
+    if entries:
+        transaction.on_commit(lambda: cache.set_many(dict.fromkeys(entries, _REVOKED), timeout=TOKEN_CACHE_SECONDS))
+
+
+def user_tokens_forget(*, user_id: int) -> None:
+    token_forget(keys=list(Token.objects.filter(user_id=user_id).values_list("key", flat=True)))
 
 
 class CachedTokenAuthentication(TokenAuthentication):
+    """Returns (user, None) from the cache: the loop reads only the user's id, every other field is
+    deferred (loaded on first use, never stale)."""
+
     def authenticate(self, request):
         # The well-formed header straight from META: DRF's own reading builds the request's whole
         # header mapping first, a measurable share of each annotation-loop call. Anything unusual
@@ -50,39 +52,27 @@ class CachedTokenAuthentication(TokenAuthentication):
         return super().authenticate(request)
 
     def authenticate_credentials(self, key: str):
-        entry = "auth:token:" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
-        found = cache.get_many([entry, _STAMP])  # one round trip to Redis
-        hit, stamp = found.get(entry), found.get(_STAMP)
-        if hit is not None and stamp is not None and hit[0] == stamp:
-            return hit[1]
-        stamp = stamp or _current_stamp()  # read before the lookup: see the module's docstring
-        result = super().authenticate_credentials(key)  # raises for unknown keys and inactive users
-        cache.set(entry, (stamp, result), timeout=TOKEN_CACHE_SECONDS)
-        return result
+        entry = _entry(key)
+        user_id = cache.get(entry)
+        if user_id is not None and user_id != _REVOKED:
+            return get_user_model().from_db("default", ["id", "is_active"], [user_id, True]), None
+        user, token = super().authenticate_credentials(key)  # raises for unknown keys and inactive users
+        if user_id is None:  # never over a tombstone: it lapses by itself
+            cache.add(entry, user.pk, timeout=TOKEN_CACHE_SECONDS)
+        return user, token
 
 
 def _user_saved(sender, instance, created: bool, update_fields=None, **kwargs) -> None:
-    # A sign-in saves last_login only: no rights change, and it happens on every sign-in.
+    # A sign-in saves last_login only, on every sign-in: no rights change.
     if not created and set(update_fields or ()) != {"last_login"}:
-        rights_changed()
+        user_tokens_forget(user_id=instance.pk)
 
 
-def _rights_changed(sender, **kwargs) -> None:
-    rights_changed()
-
-
-def _membership_changed(sender, action: str, **kwargs) -> None:
-    if action in {"post_add", "post_remove", "post_clear"}:
-        rights_changed()
+def _token_deleted(sender, instance, **kwargs) -> None:
+    token_forget(keys=[instance.key])
 
 
 def connect_rights_signals() -> None:
-    """Called once from AnnotationConfig.ready(): the changes that can take rights away."""
-    user_model = get_user_model()
-    post_save.connect(_user_saved, sender=user_model, dispatch_uid="pluralweb-auth-user-saved")
-    post_delete.connect(_rights_changed, sender=user_model, dispatch_uid="pluralweb-auth-user-deleted")
-    post_delete.connect(_rights_changed, sender=Token, dispatch_uid="pluralweb-auth-token-deleted")
-    post_save.connect(_rights_changed, sender=Group, dispatch_uid="pluralweb-auth-group-saved")
-    post_delete.connect(_rights_changed, sender=Group, dispatch_uid="pluralweb-auth-group-deleted")
-    for through in (user_model.groups.through, user_model.user_permissions.through):
-        m2m_changed.connect(_membership_changed, sender=through, dispatch_uid=f"pluralweb-auth-{through.__name__}")
+    """Called once from AnnotationConfig.ready(). A deleted user's token is deleted with it (cascade)."""
+    post_save.connect(_user_saved, sender=get_user_model(), dispatch_uid="pluralweb-auth-user-saved")
+    post_delete.connect(_token_deleted, sender=Token, dispatch_uid="pluralweb-auth-token-deleted")
