@@ -20,6 +20,7 @@ from annotation.participants import participant_join
 from annotation.selectors import study_counts, study_get
 from annotation.study_files import study_import
 from pluralweb.request_limits import BoundedJSONParser
+from pluralweb.throttling import JoinThrottle
 
 
 class StudyOutput(serializers.ModelSerializer):
@@ -69,6 +70,7 @@ class StudyJoinApi(APIView):
     """Consent and group profile: creates the annotator's account and returns its API token."""
 
     permission_classes = [AllowAny]
+    throttle_classes = [JoinThrottle]  # per address and per crowd id: joining creates an account
 
     @extend_schema_serializer(component_name="JoinInput")
     class Input(serializers.Serializer):

@@ -10,7 +10,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
-from rest_framework.authentication import SessionAuthentication
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
@@ -67,8 +67,11 @@ def _refusal(exc: Exception) -> JsonResponse:
 
 
 class AnnotationLoopApi(APIView):
-    permission_classes = [IsAuthenticated]  # what the schema shows; dispatch() enforces it
-    parser_classes = [BoundedJSONParser]  # likewise: _json_body() takes JSON only
+    # What the schema shows; dispatch() enforces them, with the cached token lookup (_caller): the only
+    # views that use it. _json_body() takes JSON only, bounded as BoundedJSONParser is.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+    parser_classes = [BoundedJSONParser]
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         self.args, self.kwargs, self.request, self.headers = args, kwargs, request, {}

@@ -1,5 +1,7 @@
-"""Role groups and their permissions: researchers view every model of ours; admins may do everything on
-ours, plus manage users. Migrations call this whenever our models change."""
+"""Role groups and their permissions, the one place they are defined: researchers view every model of
+ours; admins may do everything on ours (participants included) and nothing on Django's own `auth` and
+`authtoken` models, so that they can neither grant staff or superuser rights (themselves included) nor
+read tokens. Migrations call this whenever our models or these rules change."""
 
 from django.contrib.auth.management import create_permissions
 
@@ -31,5 +33,4 @@ def _assign(apps) -> None:
     researchers, _ = group_model.objects.get_or_create(name="researchers")
     researchers.permissions.set(ours.filter(codename__startswith="view_"))
     admins, _ = group_model.objects.get_or_create(name="admins")
-    users = permission_model.objects.filter(content_type__app_label="auth", codename__endswith="_user")
-    admins.permissions.set(list(ours) + list(users))
+    admins.permissions.set(ours)  # set(): also takes back rights an earlier definition granted

@@ -15,13 +15,15 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.assignment import Task, pair_next_for_annotator, participant_progress
+from annotation.assignment import Task, pair_next_for_annotator
+from annotation.completion import completion_progress
 from annotation.errors import InputError, Rejected
 from annotation.input_rules import INT64_MAX, form_integer
 from annotation.judgments import JudgmentInput, judgment_submit
 from annotation.models import Judgment, Participant, Study
-from annotation.participants import crowd_params_from, participant_for_user, participant_join
+from annotation.participants import crowd_external_id, crowd_params_from, participant_for_user, participant_join
 from annotation.selectors import study_get
+from pluralweb.throttling import attempt_wait, join_checks, throttled_page
 
 
 def study_page(view: Callable) -> Callable:
@@ -85,6 +87,9 @@ def study_profile(request: HttpRequest, study: Study) -> HttpResponse:
     if request.method == "POST":
         selected = {name: request.POST.get(name, "") for name, _values in attributes}
         crowd = state.get("crowd", {})
+        wait = attempt_wait(join_checks(request, crowd_external_id(crowd)))
+        if wait is not None:
+            return throttled_page(request, wait)
         try:
             participant = participant_join(
                 study=study, consent=True, attributes=selected, crowd_params=crowd, user=request.user
@@ -168,7 +173,9 @@ def study_done(request: HttpRequest, study: Study) -> HttpResponse:
     participant = participant_for_user(study=study, user=request.user)
     if participant is None:
         return redirect("annotation:join", slug=study.slug)
-    progress = participant_progress(participant=participant)
+    progress = completion_progress(participant=participant)
+    if progress is None:  # work remains: no code yet
+        return redirect("annotation:annotate", slug=study.slug)
     return render(request, "annotation/done.html", {
         "study": study, "progress": progress, "choices": Judgment.Choice,
         "completion_url": _completion_url(study),

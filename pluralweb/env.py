@@ -49,3 +49,24 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r} must be one of {sorted(choices)}")
     return value
+
+
+_PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
+            "d": 86400, "day": 86400}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int] | None:
+    """A rate such as `10/minute` (or `10/m`, `100/hour`) as (count, seconds); `off` or empty: no limit."""
+    raw = os.environ.get(name, default).strip().lower()
+    if raw in {"", "off", "none"}:
+        return None
+    count, _, period = raw.partition("/")
+    try:
+        value = int(count)
+    except ValueError:
+        value = -1
+    if value < 1 or period not in _PERIODS:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a rate: write COUNT/PERIOD, e.g. 10/minute (periods: s, m, h, d), or off"
+        )
+    return value, _PERIODS[period]

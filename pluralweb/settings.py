@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from pluralweb.env import env_bool, env_int, env_list, env_str
+from pluralweb.env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PLURALWEB_VAR_DIR", str(BASE_DIR / "var")))
@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "pluralweb.request_limits.RequestSizeLimitMiddleware",
+    "pluralweb.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -140,14 +141,42 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and env_bool("HTTPS", False))
+# HTTPS=1 behind TLS: secure cookies, redirect to https, HSTS; `manage.py check --deploy` is then clean.
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+# The header a TLS-terminating proxy sets to say the client spoke https; without it behind a proxy every
+# request looks like http and SECURE_SSL_REDIRECT loops. The proxy must overwrite a client's own value.
+_PROXY_SSL_HEADER = env_str("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto" if HTTPS else "")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https") if _PROXY_SSL_HEADER else None
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Sent on every answer (pluralweb/security_headers.py). No inline script anywhere: data reaches scripts
+# through json_script; htmx's own indicator style is off (templates/base.html). plotly.js adds two <style>
+# elements of its own (allowed by their hashes, for the vendored version: tests/e2e/test_csp_browser.py
+# fails when an upgrade changes them) and sets style attributes (hover labels) at run time. Plotly and the
+# API docs draw images from data:/blob: URLs.
+_PLOTLY_STYLE_HASHES = (
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=' 'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='"
+)
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    f"style-src-elem 'self' {_PLOTLY_STYLE_HASHES}; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'",
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "pluralweb.auth.CachedTokenAuthentication",
+        # Uncached: rights read fresh on every call. Only the annotation loop caches (annotation/loop_api.py).
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -163,6 +192,31 @@ REST_FRAMEWORK = {
     # `?format=csv` on export means a file format, not DRF's renderer override.
     "URL_FORMAT_OVERRIDE": None,
     "EXCEPTION_HANDLER": "pluralweb.api_errors.api_exception_handler",
+    # Proxies in front of the app whose X-Forwarded-For is believed (0: the socket's address; the header
+    # is ignored, so a client cannot choose the address its attempts are counted under).
+    "NUM_PROXIES": env_int("TRUSTED_PROXIES", 0, minimum=0),
+}
+
+# Throttle counts (pluralweb/throttling.py) and the loop's token cache (pluralweb/auth.py) live here.
+# Production sets CACHE_URL=redis://... so every web process counts the same attempts and a revoked
+# token stops at once everywhere; the default is this process's memory (one web process).
+CACHE_URL = env_str("CACHE_URL", "")
+if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r}: only redis://, rediss:// and unix:// are supported")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                "KEY_PREFIX": "pw", "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2}}
+    if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pluralweb"}
+}
+
+# Attempts allowed per window (README, "Throttling"); `off` lifts a limit. Password checks are the
+# expensive part of a login (PBKDF2 on the web process's cores): login-all caps them for the whole site.
+PLURALWEB_THROTTLE_RATES = {
+    "login-ip": env_rate("THROTTLE_LOGIN_RATE", "20/minute"),
+    "login-user": env_rate("THROTTLE_LOGIN_USER_RATE", "10/minute"),
+    "login-all": env_rate("THROTTLE_LOGIN_ALL_RATE", "120/minute"),
+    "join-ip": env_rate("THROTTLE_JOIN_RATE", "60/hour"),
+    "join-id": env_rate("THROTTLE_JOIN_ID_RATE", "10/hour"),
 }
 
 SPECTACULAR_SETTINGS = {

@@ -1,10 +1,14 @@
+from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.defaults import page_not_found
+from rest_framework.authtoken.views import ObtainAuthToken
 
 from annotation.access import is_researcher
 from annotation.models import Study
+from pluralweb.throttling import LoginThrottle, attempt_wait, login_checks, throttled_page
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -23,3 +27,30 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
     return page_not_found(request, exception)
+
+
+class ThrottledLoginView(LoginView):
+    """The sign-in page, counting each password attempt (pluralweb/throttling.py)."""
+
+    template_name = "registration/login.html"
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        wait = attempt_wait(login_checks(request, request.POST.get("username")))
+        if wait is not None:
+            return throttled_page(request, wait)
+        return super().post(request, *args, **kwargs)
+
+
+def admin_login(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    """The Django admin's sign-in, counted like the other two password doors."""
+    if request.method == "POST":
+        wait = attempt_wait(login_checks(request, request.POST.get("username")))
+        if wait is not None:
+            return throttled_page(request, wait)
+    return admin.site.login(request, extra_context)
+
+
+class ThrottledObtainAuthToken(ObtainAuthToken):
+    """POST username + password for an API token; attempts are counted per address, user and site."""
+
+    throttle_classes = [LoginThrottle]

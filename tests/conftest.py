@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from annotation.access import ADMINS, RESEARCHERS
@@ -16,6 +17,14 @@ def _fresh_participant_cache():
     participant_cache_clear()
     yield
     participant_cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Throttle counts and cached tokens: each test starts with none (test settings use local memory).
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
