@@ -49,7 +49,8 @@ class StudyListApi(APIView):
         append = str(request.data.get("append", "")).lower() in {"1", "true", "yes", "on"}
         summary = study_import(upload, source=getattr(upload, "name", "upload"), append=append)
         body = StudyOutput(summary.study).data | {
-            "imported": {"prompts": summary.prompts, "candidates": summary.candidates, "pairs": summary.pairs}
+            "imported": {"prompts": summary.prompts, "candidates": summary.candidates, "pairs": summary.pairs,
+                         "gold": summary.gold}
         }
         return Response(body, status=status.HTTP_201_CREATED)
 

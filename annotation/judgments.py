@@ -14,8 +14,10 @@ from django.utils import timezone
 
 from annotation.assignment import Progress, assignment_expire, judgments_done, participant_progress
 from annotation.errors import Conflict, Forbidden, Gone, InputError, NotFound
+from annotation.gold_serving import is_gold_pair, participant_screen
 from annotation.models import Assignment, Judgment
 from annotation.plain_sql import Statements, aware, db_time, for_update, single_statement_transaction, statements
+from annotation.selectors import participant_cache_forget
 
 MAX_RATIONALE = 5000
 _CHOICES = tuple(Judgment.Choice.values)
@@ -77,8 +79,9 @@ def judgment_submit(*, user: AbstractBaseUser, data: JudgmentInput, now: datetim
     now = now or timezone.now()
     try:
         if connection.vendor == "postgresql":
-            return _record_in_database(user, data, now)
-        return _record(user, data, now)
+            submission = _record_in_database(user, data, now)
+        else:
+            submission = _record(user, data, now)
     except (Conflict, Gone, IntegrityError):
         # A replay usually finds its assignment judged (or since expired), or raced its twin's insert:
         # answer with what is stored.
@@ -86,6 +89,10 @@ def judgment_submit(*, user: AbstractBaseUser, data: JudgmentInput, now: datetim
         if existing is None:
             raise
         return Submission(existing, False, participant_progress(participant=existing.participant))
+    judgment = submission.judgment
+    if is_gold_pair(judgment.pair_id) and participant_screen(participant_id=judgment.participant_id, now=now):
+        participant_cache_forget(judgment.participant_id)
+    return submission
 
 
 def _replay(user: AbstractBaseUser, client_id: str) -> Judgment | None:

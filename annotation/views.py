@@ -19,6 +19,7 @@ from annotation.assignment import Task, pair_next_for_annotator, participant_pro
 from annotation.errors import InputError, Rejected
 from annotation.judgments import JudgmentInput, judgment_submit
 from annotation.models import Judgment, Participant, Study
+from annotation.outcomes import participant_outcome
 from annotation.participants import crowd_params_from, participant_for_user, participant_join
 from annotation.selectors import study_get
 
@@ -159,15 +160,8 @@ def study_done(request: HttpRequest, study: Study) -> HttpResponse:
     if participant is None:
         return redirect("annotation:join", slug=study.slug)
     progress = participant_progress(participant=participant)
+    outcome = participant_outcome(participant=participant)
     return render(request, "annotation/done.html", {
         "study": study, "progress": progress, "choices": Judgment.Choice,
-        "completion_url": _completion_url(study),
+        "outcome": outcome, "completion_url": outcome.url,
     })
-
-
-def _completion_url(study: Study) -> str:
-    if not study.completion_url:
-        return ""
-    if "{code}" in study.completion_url:
-        return study.completion_url.replace("{code}", study.completion_code)
-    return study.completion_url
