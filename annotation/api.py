@@ -100,15 +100,20 @@ class StudyExportApi(APIView):
 
     permission_classes = [IsResearcher]
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["jsonl", "csv"])], responses={200: str})
+    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["jsonl", "csv"]),
+                               OpenApiParameter("include_excluded", bool)], responses={200: str})
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
         study = study_get(slug=slug)
         fmt = request.query_params.get("format", "jsonl")
         if fmt not in {"jsonl", "csv"}:
             raise InputError("must be jsonl or csv", field="format")
+        include_excluded = request.query_params.get("include_excluded", "0")
+        if include_excluded not in {"0", "1", "true", "false"}:
+            raise InputError("must be 0, 1, true or false", field="include_excluded")
         content_type = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
         response = StreamingHttpResponse(
-            export_lines(study=study, fmt=fmt), content_type=f"{content_type}; charset=utf-8"
+            export_lines(study=study, fmt=fmt, include_excluded=include_excluded in {"1", "true"}),
+            content_type=f"{content_type}; charset=utf-8"
         )
         response["Content-Disposition"] = f'attachment; filename="{study.slug}-judgments.{fmt}"'
         return response

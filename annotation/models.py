@@ -51,6 +51,8 @@ class Study(models.Model):
     screen_min_accuracy = models.FloatField(
         default=0.5, help_text="Screened out when gold accuracy falls below this (after screen_min_gold answers)."
     )
+    # Dashboard snapshots older than this are stale: an exclusion changed which judgments count.
+    exclusions_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # --- end quality ---
 
     class Meta:
