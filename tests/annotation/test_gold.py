@@ -257,3 +257,17 @@ def test_screening_reaches_the_api_at_once_despite_the_participant_cache():
                     format="json").status_code == 201
     assert Participant.objects.get(study=study).screened_out_at is not None
     assert api.post(f"/api/studies/{study.slug}/next/").status_code == 204
+
+
+def test_imported_judgments_never_land_on_a_gold_pair():
+    from annotation.judgment_files import judgments_import
+
+    study = gold_study().study
+    gold_pairs = set(GoldItem.objects.values_list("pair_id", flat=True))
+    lines = [{"annotator_id": "w1", "attributes": {"party": "D"}, "prompt_id": "q9", "a": "q9-yes", "b": "q9-no",
+              "choice": "A"},
+             {"annotator_id": "w1", "attributes": {"party": "D"}, "prompt_id": "p0", "a": "p0c1", "b": "p0c0",
+              "choice": "B"}]
+    judgments_import(study=study, stream=jsonl_bytes(lines))
+    stored = Judgment.objects.filter(participant__external_id="w1")
+    assert stored.count() == 2 and not stored.filter(pair_id__in=gold_pairs).exists()
