@@ -271,3 +271,12 @@ def test_imported_judgments_never_land_on_a_gold_pair():
     judgments_import(study=study, stream=jsonl_bytes(lines))
     stored = Judgment.objects.filter(participant__external_id="w1")
     assert stored.count() == 2 and not stored.filter(pair_id__in=gold_pairs).exists()
+
+
+def test_the_screened_out_page_speaks_the_studys_language():
+    study = gold_study(slug="fr-gold", language="fr", gold_rate=1.0, extra_gold=1, screen_min_gold=1).study
+    ann = annotator(study, "g-fr")
+    task = pair_next_for_annotator(participant=ann)
+    submit(ann, task, "B" if right_choice(task) == "A" else "A", "fr1")
+    html = client_for(ann.user).get(f"/s/{study.slug}/done/").content.decode()
+    assert "Merci pour votre temps" in html and "SCREENED" in html
