@@ -189,3 +189,22 @@ def test_lifting_an_exclusion_keeps_the_time_of_the_change_for_the_dashboards(ad
     annotator_set_excluded(participant=ann, excluded=True, by=admin_user)
     study.refresh_from_db()
     assert study.exclusions_changed_at >= before
+
+
+def test_the_django_admin_excludes_and_lifts_through_the_service(admin_user, annotator_d, settings):
+    from django.contrib.auth.models import Permission
+
+    admin_user.is_staff = True
+    admin_user.save(update_fields=["is_staff"])
+    admin_user.user_permissions.add(*Permission.objects.filter(codename__in=["view_participant",
+                                                                             "change_participant"]))
+    client = client_for(admin_user)
+    url = "/admin/annotation/participant/"
+    response = client.post(url, {"action": "exclude", "_selected_action": [annotator_d.pk]})
+    assert response.status_code == 302
+    annotator_d.refresh_from_db()
+    annotator_d.study.refresh_from_db()
+    assert annotator_d.excluded_at is not None and annotator_d.study.exclusions_changed_at is not None
+    client.post(url, {"action": "lift_exclusion", "_selected_action": [annotator_d.pk]})
+    annotator_d.refresh_from_db()
+    assert annotator_d.excluded_at is None
