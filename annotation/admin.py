@@ -118,10 +118,10 @@ class ParticipantAdmin(admin.ModelAdmin):
     # Review state changes only through its service (annotation/annotator_review.py), which also
     # refreshes the dashboards' snapshots and the participant cache: the actions below, or the quality page.
     readonly_fields = ["created_at", "flagged_at", "flag_note", "excluded_at", "screened_out_at"]
-    actions = ["exclude", "lift_exclusion"]
+    actions = ["exclude_annotators", "lift_exclusion"]
 
     @admin.action(description="Exclude the selected annotators (their judgments stop counting)")
-    def exclude(self, request, queryset) -> None:
+    def exclude_annotators(self, request, queryset) -> None:
         self._set_excluded(request, queryset, excluded=True)
 
     @admin.action(description="Lift the exclusion of the selected annotators")

@@ -200,7 +200,7 @@ def test_the_django_admin_excludes_and_lifts_through_the_service(admin_user, ann
                                                                              "change_participant"]))
     client = client_for(admin_user)
     url = "/admin/annotation/participant/"
-    response = client.post(url, {"action": "exclude", "_selected_action": [annotator_d.pk]})
+    response = client.post(url, {"action": "exclude_annotators", "_selected_action": [annotator_d.pk]})
     assert response.status_code == 302
     annotator_d.refresh_from_db()
     annotator_d.study.refresh_from_db()
@@ -208,3 +208,9 @@ def test_the_django_admin_excludes_and_lifts_through_the_service(admin_user, ann
     client.post(url, {"action": "lift_exclusion", "_selected_action": [annotator_d.pk]})
     annotator_d.refresh_from_db()
     assert annotator_d.excluded_at is None
+
+
+def test_django_system_checks_pass_with_the_review_admin():
+    from django.core.management import call_command
+
+    call_command("check", fail_level="ERROR")  # an admin action named like a ModelAdmin option fails here
