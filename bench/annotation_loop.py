@@ -101,7 +101,8 @@ def study_file_write(path: Path, args: argparse.Namespace) -> None:
     header = {"study": {
         "slug": SLUG, "title": "Benchmark study", "group_attributes": {"party": list(PARTIES)},
         "overlap": args.overlap, "quota": args.quota, "consent": "I agree.", "pair_strategy": "all",
-        "gold_rate": args.gold_rate,
+        # The simulated annotators answer at random: screening would stop them after a few gold items.
+        "gold_rate": args.gold_rate, "screen_min_gold": 1000,
     }}
     with path.open("w") as out:
         out.write(json.dumps(header) + "\n")
