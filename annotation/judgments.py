@@ -5,7 +5,7 @@ one server-side function (migration 0008) does the whole submit in one round tri
 same rules here, statement by statement.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -39,6 +39,7 @@ class Submission:
     judgment: Judgment
     created: bool  # False: a replay of the client id, answered with the stored judgment
     progress: Progress
+    screened_out: bool = False  # this answer (to a gold item) screened the participant out
 
 
 def judgment_input(body: object) -> JudgmentInput:
@@ -92,6 +93,7 @@ def judgment_submit(*, user: AbstractBaseUser, data: JudgmentInput, now: datetim
     judgment = submission.judgment
     if is_gold_pair(judgment.pair_id) and participant_screen(participant_id=judgment.participant_id, now=now):
         participant_cache_forget(judgment.participant_id)
+        return replace(submission, screened_out=True)
     return submission
 
 

@@ -11,7 +11,7 @@ from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -122,7 +122,8 @@ def study_judge(request: HttpRequest, study: Study) -> HttpResponse:
         return HttpResponse(status=403)
     notice, status = "", 200
     try:
-        judgment_submit(user=request.user, data=_judgment_input(request))
+        if judgment_submit(user=request.user, data=_judgment_input(request)).screened_out:
+            participant.screened_out_at = timezone.now()  # failed the attention checks: no further pair
     except (InputError, Rejected) as exc:
         notice, status = getattr(exc, "message", str(exc)), getattr(exc, "status", 400)
     task = pair_next_for_annotator(participant=participant)

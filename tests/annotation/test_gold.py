@@ -280,3 +280,15 @@ def test_the_screened_out_page_speaks_the_studys_language():
     submit(ann, task, "B" if right_choice(task) == "A" else "A", "fr1")
     html = client_for(ann.user).get(f"/s/{study.slug}/done/").content.decode()
     assert "Merci pour votre temps" in html and "SCREENED" in html
+
+
+def test_the_answer_that_screens_a_participant_out_on_the_page_leads_to_the_done_page():
+    study = gold_study(gold_rate=1.0, extra_gold=1, screen_min_gold=1).study
+    ann = annotator(study, "g-form")
+    client = client_for(ann.user)
+    task = pair_next_for_annotator(participant=ann)
+    wrong = "B" if right_choice(task) == "A" else "A"
+    response = client.post(f"/s/{study.slug}/judge/", {"assignment": task.assignment_id, "choice": wrong,
+                                                        "client_id": "form-1"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204 and response["HX-Redirect"].endswith("/done/")
+    assert Judgment.objects.filter(participant=ann).count() == 1
