@@ -21,8 +21,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from alignment.models import FitRun
+from annotation.counted_judgments import judgments_that_count
 from annotation.errors import Conflict, InputError, Unavailable
-from annotation.models import Judgment, Study
+from annotation.models import Study
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +99,10 @@ def fit_run_launch(*, study: Study, kind: str, params: dict, user: AbstractBaseU
     clean = fit_params_clean(kind, params)
     broker_check()
     with transaction.atomic():
-        snapshot = Judgment.objects.filter(participant__study=study).aggregate(last=Max("id"))
+        snapshot = judgments_that_count(study=study).aggregate(last=Max("id"))
         run = FitRun.objects.create(
             study=study, kind=kind, params=clean, launched_by=user if user and user.is_authenticated else None,
-            judgment_count=Judgment.objects.filter(participant__study=study).count(),
+            judgment_count=judgments_that_count(study=study).count(),
             last_judgment_id=snapshot["last"],
         )
         transaction.on_commit(lambda: _enqueue(run.pk))
@@ -228,7 +229,7 @@ def fit_runs_due(*, kind: str = FitRun.Kind.PAL) -> list[FitRun]:
         if runs.filter(status__in=[FitRun.Status.QUEUED, FitRun.Status.RUNNING]).exists():
             continue
         last = runs.order_by("-created_at").first()
-        new = Judgment.objects.filter(participant__study=study)
+        new = judgments_that_count(study=study)
         if last is not None and last.last_judgment_id is not None:
             new = new.filter(id__gt=last.last_judgment_id)
         if new.count() < study.refit_every:

@@ -6,6 +6,7 @@ import numpy as np
 
 from alignment.embedding_store import candidate_embeddings, prompt_embeddings
 from alignment.pal.data import TIE, Judgments, PalData
+from annotation.counted_judgments import judgments_that_count
 from annotation.models import Judgment, Participant, Study
 
 LABELS = {Judgment.Choice.A: 1.0, Judgment.Choice.B: 0.0, Judgment.Choice.TIE: TIE}
@@ -24,9 +25,9 @@ def _column(rows: list[tuple], i: int) -> np.ndarray:
 
 
 def pal_data_for_study(*, study: Study) -> StudyPalData:
-    """Every A / B / tie judgment of the study ("both bad" says nothing about which is better)."""
+    """Every A / B / tie judgment that counts ("both bad" says nothing about which is better)."""
     rows = list(
-        Judgment.objects.filter(participant__study=study, choice__in=list(LABELS))
+        judgments_that_count(study=study).filter(choice__in=list(LABELS))
         .order_by("id")
         .values_list("participant_id", "pair__prompt_id", "candidate_a_id", "candidate_b_id", "choice")
     )

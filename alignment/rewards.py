@@ -11,10 +11,11 @@ from alignment.embeddings import conversation_text
 from alignment.models import FitRun
 from alignment.pal import Judgments, PalData, PalRewardModel, fit_new_users, load_pal
 from alignment.pal_dataset import LABELS
+from annotation.counted_judgments import participant_judgments_that_count
 from annotation.errors import InputError, NotFound
 from annotation.groups import group_key_of
 from annotation.input_rules import long_text
-from annotation.models import Judgment, Participant, Study
+from annotation.models import Participant, Study
 
 MAX_ITEMS = 256
 MAX_RESPONSES = 64
@@ -52,7 +53,8 @@ def annotator_mixture(*, study: Study, annotator_id: str, shots: int | None = No
 
 
 def _few_shot(model: PalRewardModel, participant: Participant, shots: int | None) -> Mixture:
-    rows = list(Judgment.objects.filter(participant=participant, choice__in=list(LABELS)).order_by("id")
+    rows = list(participant_judgments_that_count(participant=participant).filter(choice__in=list(LABELS))
+                .order_by("id")
                 .values_list("pair__prompt__turns", "candidate_a__text", "candidate_b__text", "choice"))
     rows = rows[:shots] if shots is not None else rows
     prior = model.group_weights.get(participant.group_key)

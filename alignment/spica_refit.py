@@ -14,7 +14,8 @@ from alignment.fits import FitOutcome, FitProgress, artifact_dir, param_number, 
 from alignment.models import FitRun
 from alignment.pal_dataset import LABELS
 from alignment.spica import GroupJudgments, GroupRatings, SpicaData, run_spica, split_scenarios
-from annotation.models import Candidate, Judgment, Rating, Study
+from annotation.counted_judgments import judgments_that_count, ratings_that_count
+from annotation.models import Candidate, Study
 
 DEFAULTS = {"m": 5, "tau": 2.0, "seed": 0}
 MIN_SCENARIOS = 10
@@ -30,10 +31,10 @@ def spica_data_for_study(*, study: Study) -> tuple[SpicaData, np.ndarray, np.nda
     """(data, prompt id of each scenario row, (n_s, C) candidate ids with -1 padding). Judgments and
     ratings carry their Participant's pk as the annotator, so support counts members."""
     judged = list(
-        Judgment.objects.filter(participant__study=study, choice__in=list(LABELS))
+        judgments_that_count(study=study).filter(choice__in=list(LABELS))
         .values_list("pair__prompt_id", "group_key", "candidate_a_id", "candidate_b_id", "choice", "participant_id")
     )
-    ratings = list(Rating.objects.filter(participant__study=study)
+    ratings = list(ratings_that_count(study=study)
                    .values_list("candidate__prompt_id", "participant__group_key", "candidate_id", "rating",
                                 "participant_id"))
     prompt_ids = np.array(sorted({row[0] for row in judged} | {row[0] for row in ratings}), dtype=np.int64)

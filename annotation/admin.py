@@ -9,10 +9,22 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from annotation.access import is_admin
-from annotation.errors import InputError
+from annotation.annotator_review import annotator_set_excluded
+from annotation.errors import InputError, Rejected
 from annotation.input_rules import group_count, web_url
 from annotation.judgment_files import judgments_import
-from annotation.models import Assignment, Candidate, Judgment, Pair, Participant, Prompt, Rating, Slot, Study
+from annotation.models import (
+    Assignment,
+    Candidate,
+    GoldItem,
+    Judgment,
+    Pair,
+    Participant,
+    Prompt,
+    Rating,
+    Slot,
+    Study,
+)
 from annotation.study_files import study_import
 
 
@@ -124,11 +136,41 @@ class CandidateAdmin(admin.ModelAdmin):
 
 @admin.register(Participant)
 class ParticipantAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "study", "group_key", "user", "consented_at", "created_at"]
-    list_filter = ["study", "group_key"]
+    list_display = ["external_id", "study", "group_key", "user", "consented_at", "created_at", "excluded_at",
+                    "screened_out_at"]
+    list_filter = ["study", "group_key", ("excluded_at", admin.EmptyFieldListFilter),
+                   ("screened_out_at", admin.EmptyFieldListFilter)]
     search_fields = ["external_id", "user__username"]
     list_select_related = ["study", "user"]
-    readonly_fields = ["created_at"]
+    # Review state changes only through its service (annotation/annotator_review.py), which also
+    # refreshes the dashboards' snapshots and the participant cache: the actions below, or the quality page.
+    readonly_fields = ["created_at", "flagged_at", "flag_note", "excluded_at", "screened_out_at"]
+    actions = ["exclude_annotators", "lift_exclusion"]
+
+    @admin.action(description="Exclude the selected annotators (their judgments stop counting)")
+    def exclude_annotators(self, request, queryset) -> None:
+        self._set_excluded(request, queryset, excluded=True)
+
+    @admin.action(description="Lift the exclusion of the selected annotators")
+    def lift_exclusion(self, request, queryset) -> None:
+        self._set_excluded(request, queryset, excluded=False)
+
+    def _set_excluded(self, request, queryset, *, excluded: bool) -> None:
+        try:
+            for participant in queryset:
+                annotator_set_excluded(participant=participant, excluded=excluded, by=request.user)
+        except Rejected as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, f"{'Excluded' if excluded else 'Lifted the exclusion of'} "
+                                       f"{queryset.count()} annotator(s).", messages.SUCCESS)
+
+
+@admin.register(GoldItem)
+class GoldItemAdmin(admin.ModelAdmin):
+    list_display = ["id", "study", "pair", "expected"]
+    list_filter = ["study"]
+    list_select_related = ["study", "pair", "expected"]
 
 
 @admin.register(Pair)

@@ -52,7 +52,8 @@ class StudyListApi(APIView):
         append = str(request.data.get("append", "")).lower() in {"1", "true", "yes", "on"}
         summary = study_import(upload, source=getattr(upload, "name", "upload"), append=append)
         body = StudyOutput(summary.study).data | {
-            "imported": {"prompts": summary.prompts, "candidates": summary.candidates, "pairs": summary.pairs}
+            "imported": {"prompts": summary.prompts, "candidates": summary.candidates, "pairs": summary.pairs,
+                         "gold": summary.gold}
         }
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -106,7 +107,8 @@ class StudyExportApi(APIView):
 
     permission_classes = [IsResearcher]
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["jsonl", "csv"])], responses={
+    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["jsonl", "csv"]),
+                               OpenApiParameter("include_excluded", bool)], responses={
         (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="format=jsonl (default)"),
         (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="format=csv"),
     })
@@ -115,9 +117,13 @@ class StudyExportApi(APIView):
         fmt = request.query_params.get("format", "jsonl")
         if fmt not in {"jsonl", "csv"}:
             raise InputError("must be jsonl or csv", field="format")
+        include_excluded = request.query_params.get("include_excluded", "0")
+        if include_excluded not in {"0", "1", "true", "false"}:
+            raise InputError("must be 0, 1, true or false", field="include_excluded")
         content_type = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
         response = StreamingHttpResponse(
-            export_lines(study=study, fmt=fmt), content_type=f"{content_type}; charset=utf-8"
+            export_lines(study=study, fmt=fmt, include_excluded=include_excluded in {"1", "true"}),
+            content_type=f"{content_type}; charset=utf-8"
         )
         response["Content-Disposition"] = f'attachment; filename="{study.slug}-judgments.{fmt}"'
         return response

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from annotation.gold_serving import gold_due, gold_lease
 from annotation.groups import slot_groups
 from annotation.models import Assignment, Participant, Slot
 from annotation.plain_sql import (
@@ -213,8 +214,17 @@ def _claim_with_retries(sql: Statements, claimant: _Claimant, now: datetime) -> 
 
 def pair_next_for_annotator(*, participant: Participant, now: datetime | None = None) -> Task | None:
     """The participant's current lease, or a newly leased pair; None at quota, when nothing is left,
-    or when the study is closed (a live lease is still returned so that it can be finished)."""
+    or when the study is closed (a live lease is still returned so that it can be finished). Excluded and
+    screened-out participants get nothing. At the study's gold_rate the new pair is a gold item."""
     now = now or timezone.now()
+    if participant.excluded_at is not None or participant.screened_out_at is not None:
+        return None
+    if gold_due(participant.study.gold_rate):
+        gold = gold_lease(participant_id=participant.pk, now=now)
+        if gold is not None:
+            assignment_id, done, quota = gold
+            with statements() as sql:
+                return _task_of(sql.one(_TASK_SQL, [assignment_id]), Progress(done=done, quota=quota))
     if connection.vendor == "postgresql":
         return _pair_next_in_database(participant, now)
     return _pair_next(participant, now)

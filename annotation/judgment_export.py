@@ -5,7 +5,8 @@ import io
 import json
 from collections.abc import Iterator
 
-from annotation.models import Judgment, Rating, Study
+from annotation.counted_judgments import judgments_that_count, ratings_that_count
+from annotation.models import Judgment, Study
 
 EXPORT_COLUMNS = [
     "kind", "annotator_id", "attributes", "group", "prompt_id", "a", "b", "choice", "strength", "rationale",
@@ -14,14 +15,15 @@ EXPORT_COLUMNS = [
 ]
 
 
-def export_records(*, study: Study) -> Iterator[dict]:
-    """Every judgment (except those derived from ratings) and every rating, in the import schema plus texts.
+def export_records(*, study: Study, include_excluded: bool = False) -> Iterator[dict]:
+    """Every judgment that counts (except those derived from ratings) and every rating, in the import schema
+    plus texts; excluded annotators' only with include_excluded, gold answers never (annotation/counted_judgments.py).
 
     Derived judgments are left out because their ratings are exported: re-importing the file
     derives them again, so export -> import reproduces the same judgments.
     """
     judgments = (
-        Judgment.objects.filter(participant__study=study)
+        judgments_that_count(study=study, include_excluded=include_excluded)
         .exclude(origin=Judgment.Origin.RATINGS)
         .select_related("participant", "pair__prompt", "candidate_a", "candidate_b")
         .order_by("id")
@@ -37,7 +39,7 @@ def export_records(*, study: Study) -> Iterator[dict]:
             "b_text": j.candidate_b.text,
         }
     ratings = (
-        Rating.objects.filter(participant__study=study)
+        ratings_that_count(study=study, include_excluded=include_excluded)
         .select_related("participant", "candidate__prompt")
         .order_by("id")
     )
@@ -76,10 +78,10 @@ def _csv_cell(value: object) -> object:
     return csv_cell_escape(value)
 
 
-def export_lines(*, study: Study, fmt: str = "jsonl") -> Iterator[str]:
+def export_lines(*, study: Study, fmt: str = "jsonl", include_excluded: bool = False) -> Iterator[str]:
     """The export as lines of text, streamed: JSONL, or CSV with nested values as JSON."""
     if fmt == "jsonl":
-        for record in export_records(study=study):
+        for record in export_records(study=study, include_excluded=include_excluded):
             yield json.dumps(record, ensure_ascii=False) + "\n"
         return
     if fmt != "csv":
@@ -87,7 +89,7 @@ def export_lines(*, study: Study, fmt: str = "jsonl") -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    for record in export_records(study=study):
+    for record in export_records(study=study, include_excluded=include_excluded):
         writer.writerow({k: _csv_cell(v) for k, v in record.items()})
         yield buffer.getvalue()
         buffer.seek(0)

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.errors import InputError
+from annotation.gold import GOLD_STRATEGY
 from annotation.groups import group_key, validate_attributes
 from annotation.input_rules import long_text, rating, timestamp
 from annotation.jsonl import field, iter_jsonl, text_field
@@ -47,11 +48,16 @@ class _StudyIndex:
             )
         }
         self.prompts = {prompt_ext for prompt_ext, _ in self.candidates}
-        self.pairs: dict[tuple[int, int], int] = {
-            (a, b): pk for pk, a, b in Pair.objects.filter(prompt__study=study).values_list(
-                "pk", "candidate_a_id", "candidate_b_id"
-            )
-        }
+        self.pairs: dict[tuple[int, int], int] = {}
+        # Gold pairs (attention checks) never take imported judgments; their order stays theirs.
+        self.gold_orders: set[tuple[int, int]] = set()
+        for pk, a, b, strategy in Pair.objects.filter(prompt__study=study).values_list(
+            "pk", "candidate_a_id", "candidate_b_id", "strategy"
+        ):
+            if strategy == GOLD_STRATEGY:
+                self.gold_orders.add((a, b))
+            else:
+                self.pairs[(a, b)] = pk
         self.participants: dict[str, Participant] = {}
 
     def candidate(self, prompt_id: str, candidate_id: str, name: str) -> tuple[int, int]:
@@ -65,6 +71,8 @@ class _StudyIndex:
     def pair(self, prompt_pk: int, a: int, b: int) -> int:
         pk = self.pairs.get((a, b)) or self.pairs.get((b, a))
         if pk is None:
+            if (a, b) in self.gold_orders:
+                a, b = b, a
             pk = Pair.objects.create(prompt_id=prompt_pk, candidate_a_id=a, candidate_b_id=b, strategy="imported").pk
             self.pairs[(a, b)] = pk
             self.summary.pairs_created += 1

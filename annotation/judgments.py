@@ -5,7 +5,7 @@ one server-side function (migration 0008) does the whole submit in one round tri
 same rules here, statement by statement.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -14,9 +14,11 @@ from django.utils import timezone
 
 from annotation.assignment import Progress, assignment_expire, judgments_done, participant_progress
 from annotation.errors import Conflict, Forbidden, Gone, InputError, NotFound
+from annotation.gold_serving import is_gold_pair, participant_screen
 from annotation.input_rules import INT32_MAX, INT64_MAX, clean_text, integer
 from annotation.models import Assignment, Judgment
 from annotation.plain_sql import Statements, aware, db_time, for_update, single_statement_transaction, statements
+from annotation.selectors import participant_cache_forget
 
 MAX_RATIONALE = 5000
 _CHOICES = tuple(Judgment.Choice.values)
@@ -38,6 +40,7 @@ class Submission:
     judgment: Judgment
     created: bool  # False: a replay of the client id, answered with the stored judgment
     progress: Progress
+    screened_out: bool = False  # this answer (to a gold item) screened the participant out
 
 
 def judgment_input(body: object) -> JudgmentInput:
@@ -84,8 +87,9 @@ def judgment_submit(*, user: AbstractBaseUser, data: JudgmentInput, now: datetim
     now = now or timezone.now()
     try:
         if connection.vendor == "postgresql":
-            return _record_in_database(user, data, now)
-        return _record(user, data, now)
+            submission = _record_in_database(user, data, now)
+        else:
+            submission = _record(user, data, now)
     except (Conflict, Gone, IntegrityError):
         # A replay usually finds its assignment judged (or since expired), or raced its twin's insert:
         # answer with what is stored.
@@ -93,6 +97,11 @@ def judgment_submit(*, user: AbstractBaseUser, data: JudgmentInput, now: datetim
         if existing is None:
             raise
         return Submission(existing, False, participant_progress(participant=existing.participant))
+    judgment = submission.judgment
+    if is_gold_pair(judgment.pair_id) and participant_screen(participant_id=judgment.participant_id, now=now):
+        participant_cache_forget(judgment.participant_id)
+        return replace(submission, screened_out=True)
+    return submission
 
 
 def _replay(user: AbstractBaseUser, client_id: str) -> Judgment | None:

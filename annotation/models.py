@@ -38,6 +38,22 @@ class Study(models.Model):
     )
     is_open = models.BooleanField(default=True, help_text="Closed studies accept no new participants or tasks.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # --- quality: attention checks (gold items), screening, fast-judgment threshold ---
+    gold_rate = models.FloatField(default=0.0, help_text="Share of served pairs that are gold items (0 to 1).")
+    min_judgment_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Judgments faster than this count as too fast on the quality page."
+    )
+    screened_out_code = models.CharField(max_length=64, blank=True, help_text="Code for screened-out participants.")
+    screened_out_url = models.URLField(blank=True, help_text="Redirect for screened-out participants ({code}).")
+    screen_min_gold = models.PositiveSmallIntegerField(
+        default=3, help_text="Gold answers needed before a participant can be screened out."
+    )
+    screen_min_accuracy = models.FloatField(
+        default=0.5, help_text="Screened out when gold accuracy falls below this (after screen_min_gold answers)."
+    )
+    # Dashboard snapshots older than this are stale: an exclusion changed which judgments count.
+    exclusions_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # --- end quality ---
 
     class Meta:
         verbose_name_plural = "studies"
@@ -93,6 +109,12 @@ class Participant(models.Model):
     crowd_params = models.JSONField(default=dict, blank=True, help_text="Crowd ids from the join link.")
     consented_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # --- quality: review state; exclusion hides judgments from every consumer, never deletes them ---
+    flagged_at = models.DateTimeField(null=True, blank=True)
+    flag_note = models.TextField(blank=True)
+    excluded_at = models.DateTimeField(null=True, blank=True)
+    screened_out_at = models.DateTimeField(null=True, blank=True, help_text="Failed the attention checks.")
+    # --- end quality ---
 
     class Meta:
         constraints = [
@@ -273,3 +295,18 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"rating {self.rating} of candidate {self.candidate_id}"
+
+
+class GoldItem(models.Model):
+    """An attention check: a pair with an expected answer, served at the study's gold_rate.
+
+    Its pair (strategy "gold") has no slots of its own: each time it is served, `annotation.gold` adds a
+    slot that is born done, so the slot machinery (k, group balance, lease expiry) never sees it.
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="gold_items")
+    pair = models.OneToOneField(Pair, on_delete=models.CASCADE, related_name="gold")
+    expected = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+", help_text="The right answer.")
+
+    def __str__(self) -> str:
+        return f"gold item {self.pk} (pair {self.pair_id})"

@@ -24,9 +24,12 @@ def _fields(model, wanted: set[str]) -> tuple[str, ...]:
     return tuple(f.attname for f in model._meta.concrete_fields if f.attname in wanted)
 
 
-_PARTICIPANT_FIELDS = _fields(Participant, {"id", "study_id", "user_id", "external_id", "group_key"})
+_PARTICIPANT_FIELDS = _fields(
+    Participant, {"id", "study_id", "user_id", "external_id", "group_key", "excluded_at", "screened_out_at"}
+)
 _STUDY_FIELDS = _fields(
-    Study, {"id", "slug", "overlap", "quota", "group_attributes", "lease_minutes", "open_slots_after", "is_open"}
+    Study, {"id", "slug", "overlap", "quota", "group_attributes", "lease_minutes", "open_slots_after", "is_open",
+            "gold_rate"}
 )
 _PARTICIPANT_SQL = (
     "SELECT " + ", ".join([f"pa.{f}" for f in _PARTICIPANT_FIELDS] + [f"st.{f}" for f in _STUDY_FIELDS])
@@ -46,7 +49,8 @@ def _participant_from_row(row: tuple) -> Participant:
 # (slug, user id) -> (expiry, participant). Every `next` starts with this lookup; what it returns never
 # changes (the participant's id and group) or is read live by `next` itself (quota, lease, open or
 # closed), except the overlap and groups that only tune the query. A removed participant's `next`
-# finds nothing (204) until the entry expires.
+# finds nothing (204) until the entry expires; exclusion and screening clear this process's entry, other
+# processes see them within the minute.
 _PARTICIPANT_CACHE_SECONDS = 60
 _participant_cache: dict[tuple[str, int], tuple[float, Participant]] = {}
 _participant_cache_lock = threading.Lock()
@@ -55,6 +59,13 @@ _participant_cache_lock = threading.Lock()
 def participant_cache_clear() -> None:
     with _participant_cache_lock:
         _participant_cache.clear()
+
+
+def participant_cache_forget(participant_id: int) -> None:
+    """Drop a participant whose exclusion or screening changed, so this process's `next` sees it at once."""
+    with _participant_cache_lock:
+        for key in [key for key, (_, p) in _participant_cache.items() if p.pk == participant_id]:
+            del _participant_cache[key]
 
 
 def participant_in_study(*, slug: str, user: AbstractBaseUser) -> Participant:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from annotation.errors import InputError
+from annotation.gold import GoldRecord, gold_item_create, is_gold_line, parse_gold
 from annotation.input_rules import group_count, long_text, web_url
 from annotation.jsonl import field, iter_jsonl, text_field
 from annotation.models import Candidate, Pair, Prompt, Study
@@ -38,6 +39,7 @@ class ImportSummary:
     prompts: int = 0
     candidates: int = 0
     pairs: int = 0
+    gold: int = 0
 
 
 def parse_header(obj: dict) -> dict:
@@ -75,7 +77,29 @@ def parse_header(obj: dict) -> dict:
             raise InputError("must be 0 or more minutes", field="study.open_slots_after")
     if "refit_every" in study and study["refit_every"] is not None:
         header["refit_every"] = _positive(study, "refit_every", maximum=10_000_000)
+    header.update(_quality_settings(study))
     return header
+
+
+def _quality_settings(study: dict) -> dict:
+    """Attention checks and screening: gold_rate, min_judgment_ms, screened_out_code / _url, screen_*."""
+    out: dict = {}
+    for name in ("gold_rate", "screen_min_accuracy"):
+        if study.get(name) is not None:
+            value = field(study, name, (int, float), prefix="study.")
+            if not 0 <= value <= 1:
+                raise InputError("must be a number between 0 and 1", field=f"study.{name}")
+            out[name] = float(value)
+    if study.get("min_judgment_ms") is not None:
+        out["min_judgment_ms"] = field(study, "min_judgment_ms", int, prefix="study.")
+        if not 0 <= out["min_judgment_ms"] <= 3_600_000:
+            raise InputError("must be between 0 and 3600000 milliseconds", field="study.min_judgment_ms")
+    if study.get("screen_min_gold") is not None:
+        out["screen_min_gold"] = _positive(study, "screen_min_gold", maximum=1000)
+    for name, limit in (("screened_out_code", 64), ("screened_out_url", 200)):
+        if study.get(name) is not None:
+            out[name] = text_field(study, name, required=False, prefix="study.", max_length=limit)
+    return out
 
 
 def _positive(obj: dict, name: str, *, maximum: int) -> int:
@@ -151,8 +175,10 @@ def _candidates(raw: list) -> list[dict]:
     return out
 
 
-def read_study_file(stream: IO, *, source: str = "") -> tuple[dict, Iterator[tuple[int, PromptRecord]]]:
-    """The header, and an iterator of (line, prompt) that validates each line as it is read."""
+def read_study_file(
+    stream: IO, *, source: str = ""
+) -> tuple[dict, Iterator[tuple[int, PromptRecord | GoldRecord]]]:
+    """The header, and an iterator of (line, prompt or gold item) that validates each line as it is read."""
     lines = iter_jsonl(stream, source=source)
     first = next(lines, None)
     if first is None:
@@ -166,7 +192,7 @@ def read_study_file(stream: IO, *, source: str = "") -> tuple[dict, Iterator[tup
     def prompts() -> Iterator[tuple[int, PromptRecord]]:
         for number, item in lines:
             try:
-                yield number, parse_prompt(item)
+                yield number, parse_gold(item, parse_prompt=parse_prompt) if is_gold_line(item) else parse_prompt(item)
             except InputError as exc:
                 raise exc.at(line=number, source=source) from None
 
@@ -182,6 +208,9 @@ def study_import(stream: IO, *, source: str = "", append: bool = False) -> Impor
     known = set(Prompt.objects.filter(study=study).values_list("external_id", flat=True))
     pairs = Pair.objects.filter(prompt__study=study).count()
     for line_no, record in prompts:
+        if isinstance(record, GoldRecord):
+            _gold_create(study, record, known, summary, line=line_no, source=source)
+            continue
         if record.prompt_id in known:
             raise InputError(
                 f"duplicate prompt_id {record.prompt_id!r}", field="prompt_id", line=line_no, source=source
@@ -233,6 +262,11 @@ def _study_for_header(header: dict, *, append: bool, source: str) -> Study:
 
 
 def _prompt_create(study: Study, record: PromptRecord, summary: ImportSummary) -> None:
+    prompt, candidates = _prompt_row(study, record, summary)
+    summary.pairs += pairs_create(study=study, prompt=prompt, candidates=candidates)
+
+
+def _prompt_row(study: Study, record: PromptRecord, summary: ImportSummary) -> tuple[Prompt, list[Candidate]]:
     prompt = Prompt.objects.create(
         study=study, external_id=record.prompt_id, turns=record.turns, tags=record.tags,
         language=record.language or study.language, source=record.source,
@@ -240,4 +274,25 @@ def _prompt_create(study: Study, record: PromptRecord, summary: ImportSummary) -
     candidates = Candidate.objects.bulk_create(Candidate(prompt=prompt, **c) for c in record.candidates)
     summary.prompts += 1
     summary.candidates += len(candidates)
-    summary.pairs += pairs_create(study=study, prompt=prompt, candidates=candidates)
+    return prompt, candidates
+
+
+def _gold_create(study: Study, record: GoldRecord, known: set[str], summary: ImportSummary, *, line: int,
+                 source: str) -> None:
+    try:
+        if record.prompt is not None:
+            if record.prompt_id in known:
+                raise InputError(f"duplicate prompt_id {record.prompt_id!r}", field="gold.prompt_id")
+            known.add(record.prompt_id)
+            prompt, _ = _prompt_row(study, record.prompt, summary)  # gold only: no ordinary pairs
+        else:
+            prompt = Prompt.objects.filter(study=study, external_id=record.prompt_id).first()
+            if prompt is None:
+                raise InputError(
+                    f"unknown prompt {record.prompt_id!r} (give it on an earlier line, or give turns and candidates)",
+                    field="gold.prompt_id",
+                )
+        gold_item_create(study=study, record=record, prompt=prompt)
+    except InputError as exc:
+        raise exc.at(line=line, source=source) from None
+    summary.gold += 1

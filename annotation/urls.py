@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation import api, loop_api, views
+from annotation import api, loop_api, quality_views, views
 
 app_name = "annotation"
 
@@ -10,6 +10,9 @@ page_urls = [
     path("s/<slug:slug>/annotate/", views.study_annotate, name="annotate"),
     path("s/<slug:slug>/judge/", views.study_judge, name="judge"),
     path("s/<slug:slug>/done/", views.study_done, name="done"),
+    path("studies/<slug:slug>/quality/", quality_views.study_quality, name="quality"),
+    path("studies/<slug:slug>/quality/<int:participant_id>/", quality_views.study_annotator_review,
+         name="annotator-review"),
 ]
 
 api_urls = [

@@ -11,16 +11,17 @@ from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.assignment import Task, pair_next_for_annotator
+from annotation.assignment import Task, pair_next_for_annotator, participant_progress
 from annotation.completion import completion_progress
 from annotation.errors import InputError, Rejected
 from annotation.input_rules import INT64_MAX, form_integer
 from annotation.judgments import JudgmentInput, judgment_submit
 from annotation.models import Judgment, Participant, Study
+from annotation.outcomes import participant_outcome
 from annotation.participants import crowd_external_id, crowd_params_from, participant_for_user, participant_join
 from annotation.selectors import study_get
 from pluralweb.throttling import attempt_wait, join_checks, throttled_page
@@ -132,7 +133,8 @@ def study_judge(request: HttpRequest, study: Study) -> HttpResponse:
         return HttpResponse(status=403)
     notice, status = "", 200
     try:
-        judgment_submit(user=request.user, data=_judgment_input(request))
+        if judgment_submit(user=request.user, data=_judgment_input(request)).screened_out:
+            participant.screened_out_at = timezone.now()  # failed the attention checks: no further pair
     except (InputError, Rejected) as exc:
         notice, status = getattr(exc, "message", str(exc)), getattr(exc, "status", 400)
     task = pair_next_for_annotator(participant=participant)
@@ -173,19 +175,13 @@ def study_done(request: HttpRequest, study: Study) -> HttpResponse:
     participant = participant_for_user(study=study, user=request.user)
     if participant is None:
         return redirect("annotation:join", slug=study.slug)
-    progress = completion_progress(participant=participant)
+    outcome = participant_outcome(participant=participant)
+    # Screened out: the screened-out code at once; otherwise the code only once earned.
+    progress = (participant_progress(participant=participant) if outcome.screened_out
+                else completion_progress(participant=participant))
     if progress is None:  # work remains: no code yet
         return redirect("annotation:annotate", slug=study.slug)
     return render(request, "annotation/done.html", {
         "study": study, "progress": progress, "choices": Judgment.Choice,
-        "completion_url": _completion_url(study),
+        "outcome": outcome, "completion_url": outcome.url,
     })
-
-
-def _completion_url(study: Study) -> str:
-    # Only http(s) becomes a link, whatever an older import or the admin stored.
-    if not study.completion_url.lower().startswith(("http://", "https://")):
-        return ""
-    if "{code}" in study.completion_url:
-        return study.completion_url.replace("{code}", study.completion_code)
-    return study.completion_url

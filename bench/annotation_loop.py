@@ -72,6 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quota", type=int, default=100_000, help="judgments allowed per annotator")
     parser.add_argument("--database", default="pluralweb_bench", help="database to (re)create")
     parser.add_argument("--seed", type=int, default=1, help="seed of the annotators' random choices")
+    parser.add_argument("--gold-rate", type=float, default=0.0, help="study gold_rate (share of gold pairs served)")
+    parser.add_argument("--gold", type=int, default=200, help="gold items in the study when --gold-rate is set")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     args = parser.parse_args(argv)
@@ -99,6 +101,8 @@ def study_file_write(path: Path, args: argparse.Namespace) -> None:
     header = {"study": {
         "slug": SLUG, "title": "Benchmark study", "group_attributes": {"party": list(PARTIES)},
         "overlap": args.overlap, "quota": args.quota, "consent": "I agree.", "pair_strategy": "all",
+        # The simulated annotators answer at random: screening would stop them after a few gold items.
+        "gold_rate": args.gold_rate, "screen_min_gold": 1000,
     }}
     with path.open("w") as out:
         out.write(json.dumps(header) + "\n")
@@ -109,6 +113,11 @@ def study_file_write(path: Path, args: argparse.Namespace) -> None:
             ]
             turns = [{"role": "user", "content": f"Question {p}: what should be done about policy {p}?"}]
             out.write(json.dumps({"prompt_id": f"p{p}", "turns": turns, "candidates": candidates}) + "\n")
+        for g in range(args.gold if args.gold_rate else 0):  # attention checks on the first prompts' candidates
+            p = g % args.prompts
+            gold = {"prompt_id": f"p{p}", "a": f"p{p}c{g // args.prompts}", "b": f"p{p}c{g // args.prompts + 1}",
+                    "expected": "A"}
+            out.write(json.dumps({"gold": gold}) + "\n")
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -456,13 +465,15 @@ def database_checks(database: str, *, submitted: int) -> dict:
             "SELECT count(*) FROM annotation_judgment j JOIN annotation_pair p ON p.id = j.pair_id"
             " JOIN annotation_prompt pr ON pr.id = p.prompt_id WHERE pr.study_id = %s", [study_id]
         ).fetchone()[0]
+        # Gold pairs (attention checks) have no slots: every annotator may answer them, outside k.
+        ordinary = "WHERE pair_id NOT IN (SELECT pair_id FROM annotation_golditem)"
         over_k = conn.execute(
-            "SELECT count(*) FROM (SELECT pair_id FROM annotation_judgment GROUP BY pair_id"
+            f"SELECT count(*) FROM (SELECT pair_id FROM annotation_judgment {ordinary} GROUP BY pair_id"
             " HAVING count(*) > %s) t", [overlap]
         ).fetchone()[0]
         n_groups = math.prod(len(values) for values in groups.values()) or 1
         over_cap = conn.execute(
-            "SELECT count(*) FROM (SELECT pair_id FROM annotation_judgment GROUP BY pair_id, group_key"
+            f"SELECT count(*) FROM (SELECT pair_id FROM annotation_judgment {ordinary} GROUP BY pair_id, group_key"
             " HAVING count(*) > %s) t", [math.ceil(overlap / n_groups)]
         ).fetchone()[0]
     return {

@@ -18,7 +18,9 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncHour
 
-from annotation.models import Assignment, Candidate, Judgment, Pair, Participant, Prompt, Study
+from annotation.counted_judgments import judgments_that_count
+from annotation.gold import GOLD_STRATEGY
+from annotation.models import Assignment, Candidate, Pair, Participant, Prompt, Study
 
 # "Prefers the pair's candidate_a", whichever side it was shown on (judgments store the candidates
 # as shown, and `choice` refers to those).
@@ -80,7 +82,8 @@ def _sliced(rows: list[tuple], *, label_at: int, attribute: str | None) -> list[
 
 
 def study_judgments(study: Study) -> QuerySet:
-    return Judgment.objects.filter(participant__study_id=study.pk)
+    """The judgments that count (no gold answers, no excluded annotators): see annotation/counted_judgments.py."""
+    return judgments_that_count(study=study)
 
 
 # --- pairs and groups ------------------------------------------------------------------------------
@@ -89,7 +92,7 @@ def study_judgments(study: Study) -> QuerySet:
 def pair_group_counts(*, study: Study) -> list[tuple[int, str, int, int, int, int]]:
     """(pair_id, full group key, prefers pair's a, prefers pair's b, ties, both bad) per pair and group."""
     return _rows(
-        Judgment.objects.filter(pair__prompt__study_id=study.pk)
+        study_judgments(study)
         .values_list("pair_id", "group_key")
         .annotate(
             a=Count("id", filter=PREFERS_PAIR_A),
@@ -104,7 +107,8 @@ def pair_group_counts(*, study: Study) -> list[tuple[int, str, int, int, int, in
 def study_pairs(*, study: Study) -> list[tuple[int, int, str, float | None]]:
     """(pair_id, prompt_id, strategy, diversity) of every pair of the study."""
     return list(
-        Pair.objects.filter(prompt__study_id=study.pk).values_list("id", "prompt_id", "strategy", "diversity")
+        Pair.objects.filter(prompt__study_id=study.pk).exclude(strategy=GOLD_STRATEGY)
+        .values_list("id", "prompt_id", "strategy", "diversity")
     )
 
 
@@ -197,6 +201,7 @@ def judgments_per_participant(*, study: Study) -> list[tuple[int, int, int]]:
 def assignments_per_participant(*, study: Study) -> list[tuple[int, str, int]]:
     """(participant_id, assignment status, assignments): leases handed out, judged, expired."""
     return _rows(
-        Assignment.objects.filter(participant__study_id=study.pk)
+        Assignment.objects.filter(participant__study_id=study.pk, participant__excluded_at__isnull=True)
+        .exclude(pair__strategy=GOLD_STRATEGY)
         .values_list("participant_id", "status").annotate(n=Count("id")).order_by()
     )

@@ -21,7 +21,10 @@ def report_snapshot(*, study: Study, key: str, build: Callable[[], Report], max_
     """The cached report when fresh enough, else a freshly built one (stored for the next view)."""
     max_age = settings.DASHBOARD_MAX_AGE_SECONDS if max_age is None else max_age
     snapshot = DashboardSnapshot.objects.filter(study=study, key=key).first()
-    if snapshot is not None and snapshot.computed_at >= timezone.now() - timedelta(seconds=max_age):
+    fresh_after = timezone.now() - timedelta(seconds=max_age)
+    if study.exclusions_changed_at is not None:  # an exclusion (or its lifting) changed which judgments count
+        fresh_after = max(fresh_after, study.exclusions_changed_at)
+    if snapshot is not None and snapshot.computed_at >= fresh_after:
         return _from_payload(snapshot, build)
     return snapshot_store(study=study, key=key, build=build)
 

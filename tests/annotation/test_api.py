@@ -157,7 +157,7 @@ def test_admins_create_a_study_by_uploading_a_study_file(admin_user):
     upload.name = "new.jsonl"
     response = client_for(admin_user).post("/api/studies/", {"file": upload}, format="multipart")
     assert response.status_code == 201
-    assert response.json()["imported"] == {"prompts": 2, "candidates": 6, "pairs": 6}
+    assert response.json()["imported"] == {"prompts": 2, "candidates": 6, "pairs": 6, "gold": 0}
 
 
 def test_a_bad_upload_says_line_and_field_and_stores_nothing(admin_user):

@@ -23,5 +23,5 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         self.stdout.write(
             f"study {summary.study.slug}: {summary.prompts} prompts, {summary.candidates} candidates, "
-            f"{summary.pairs} pairs"
+            f"{summary.pairs} pairs, {summary.gold} gold items"
         )

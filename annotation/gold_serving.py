@@ -1,0 +1,108 @@
+"""Serving gold items at the study's gold_rate, and screening out participants who fail them.
+
+Gold stays outside the slot machinery and outside the server-side functions of the annotation loop:
+`next` rolls the die in Python (most calls pay nothing more), and on a hit leases a gold pair here
+through a slot that is born done (never claimable, never reopened). The submit is the ordinary one, so
+a gold answer is a Judgment of the gold pair: it counts toward the participant's quota (the progress bar
+moves as for any pair, so it does not give gold away) and never toward any pair's k.
+
+Screening rule (docs/formats.md): once a participant has answered at least `screen_min_gold` gold
+items, they are screened out if fewer than `screen_min_accuracy` of their gold answers were right.
+A screened-out participant gets no further pairs, and the done page shows `screened_out_code`.
+"""
+
+import random
+import threading
+import time
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Count, F, Q
+
+from annotation.models import Assignment, GoldItem, Judgment, Participant, Slot
+from annotation.plain_sql import db_time, statements
+
+# Same key as pluralweb_pair_next's lock (migration 0008): a participant's gold lease and ordinary
+# lease queue up behind each other, so two tabs never get two leases.
+_LOCK_SQL = "SELECT pg_advisory_xact_lock(1886155381, mod(%s, 2147483647)::integer)"
+
+_GOLD_STATE_SQL = """
+SELECT pa.study_id, st.quota, st.is_open, st.lease_minutes,
+  (SELECT count(*) FROM annotation_judgment WHERE participant_id = pa.id),
+  (SELECT count(*) FROM annotation_assignment
+    WHERE participant_id = pa.id AND status = 'active' AND expires_at > %s),
+  (SELECT g.pair_id FROM annotation_golditem g
+    WHERE g.study_id = pa.study_id AND g.pair_id NOT IN (
+      SELECT pair_id FROM annotation_assignment WHERE participant_id = pa.id AND status <> 'expired')
+    ORDER BY random() LIMIT 1)
+FROM annotation_participant pa JOIN annotation_study st ON st.id = pa.study_id WHERE pa.id = %s"""
+
+
+def gold_due(gold_rate: float) -> bool:
+    """Whether this `next` should try a gold item: each newly served pair is gold with probability gold_rate."""
+    return gold_rate > 0 and random.random() < gold_rate
+
+
+def gold_lease(*, participant_id: int, now: datetime) -> tuple[int, int, int] | None:
+    """(assignment id, judgments done, quota) of a newly leased gold pair; None when the participant holds
+    a live lease, is at quota, the study is closed, or no gold item is left for them (the ordinary `next`
+    then answers)."""
+    with transaction.atomic(), statements() as sql:
+        if connection.vendor == "postgresql":
+            sql.run(_LOCK_SQL, [participant_id])
+        row = sql.one(_GOLD_STATE_SQL, [db_time(now), participant_id])
+        if row is None:
+            return None
+        study_id, quota, is_open, lease_minutes, done, live, pair_id = row
+        if live or done >= quota or not is_open or pair_id is None:
+            return None
+        slot = Slot.objects.create(pair_id=pair_id, study_id=study_id, status=Slot.Status.DONE)
+        assignment = Assignment.objects.create(
+            slot=slot, pair_id=pair_id, participant_id=participant_id, swapped=random.random() < 0.5,
+            created_at=now, expires_at=now + timedelta(minutes=lease_minutes),
+        )
+    return assignment.pk, done, quota
+
+
+# Every gold pair id, per process, for a cheap "was that submit a gold answer?" after each submit.
+# Gold items are added by imports (which clear this process's copy); other processes see them within
+# _GOLD_PAIRS_SECONDS. A miss only delays screening to the participant's next gold answer.
+_GOLD_PAIRS_SECONDS = 30
+_gold_pairs: tuple[float, frozenset[int]] = (0.0, frozenset())
+_gold_pairs_lock = threading.Lock()
+
+
+def gold_pairs_forget() -> None:
+    global _gold_pairs
+    with _gold_pairs_lock:
+        _gold_pairs = (0.0, frozenset())
+
+
+def is_gold_pair(pair_id: int) -> bool:
+    global _gold_pairs
+    expiry, pairs = _gold_pairs
+    if expiry < time.monotonic():
+        pairs = frozenset(GoldItem.objects.values_list("pair_id", flat=True))
+        with _gold_pairs_lock:
+            _gold_pairs = (time.monotonic() + _GOLD_PAIRS_SECONDS, pairs)
+    return pair_id in pairs
+
+
+# A gold answer is right when the chosen candidate, as shown, is the expected one.
+GOLD_RIGHT = Q(choice="A", candidate_a_id=F("pair__gold__expected_id")) | Q(
+    choice="B", candidate_b_id=F("pair__gold__expected_id")
+)
+
+
+def participant_screen(*, participant_id: int, now: datetime) -> bool:
+    """Apply the screening rule after a gold answer; True when the participant is (now) screened out."""
+    participant = Participant.objects.select_related("study").get(pk=participant_id)
+    if participant.screened_out_at is not None:
+        return True
+    study = participant.study
+    answers = Judgment.objects.filter(participant_id=participant_id, pair__gold__isnull=False)
+    counts = answers.aggregate(n=Count("id"), right=Count("id", filter=GOLD_RIGHT))
+    if counts["n"] < study.screen_min_gold or counts["right"] >= study.screen_min_accuracy * counts["n"]:
+        return False
+    Participant.objects.filter(pk=participant_id, screened_out_at__isnull=True).update(screened_out_at=now)
+    return True
