@@ -6,7 +6,7 @@ same rules here, statement by statement.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
@@ -100,6 +100,11 @@ def _refusal(outcome: str, assignment_id: int, expires_at: datetime | None) -> E
         return NotFound(f"assignment {assignment_id} does not exist", code="unknown_assignment")
     if outcome == "foreign":
         return Forbidden(f"assignment {assignment_id} belongs to another annotator", code="foreign_assignment")
+    if outcome == "too_soon":
+        return Conflict(
+            "the pair has not been on screen for the study's min_view_ms yet; look at both responses and submit again",
+            code="too_soon",
+        )
     if outcome == "judged":
         return Conflict(
             f"assignment {assignment_id} is already judged; a judgment is never overwritten", code="already_judged"
@@ -139,7 +144,7 @@ def _record_in_database(user: AbstractBaseUser, data: JudgmentInput, now: dateti
 
 _LOCKED_ASSIGNMENT_SQL = """
 SELECT a.participant_id, a.status, a.expires_at, a.swapped, a.slot_id, a.pair_id, p.candidate_a_id, p.candidate_b_id,
-       pa.user_id, pa.group_key, st.quota
+       pa.user_id, pa.group_key, st.quota, a.created_at, st.min_view_ms
 FROM annotation_assignment a
 JOIN annotation_pair p ON p.id = a.pair_id
 JOIN annotation_participant pa ON pa.id = a.participant_id
@@ -158,17 +163,22 @@ class _Lease:
     slot_id: int
     pair_id: int
     shown_ids: tuple[int, int]  # (left, right) as the annotator saw them
+    viewable_at: datetime  # leased at, plus the study's min_view_ms
 
 
 def _locked_assignment(sql: Statements, user: AbstractBaseUser, assignment_id: int) -> _Lease:
     row = sql.one(_LOCKED_ASSIGNMENT_SQL + for_update("a"), [assignment_id])
     if row is None:
         raise _refusal("unknown", assignment_id, None)
-    participant_id, status, expires_at, swapped, slot_id, pair_id, a_id, b_id, owner, group, quota = row
+    (participant_id, status, expires_at, swapped, slot_id, pair_id, a_id, b_id, owner, group, quota, created_at,
+     min_view_ms) = row
     if owner != user.pk:
         raise _refusal("foreign", assignment_id, None)
     shown = (b_id, a_id) if swapped else (a_id, b_id)
-    return _Lease(assignment_id, participant_id, group, quota, status, aware(expires_at), slot_id, pair_id, shown)
+    viewable_at = aware(created_at) + timedelta(milliseconds=min_view_ms)
+    return _Lease(
+        assignment_id, participant_id, group, quota, status, aware(expires_at), slot_id, pair_id, shown, viewable_at
+    )
 
 
 def _record(user: AbstractBaseUser, data: JudgmentInput, now: datetime) -> Submission:
@@ -177,6 +187,8 @@ def _record(user: AbstractBaseUser, data: JudgmentInput, now: datetime) -> Submi
         if lease.status == Assignment.Status.JUDGED:
             raise _refusal("judged", lease.id, lease.expires_at)
         if lease.status == Assignment.Status.ACTIVE and lease.expires_at > now:
+            if now < lease.viewable_at:
+                raise _refusal("too_soon", lease.id, lease.expires_at)
             return _create(sql, lease, data, now)
         if lease.status == Assignment.Status.ACTIVE:
             # Lapsed: end it now (committed with this block), then refuse outside the transaction.

@@ -37,6 +37,10 @@ class Study(models.Model):
         null=True, blank=True, help_text="Launch a PAL refit once this many new judgments arrived (empty: never)."
     )
     is_open = models.BooleanField(default=True, help_text="Closed studies accept no new participants or tasks.")
+    # crowd: annotator-facing settings (issue 10).
+    min_view_ms = models.PositiveIntegerField(
+        default=0, help_text="A choice is refused until the pair has been on screen this long (0: off)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

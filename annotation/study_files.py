@@ -72,7 +72,20 @@ def parse_header(obj: dict) -> dict:
             raise InputError("must be 0 or more minutes", field="study.open_slots_after")
     if "refit_every" in study and study["refit_every"] is not None:
         header["refit_every"] = _positive(study, "refit_every", maximum=10_000_000)
+    header |= _crowd_fields(study)
     return header
+
+
+# --- crowd (issue 10): what annotators see and how fast they may answer ------------------------------
+
+
+def _crowd_fields(study: dict) -> dict:
+    out: dict = {}
+    if study.get("min_view_ms") is not None:
+        out["min_view_ms"] = field(study, "min_view_ms", int, prefix="study.")
+        if not 0 <= out["min_view_ms"] <= 600_000:
+            raise InputError("must be between 0 and 600000 milliseconds", field="study.min_view_ms")
+    return out
 
 
 def _positive(obj: dict, name: str, *, maximum: int) -> int:

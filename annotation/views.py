@@ -19,6 +19,7 @@ from annotation.assignment import Task, pair_next_for_annotator, participant_pro
 from annotation.errors import InputError, Rejected
 from annotation.judgments import JudgmentInput, judgment_submit
 from annotation.models import Judgment, Participant, Study
+from annotation.notices import kept_answer, notice_for
 from annotation.participants import crowd_params_from, participant_for_user, participant_join
 from annotation.selectors import study_get
 
@@ -119,18 +120,25 @@ def study_judge(request: HttpRequest, study: Study) -> HttpResponse:
     participant = participant_for_user(study=study, user=request.user)
     if participant is None:
         return HttpResponse(status=403)
-    notice, status = "", 200
+    refused = None
     try:
         judgment_submit(user=request.user, data=_judgment_input(request))
     except (InputError, Rejected) as exc:
-        notice, status = getattr(exc, "message", str(exc)), getattr(exc, "status", 400)
+        refused = exc
     task = pair_next_for_annotator(participant=participant)
     if task is None:
         done_url = reverse("annotation:done", kwargs={"slug": study.slug})
         if request.headers.get("HX-Request"):
             return HttpResponse(status=204, headers={"HX-Redirect": done_url})
         return redirect(done_url)
-    context = _task_context(participant, task, notice=notice)
+    context = _task_context(participant, task)
+    status = 200
+    if refused is not None:
+        kept = kept_answer(request.POST, pair_on_screen=task.pair_id)
+        context |= {"notice": notice_for(refused), "kept": kept}
+        if kept.same_pair and request.POST.get("client_id"):
+            context["client_id"] = request.POST["client_id"]  # nothing was stored under it
+        status = getattr(refused, "status", 400)
     template = "annotation/_task.html" if request.headers.get("HX-Request") else "annotation/annotate.html"
     # htmx swaps only 2xx answers by default; the notice says what went wrong.
     return render(request, template, context, status=200 if request.headers.get("HX-Request") else status)
