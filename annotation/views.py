@@ -20,7 +20,13 @@ from annotation.errors import InputError, Rejected
 from annotation.judgments import JudgmentInput, judgment_submit
 from annotation.models import Judgment, Participant, Study
 from annotation.notices import kept_answer, notice_for
-from annotation.participants import crowd_params_from, participant_for_user, participant_join
+from annotation.participants import (
+    crowd_params_from,
+    is_crowd_account,
+    participant_for_user,
+    participant_join,
+    participant_returning,
+)
 from annotation.selectors import study_get
 
 
@@ -52,6 +58,8 @@ def study_join(request: HttpRequest, study: Study) -> HttpResponse:
     state = request.session.get(_session_key(study), {})
     if request.method == "GET":
         crowd = crowd_params_from(request.GET)
+        if crowd and _resumed(request, study, crowd):
+            return redirect("annotation:annotate", slug=study.slug)
         if crowd:
             state["crowd"] = crowd
             request.session[_session_key(study)] = state
@@ -65,6 +73,18 @@ def study_join(request: HttpRequest, study: Study) -> HttpResponse:
         error = _("You need to accept the consent text to take part.")
         return render(request, "annotation/join.html", {"study": study, "error": error}, status=400)
     return render(request, "annotation/join.html", {"study": study})
+
+
+def _resumed(request: HttpRequest, study: Study, crowd: dict[str, str]) -> bool:
+    """Sign this browser in as the participant who already joined with this crowd id, if there is one.
+    A signed-in staff or researcher account is never swapped out for it."""
+    returning = participant_returning(study=study, crowd_params=crowd)
+    if returning is None or (request.user.is_authenticated and not is_crowd_account(request.user)):
+        return False
+    state = request.session.get(_session_key(study), {})
+    login(request, returning.user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session[_session_key(study)] = state | {"crowd": crowd, "consent": True}
+    return True
 
 
 @study_page
@@ -85,6 +105,8 @@ def study_profile(request: HttpRequest, study: Study) -> HttpResponse:
                 study=study, consent=True, attributes=selected, crowd_params=crowd, user=request.user
             )
         except (InputError, Rejected) as exc:
+            if getattr(exc, "code", "") == "already_joined" and _resumed(request, study, crowd):
+                return redirect("annotation:annotate", slug=study.slug)  # joined meanwhile on another device
             context |= {"selected": selected, "error": getattr(exc, "message", str(exc))}
             return render(request, "annotation/profile.html", context, status=400)
         if not request.user.is_authenticated:
