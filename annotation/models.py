@@ -185,6 +185,7 @@ class Assignment(models.Model):
         ACTIVE = "active"
         JUDGED = "judged"
         EXPIRED = "expired"
+        SKIPPED = "skipped"  # crowd: the annotator could not judge the pair (see Skip)
 
     # slot and participant need no index of their own: assignment_one_per_slot and
     # assignment_participant_idx lead with them (fewer indexes to write on every lease).

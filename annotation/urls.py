@@ -10,6 +10,7 @@ page_urls = [
     path("s/<slug:slug>/annotate/", views.study_annotate, name="annotate"),
     path("s/<slug:slug>/judge/", views.study_judge, name="judge"),
     path("s/<slug:slug>/done/", views.study_done, name="done"),
+    path("s/<slug:slug>/renew/", views.study_renew, name="renew"),
 ]
 
 api_urls = [
@@ -20,5 +21,6 @@ api_urls = [
     path("studies/<slug:slug>/", api.StudyDetailApi.as_view(), name="api-study"),
     path("studies/<slug:slug>/join/", api.StudyJoinApi.as_view(), name="api-join"),
     path("studies/<slug:slug>/export/", api.StudyExportApi.as_view(), name="api-export"),
+    path("assignments/<int:pk>/renew/", api.AssignmentRenewApi.as_view(), name="api-renew"),
     path("studies/<slug:slug>/judgments/import/", api.StudyJudgmentsImportApi.as_view(), name="api-import-judgments"),
 ]

@@ -8,16 +8,17 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth import login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.assignment import Task, pair_next_for_annotator, participant_progress
 from annotation.errors import InputError, Rejected
 from annotation.judgments import JudgmentInput, judgment_submit
+from annotation.leases import assignment_renew
 from annotation.models import Judgment, Participant, Study
 from annotation.notices import kept_answer, notice_for
 from annotation.participants import (
@@ -120,7 +121,8 @@ def study_profile(request: HttpRequest, study: Study) -> HttpResponse:
 def _task_context(participant: Participant, task: Task, **extra) -> dict:
     return {
         "study": participant.study, "progress": task.progress, "task": task,
-        "prompt": task.prompt, "left": task.left, "right": task.right, "client_id": uuid.uuid4().hex, **extra,
+        "prompt": task.prompt, "left": task.left, "right": task.right, "client_id": uuid.uuid4().hex,
+        "lease_seconds": max(0, int((task.expires_at - timezone.now()).total_seconds())), **extra,
     }
 
 
@@ -164,6 +166,21 @@ def study_judge(request: HttpRequest, study: Study) -> HttpResponse:
     template = "annotation/_task.html" if request.headers.get("HX-Request") else "annotation/annotate.html"
     # htmx swaps only 2xx answers by default; the notice says what went wrong.
     return render(request, template, context, status=200 if request.headers.get("HX-Request") else status)
+
+
+@study_page
+@require_POST
+def study_renew(request: HttpRequest, study: Study) -> HttpResponse:
+    """The annotate page keeps its pair while the annotator is active: JSON with the seconds left."""
+    if participant_for_user(study=study, user=request.user) is None:
+        return JsonResponse({"message": _("Please join the study first.")}, status=403)
+    try:
+        expires_at = assignment_renew(user=request.user, assignment_id=int(request.POST.get("assignment", "")))
+    except ValueError:
+        return JsonResponse({"message": _("The form was incomplete; please choose again.")}, status=400)
+    except Rejected as exc:
+        return JsonResponse({"message": notice_for(exc)}, status=exc.status)
+    return JsonResponse({"expires_in_s": int((expires_at - timezone.now()).total_seconds())})
 
 
 def _judgment_input(request: HttpRequest) -> JudgmentInput:

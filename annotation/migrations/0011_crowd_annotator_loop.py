@@ -32,34 +32,62 @@ BEGIN
               p.candidate_a_id, p.candidate_b_id, pa.user_id, pa.group_key, st.quota
          INTO v;
     IF NOT FOUND THEN
-        -- Why not: unknown, foreign, judged, too soon, expired, or lapsed just now.
-        SELECT a.participant_id, a.status, a.expires_at, a.created_at, pa.user_id, pa.group_key, a.slot_id,
-               a.pair_id, st.quota, st.min_view_ms
+        -- Why not: unknown, foreign, judged, skipped, too soon, or a lapsed lease (accepted while its
+        -- slot is still free).
+        SELECT a.participant_id, a.status, a.expires_at, a.created_at, a.swapped, a.slot_id, a.pair_id,
+               p.candidate_a_id, p.candidate_b_id, pa.user_id, pa.group_key, st.quota, st.min_view_ms,
+               s.status AS slot_status, s.group_key AS slot_group
           INTO v
           FROM annotation_assignment a
           JOIN annotation_participant pa ON pa.id = a.participant_id
           JOIN annotation_study st ON st.id = pa.study_id
+          JOIN annotation_pair p ON p.id = a.pair_id
+          JOIN annotation_slot s ON s.id = a.slot_id
          WHERE a.id = p_assignment
-           FOR UPDATE OF a;
+           FOR UPDATE OF a, s;
         IF NOT FOUND THEN
             RETURN QUERY SELECT 'unknown'::text, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
                                 NULL::bigint, NULL::varchar, NULL::timestamptz, NULL::bigint, NULL::integer;
             RETURN;
         END IF;
         IF v.user_id IS DISTINCT FROM p_user THEN
-            v.status := 'foreign';
-        ELSIF v.status = 'active' AND v.expires_at > p_now THEN
-            v.status := 'too_soon';  -- live, so it failed the time on screen
-        ELSIF v.status = 'active' THEN
-            -- Lapsed: end it now; the refusal still commits that.
-            UPDATE annotation_assignment SET status = 'expired' WHERE id = p_assignment;
-            UPDATE annotation_slot SET status = 'open', lease_expires_at = NULL, open_group = ''
-             WHERE id = v.slot_id AND status = 'leased';
-            v.status := 'expired';
+            RETURN QUERY SELECT 'foreign'::text, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
+                                NULL::bigint, NULL::varchar, NULL::timestamptz, NULL::bigint, NULL::integer;
+            RETURN;
         END IF;
-        RETURN QUERY SELECT v.status::text, NULL::bigint, v.participant_id, v.pair_id, NULL::bigint, NULL::bigint,
-                            v.group_key, v.expires_at, NULL::bigint, v.quota;
-        RETURN;
+        IF v.status IN ('active', 'expired') AND v.created_at > p_now - make_interval(secs => v.min_view_ms / 1000.0)
+        THEN
+            RETURN QUERY SELECT 'too_soon'::text, NULL::bigint, v.participant_id, v.pair_id, NULL::bigint,
+                                NULL::bigint, v.group_key, v.expires_at, NULL::bigint, v.quota;
+            RETURN;
+        END IF;
+        IF v.status = 'active' THEN
+            -- Lapsed, but nobody has taken its slot (taking it would have ended this lease): accepted.
+            UPDATE annotation_assignment SET status = 'judged' WHERE id = p_assignment;
+        ELSIF v.status = 'expired' AND v.slot_status = 'open' AND NOT EXISTS (
+                SELECT 1 FROM annotation_assignment x
+                 WHERE x.participant_id = v.participant_id AND x.pair_id = v.pair_id AND x.status <> 'expired') THEN
+            -- Ended and reopened, but still free: take the slot back (within the group cap) and accept.
+            BEGIN
+                UPDATE annotation_slot
+                   SET status = 'done', lease_expires_at = NULL,
+                       open_group = CASE WHEN v.slot_group = '' THEN v.group_key ELSE '' END
+                 WHERE id = v.slot_id;
+            EXCEPTION WHEN unique_violation THEN
+                v.status := 'lost';  -- the group already holds this pair's open slot
+            END;
+            IF v.status = 'lost' THEN
+                RETURN QUERY SELECT 'expired'::text, NULL::bigint, v.participant_id, v.pair_id, NULL::bigint,
+                                    NULL::bigint, v.group_key, v.expires_at, NULL::bigint, v.quota;
+                RETURN;
+            END IF;
+            UPDATE annotation_assignment SET status = 'judged' WHERE id = p_assignment;
+        ELSE
+            RETURN QUERY SELECT (CASE WHEN v.status IN ('judged', 'skipped') THEN v.status ELSE 'expired' END)::text,
+                                NULL::bigint, v.participant_id, v.pair_id, NULL::bigint, NULL::bigint,
+                                v.group_key, v.expires_at, NULL::bigint, v.quota;
+            RETURN;
+        END IF;
     END IF;
     IF v.swapped THEN
         v_left := v.candidate_b_id; v_right := v.candidate_a_id;
@@ -80,10 +108,39 @@ BEGIN
 END $$;
 """
 
+# The same pair never comes back to a participant with its sides swapped: a new lease of a pair they
+# held before keeps the sides they saw (the rest of the function is 0008's).
+SLOT_CLAIM = """
+CREATE OR REPLACE FUNCTION pluralweb_slot_claim(
+    p_participant bigint, p_group varchar, p_slot_id bigint, p_pair_id bigint, p_slot_group varchar,
+    p_slot_status varchar, p_now timestamptz, p_expires timestamptz
+) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    v_assignment bigint;
+BEGIN
+    IF p_slot_status = 'leased' THEN  -- an expired lease: its holder loses it
+        UPDATE annotation_assignment SET status = 'expired' WHERE slot_id = p_slot_id AND status = 'active';
+    END IF;
+    UPDATE annotation_slot
+       SET status = 'leased', lease_expires_at = p_expires,
+           open_group = CASE WHEN p_slot_group = '' THEN p_group ELSE '' END
+     WHERE id = p_slot_id;
+    INSERT INTO annotation_assignment (slot_id, pair_id, participant_id, swapped, status, created_at, expires_at)
+    VALUES (p_slot_id, p_pair_id, p_participant,
+            COALESCE((SELECT x.swapped FROM annotation_assignment x
+                       WHERE x.participant_id = p_participant AND x.pair_id = p_pair_id
+                       ORDER BY x.id DESC LIMIT 1), random() < 0.5),
+            'active', p_now, p_expires)
+    RETURNING id INTO v_assignment;
+    RETURN v_assignment;
+END $$;
+"""
+
 
 def create_functions(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(JUDGMENT_SUBMIT)
+        schema_editor.execute(SLOT_CLAIM)
 
 
 def restore_functions(apps, schema_editor):
@@ -92,6 +149,7 @@ def restore_functions(apps, schema_editor):
 
         previous = import_module("annotation.migrations.0008_annotation_loop_functions")
         schema_editor.execute(previous.JUDGMENT_SUBMIT)
+        schema_editor.execute(previous.PAIR_NEXT)
 
 
 class Migration(migrations.Migration):
@@ -102,6 +160,14 @@ class Migration(migrations.Migration):
             name="min_view_ms",
             field=models.PositiveIntegerField(
                 default=0, help_text="A choice is refused until the pair has been on screen this long (0: off)."
+            ),
+        ),
+        migrations.AlterField(
+            model_name="assignment",
+            name="status",
+            field=models.CharField(
+                choices=[("active", "Active"), ("judged", "Judged"), ("expired", "Expired"), ("skipped", "Skipped")],
+                default="active", max_length=8,
             ),
         ),
         migrations.RunPython(create_functions, restore_functions),

@@ -26,7 +26,54 @@
     }, wait);
   }
 
-  function shown() { shownAt = performance.now(); locked = false; holdChoices(); }
+  // The lease: renewed while the annotator is active (once half of it is gone), with a warning before
+  // it ends when they are not. Times are counted from what the server said was left, not the clock.
+  var leaseEndsAt = 0, leaseMs = 0, lastActivity = -Infinity, lastRenewal = 0, renewing = false;
+
+  function readLease() {
+    var task = document.getElementById("task");
+    if (!task) return;
+    var now = performance.now();
+    leaseEndsAt = now + 1000 * (parseInt(task.getAttribute("data-lease-seconds") || "0", 10) || 0);
+    leaseMs = 60000 * (parseInt(task.getAttribute("data-lease-minutes") || "0", 10) || 0);
+    lastRenewal = now;
+  }
+
+  function renew() {
+    var f = form(), task = document.getElementById("task");
+    if (renewing || !f || !task) return;
+    renewing = true;
+    var body = new FormData();
+    body.append("assignment", f.elements.assignment.value);
+    fetch(task.getAttribute("data-renew-url"), {
+      method: "POST", body: body, credentials: "same-origin",
+      headers: { "X-CSRFToken": f.elements.csrfmiddlewaretoken.value },
+    }).then(function (answer) {
+      return answer.json().then(function (data) {
+        if (answer.ok && form() === f) {
+          leaseEndsAt = performance.now() + 1000 * data.expires_in_s;
+          lastRenewal = performance.now();
+          tick();
+        }
+      });
+    }).catch(function () { /* offline for a moment: the next tick tries again */ })
+      .then(function () { renewing = false; });
+  }
+
+  function tick() {
+    var warning = document.getElementById("lease-warning");
+    if (!warning || !leaseMs) return;
+    var left = leaseEndsAt - performance.now();
+    if (lastActivity > lastRenewal && left < leaseMs / 2) renew();
+    warning.hidden = !(left < Math.min(60000, leaseMs / 3));
+  }
+
+  ["keydown", "pointerdown", "pointermove", "wheel", "scroll", "input", "touchstart"].forEach(function (name) {
+    document.addEventListener(name, function () { lastActivity = performance.now(); }, { capture: true, passive: true });
+  });
+  setInterval(tick, 1000);
+
+  function shown() { shownAt = performance.now(); locked = false; holdChoices(); readLease(); tick(); }
 
   document.body.addEventListener("htmx:afterSwap", shown);
   document.body.addEventListener("htmx:afterRequest", function (event) {
@@ -72,4 +119,6 @@
   });
 
   holdChoices();
+  readLease();
+  tick();
 })();
