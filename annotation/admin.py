@@ -11,7 +11,18 @@ from django.utils.html import format_html
 from annotation.access import is_admin
 from annotation.errors import InputError
 from annotation.judgment_files import judgments_import
-from annotation.models import Assignment, Candidate, Judgment, Pair, Participant, Prompt, Rating, Slot, Study
+from annotation.models import (
+    Assignment,
+    Candidate,
+    Judgment,
+    Pair,
+    Participant,
+    Prompt,
+    Rating,
+    Skip,
+    Slot,
+    Study,
+)
 from annotation.study_files import study_import
 
 
@@ -122,6 +133,14 @@ class SlotAdmin(admin.ModelAdmin):
 class AssignmentAdmin(admin.ModelAdmin):
     list_display = ["id", "participant", "pair", "status", "created_at", "expires_at"]
     list_filter = ["status", "participant__study"]
+    search_fields = ["participant__external_id"]
+    list_select_related = ["participant", "pair"]
+
+
+@admin.register(Skip)
+class SkipAdmin(admin.ModelAdmin):
+    list_display = ["id", "participant", "pair", "created_at"]
+    list_filter = ["participant__study"]
     search_fields = ["participant__external_id"]
     list_select_related = ["participant", "pair"]
 

@@ -14,7 +14,7 @@ from annotation.access import IsResearcher, IsStudyAdmin
 from annotation.errors import InputError
 from annotation.judgment_export import export_lines
 from annotation.judgment_files import judgments_import
-from annotation.leases import assignment_renew
+from annotation.leases import assignment_renew, assignment_skip
 from annotation.models import Study
 from annotation.participants import participant_join
 from annotation.selectors import study_counts, study_get
@@ -146,3 +146,15 @@ class AssignmentRenewApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         expires_at = assignment_renew(user=request.user, assignment_id=pk)
         return Response({"assignment_id": pk, "lease_expires_at": expires_at})
+
+
+class AssignmentSkipApi(APIView):
+    """The annotator cannot judge this pair: its slot goes back to the pool and the pair never comes back
+    to them; a skip is not a judgment (own live assignments only)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        skip = assignment_skip(user=request.user, assignment_id=pk)
+        return Response({"assignment_id": pk, "skipped_at": skip.created_at})

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.errors import Conflict, Forbidden, Gone, NotFound
-from annotation.models import Assignment, Slot
+from annotation.models import Assignment, Skip, Slot
 
 
 def _own_live_assignment(user: AbstractBaseUser, assignment_id: int) -> Assignment:
@@ -45,3 +45,19 @@ def assignment_renew(*, user: AbstractBaseUser, assignment_id: int, now: datetim
     assignment.save(update_fields=["expires_at"])
     Slot.objects.filter(pk=assignment.slot_id, status=Slot.Status.LEASED).update(lease_expires_at=expires_at)
     return expires_at
+
+
+@transaction.atomic
+def assignment_skip(*, user: AbstractBaseUser, assignment_id: int, now: datetime | None = None) -> Skip:
+    """The caller cannot judge this pair: release its slot to others, record the skip, and never serve
+    them the pair again (the skipped assignment keeps it off their `next`)."""
+    assignment = _own_live_assignment(user, assignment_id)
+    assignment.status = Assignment.Status.SKIPPED
+    assignment.save(update_fields=["status"])
+    Slot.objects.filter(pk=assignment.slot_id, status=Slot.Status.LEASED).update(
+        status=Slot.Status.OPEN, lease_expires_at=None, open_group=""
+    )
+    return Skip.objects.create(
+        participant_id=assignment.participant_id, pair_id=assignment.pair_id, assignment=assignment,
+        created_at=now or timezone.now(),
+    )

@@ -263,6 +263,19 @@ class Judgment(models.Model):
         return f"judgment {self.pk}: {self.choice}"
 
 
+class Skip(models.Model):
+    """crowd: a pair an annotator said they cannot judge. Its slot went back to the pool; the pair is not
+    served to them again (their assignment stays `skipped`); a skip is not a judgment."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="skips")
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="skips")
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="skip")
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"skip of pair {self.pair_id} by {self.participant_id}"
+
+
 class Rating(models.Model):
     """An imported absolute rating; pairwise judgments are derived from them and keep them."""
 

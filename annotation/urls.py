@@ -11,6 +11,7 @@ page_urls = [
     path("s/<slug:slug>/judge/", views.study_judge, name="judge"),
     path("s/<slug:slug>/done/", views.study_done, name="done"),
     path("s/<slug:slug>/renew/", views.study_renew, name="renew"),
+    path("s/<slug:slug>/skip/", views.study_skip, name="skip"),
 ]
 
 api_urls = [
@@ -22,5 +23,6 @@ api_urls = [
     path("studies/<slug:slug>/join/", api.StudyJoinApi.as_view(), name="api-join"),
     path("studies/<slug:slug>/export/", api.StudyExportApi.as_view(), name="api-export"),
     path("assignments/<int:pk>/renew/", api.AssignmentRenewApi.as_view(), name="api-renew"),
+    path("assignments/<int:pk>/skip/", api.AssignmentSkipApi.as_view(), name="api-skip"),
     path("studies/<slug:slug>/judgments/import/", api.StudyJudgmentsImportApi.as_view(), name="api-import-judgments"),
 ]

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from annotation.assignment import Task, pair_next_for_annotator, participant_progress
 from annotation.errors import InputError, Rejected
 from annotation.judgments import JudgmentInput, judgment_submit
-from annotation.leases import assignment_renew
+from annotation.leases import assignment_renew, assignment_skip
 from annotation.models import Judgment, Participant, Study
 from annotation.notices import kept_answer, notice_for
 from annotation.participants import (
@@ -149,9 +149,32 @@ def study_judge(request: HttpRequest, study: Study) -> HttpResponse:
         judgment_submit(user=request.user, data=_judgment_input(request))
     except (InputError, Rejected) as exc:
         refused = exc
+    return _next_task_answer(request, participant, refused)
+
+
+@study_page
+@require_POST
+def study_skip(request: HttpRequest, study: Study) -> HttpResponse:
+    """The annotator cannot judge the pair on screen: release it and answer with the next task."""
+    participant = participant_for_user(study=study, user=request.user)
+    if participant is None:
+        return HttpResponse(status=403)
+    refused = None
+    try:
+        assignment_skip(user=request.user, assignment_id=int(request.POST.get("assignment", "")))
+    except ValueError:
+        refused = InputError(_("The form was incomplete; please choose again."), field="assignment")
+    except Rejected as exc:
+        refused = exc
+    return _next_task_answer(request, participant, refused)
+
+
+def _next_task_answer(request: HttpRequest, participant: Participant, refused: Exception | None) -> HttpResponse:
+    """The next task (an htmx partial, or the whole page), or a redirect to completion; after a refusal,
+    with the reason and the answer the annotator gave."""
     task = pair_next_for_annotator(participant=participant)
     if task is None:
-        done_url = reverse("annotation:done", kwargs={"slug": study.slug})
+        done_url = reverse("annotation:done", kwargs={"slug": participant.study.slug})
         if request.headers.get("HX-Request"):
             return HttpResponse(status=204, headers={"HX-Redirect": done_url})
         return redirect(done_url)
@@ -159,7 +182,7 @@ def study_judge(request: HttpRequest, study: Study) -> HttpResponse:
     status = 200
     if refused is not None:
         kept = kept_answer(request.POST, pair_on_screen=task.pair_id)
-        context |= {"notice": notice_for(refused), "kept": kept}
+        context |= {"notice": notice_for(refused), "kept": kept if kept.choice else None}
         if kept.same_pair and request.POST.get("client_id"):
             context["client_id"] = request.POST["client_id"]  # nothing was stored under it
         status = getattr(refused, "status", 400)

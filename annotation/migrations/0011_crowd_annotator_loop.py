@@ -4,7 +4,10 @@ pluralweb_judgment_submit is replaced whole (CREATE OR REPLACE); the rules are t
 annotation/judgments.py, which SQLite runs statement by statement.
 """
 
+import django.db.models.deletion
 from django.db import migrations, models
+
+from annotation.roles import grant_role_permissions
 
 JUDGMENT_SUBMIT = """
 CREATE OR REPLACE FUNCTION pluralweb_judgment_submit(
@@ -170,5 +173,19 @@ class Migration(migrations.Migration):
                 default="active", max_length=8,
             ),
         ),
+        migrations.CreateModel(
+            name="Skip",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField()),
+                ("assignment", models.OneToOneField(
+                    on_delete=django.db.models.deletion.CASCADE, related_name="skip", to="annotation.assignment")),
+                ("pair", models.ForeignKey(
+                    on_delete=django.db.models.deletion.CASCADE, related_name="skips", to="annotation.pair")),
+                ("participant", models.ForeignKey(
+                    on_delete=django.db.models.deletion.CASCADE, related_name="skips", to="annotation.participant")),
+            ],
+        ),
         migrations.RunPython(create_functions, restore_functions),
+        migrations.RunPython(grant_role_permissions, migrations.RunPython.noop),  # Skip's view/change rights
     ]

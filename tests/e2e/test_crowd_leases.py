@@ -62,3 +62,14 @@ def test_a_lapsed_lease_still_submits_when_its_slot_is_free(page, live_server):
     judgment = Judgment.objects.get(participant__external_id="lapsed-1")
     assert (judgment.assignment_id, judgment.choice, judgment.rationale) == (
         shown, "B", "typed before the lease ended")
+
+
+def test_an_annotator_skips_a_pair_they_cannot_judge(page, live_server):
+    make_study(slug="skip", quota=2)
+    shown = _join(page, live_server, "skip", "skip-1")
+    page.click("#skip")
+    page.wait_for_function(f"document.querySelector('#task').dataset.assignment !== '{shown}'")
+    assert page.inner_text(".progress-label").startswith("0 of 2")  # a skip is not a judgment
+    skipped = Assignment.objects.get(pk=shown)
+    assert skipped.status == Assignment.Status.SKIPPED and skipped.skip.participant.external_id == "skip-1"
+    assert not Judgment.objects.exists()
