@@ -41,6 +41,7 @@ class Study(models.Model):
     min_view_ms = models.PositiveIntegerField(
         default=0, help_text="A choice is refused until the pair has been on screen this long (0: off)."
     )
+    instructions = models.TextField(blank=True, help_text="Markdown, shown in a panel on the annotate page.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -85,6 +85,10 @@ def _crowd_fields(study: dict) -> dict:
         out["min_view_ms"] = field(study, "min_view_ms", int, prefix="study.")
         if not 0 <= out["min_view_ms"] <= 600_000:
             raise InputError("must be between 0 and 600000 milliseconds", field="study.min_view_ms")
+    if study.get("instructions") is not None:
+        out["instructions"] = field(study, "instructions", str, prefix="study.")
+        if len(out["instructions"]) > 50_000:
+            raise InputError("must be at most 50000 characters of Markdown", field="study.instructions")
     return out
 
 

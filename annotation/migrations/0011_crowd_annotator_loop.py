@@ -165,6 +165,11 @@ class Migration(migrations.Migration):
                 default=0, help_text="A choice is refused until the pair has been on screen this long (0: off)."
             ),
         ),
+        migrations.AddField(
+            model_name="study",
+            name="instructions",
+            field=models.TextField(blank=True, help_text="Markdown, shown in a panel on the annotate page."),
+        ),
         migrations.AlterField(
             model_name="assignment",
             name="status",

@@ -118,6 +118,15 @@
     }
   });
 
+  // The header's Instructions link opens the panel wherever the annotator is on the page.
+  var instructionsLink = document.getElementById("instructions-link");
+  if (instructionsLink) {
+    instructionsLink.addEventListener("click", function () {
+      var panel = document.getElementById("instructions");
+      if (panel) panel.open = true;
+    });
+  }
+
   holdChoices();
   readLease();
   tick();
