@@ -42,6 +42,8 @@ class Study(models.Model):
         default=0, help_text="A choice is refused until the pair has been on screen this long (0: off)."
     )
     instructions = models.TextField(blank=True, help_text="Markdown, shown in a panel on the annotate page.")
+    # {"party": {"D": "Democrat"}}: how the profile page names attribute values (the values stay the keys).
+    attribute_labels = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -19,6 +19,7 @@ from annotation.pairing import pairs_create
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ROLES = {"user", "assistant", "system"}
+ATTRIBUTE_NAME_RE = re.compile(r"^[^\W\d]\w{0,63}$")  # any script's letters (région, 地域), digits, _
 
 
 @dataclass
@@ -89,7 +90,24 @@ def _crowd_fields(study: dict) -> dict:
         out["instructions"] = field(study, "instructions", str, prefix="study.")
         if len(out["instructions"]) > 50_000:
             raise InputError("must be at most 50000 characters of Markdown", field="study.instructions")
+    labels = _attribute_labels(study.get("group_attributes") or {})
+    if labels:
+        out["attribute_labels"] = labels
     return out
+
+
+def _attribute_labels(raw: dict) -> dict[str, dict[str, str]]:
+    """{"party": {"D": "Democrat"}}: what the profile page shows for each value of the object form."""
+    labels: dict[str, dict[str, str]] = {}
+    for name, values in raw.items():
+        if not isinstance(values, dict):
+            continue
+        for value, label in values.items():
+            if not isinstance(label, str) or not label.strip() or len(label) > 200:
+                raise InputError("a value's label must be a non-empty string of at most 200 characters",
+                                 field=f"study.group_attributes.{name}.{value}")
+        labels[name] = {value: label.strip() for value, label in values.items()}
+    return labels
 
 
 def _positive(obj: dict, name: str, *, maximum: int) -> int:
@@ -103,10 +121,14 @@ def _group_attributes(raw: dict) -> dict[str, list[str]]:
     clean: dict[str, list[str]] = {}
     for name, values in raw.items():
         path = f"study.group_attributes.{name}"
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", name):
-            raise InputError("attribute names are identifiers (letters, digits, _)", field=path)
+        if not ATTRIBUTE_NAME_RE.match(name):
+            raise InputError("attribute names are letters (any script), digits and _, not starting with a digit",
+                             field=path)
+        if isinstance(values, dict):  # crowd: {value: label}; the labels are read by _crowd_fields
+            values = list(values)
         if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
-            raise InputError("must be a non-empty list of non-empty strings", field=path)
+            raise InputError("must be a non-empty list of non-empty strings, or an object of value: label",
+                             field=path)
         if len(set(values)) != len(values) or any(c in v for v in values for c in "|="):
             raise InputError("values must be distinct and contain no '|' or '='", field=path)
         clean[name] = values

@@ -96,7 +96,11 @@ def study_profile(request: HttpRequest, study: Study) -> HttpResponse:
     state = request.session.get(_session_key(study), {})
     if not state.get("consent"):
         return redirect("annotation:join", slug=study.slug)
-    attributes = [(name, values) for name, values in study.group_attributes.items()]
+    labels = study.attribute_labels or {}
+    attributes = [
+        (name, [(value, labels.get(name, {}).get(value, value)) for value in values])
+        for name, values in study.group_attributes.items()
+    ]
     context = {"study": study, "attributes": attributes, "selected": {}}
     if request.method == "POST":
         selected = {name: request.POST.get(name, "") for name, _values in attributes}

@@ -170,6 +170,11 @@ class Migration(migrations.Migration):
             name="instructions",
             field=models.TextField(blank=True, help_text="Markdown, shown in a panel on the annotate page."),
         ),
+        migrations.AddField(
+            model_name="study",
+            name="attribute_labels",
+            field=models.JSONField(blank=True, default=dict),
+        ),
         migrations.AlterField(
             model_name="assignment",
             name="status",
