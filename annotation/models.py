@@ -44,6 +44,8 @@ class Study(models.Model):
     instructions = models.TextField(blank=True, help_text="Markdown, shown in a panel on the annotate page.")
     # {"party": {"D": "Democrat"}}: how the profile page names attribute values (the values stay the keys).
     attribute_labels = models.JSONField(default=dict, blank=True)
+    # [{"prompt", "a", "b", "expected", "feedback"}]: practice pairs shown before the first task, never stored.
+    practice = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

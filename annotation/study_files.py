@@ -14,7 +14,7 @@ from django.db import connection, transaction
 
 from annotation.errors import InputError
 from annotation.jsonl import field, iter_jsonl, text_field
-from annotation.models import Candidate, Prompt, Study
+from annotation.models import Candidate, Judgment, Prompt, Study
 from annotation.pairing import pairs_create
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -90,10 +90,30 @@ def _crowd_fields(study: dict) -> dict:
         out["instructions"] = field(study, "instructions", str, prefix="study.")
         if len(out["instructions"]) > 50_000:
             raise InputError("must be at most 50000 characters of Markdown", field="study.instructions")
+    if study.get("practice") is not None:
+        out["practice"] = _practice(field(study, "practice", list, prefix="study."))
     labels = _attribute_labels(study.get("group_attributes") or {})
     if labels:
         out["attribute_labels"] = labels
     return out
+
+
+def _practice(raw: list) -> list[dict[str, str]]:
+    """Practice pairs: {"prompt", "a", "b"} (Markdown), an optional expected choice and feedback."""
+    if len(raw) > 20:
+        raise InputError("at most 20 practice pairs", field="study.practice")
+    items = []
+    for i, item in enumerate(raw):
+        prefix = f"study.practice[{i}]."
+        if not isinstance(item, dict):
+            raise InputError("must be an object with prompt, a, b", field=f"study.practice[{i}]")
+        clean = {name: text_field(item, name, prefix=prefix) for name in ("prompt", "a", "b")}
+        clean["expected"] = text_field(item, "expected", required=False, prefix=prefix)
+        if clean["expected"] and clean["expected"] not in Judgment.Choice.values:
+            raise InputError(f"must be one of {', '.join(Judgment.Choice.values)}", field=f"{prefix}expected")
+        clean["feedback"] = text_field(item, "feedback", required=False, prefix=prefix)
+        items.append(clean)
+    return items
 
 
 def _attribute_labels(raw: dict) -> dict[str, dict[str, str]]:

@@ -12,6 +12,7 @@ page_urls = [
     path("s/<slug:slug>/done/", views.study_done, name="done"),
     path("s/<slug:slug>/renew/", views.study_renew, name="renew"),
     path("s/<slug:slug>/skip/", views.study_skip, name="skip"),
+    path("s/<slug:slug>/practice/", views.study_practice, name="practice"),
 ]
 
 api_urls = [

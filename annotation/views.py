@@ -20,7 +20,7 @@ from annotation.errors import InputError, Rejected
 from annotation.judgments import JudgmentInput, judgment_submit
 from annotation.leases import assignment_renew, assignment_skip
 from annotation.models import Judgment, Participant, Study
-from annotation.notices import kept_answer, notice_for
+from annotation.notices import KeptAnswer, kept_answer, notice_for
 from annotation.participants import (
     crowd_params_from,
     is_crowd_account,
@@ -135,6 +135,9 @@ def study_annotate(request: HttpRequest, study: Study) -> HttpResponse:
     participant = participant_for_user(study=study, user=request.user)
     if participant is None:
         return redirect("annotation:join", slug=study.slug)
+    if study.practice and not request.session.get(_session_key(study), {}).get("practised"):
+        if participant_progress(participant=participant).done == 0:
+            return redirect("annotation:practice", slug=study.slug)
     task = pair_next_for_annotator(participant=participant)
     if task is None:
         return redirect("annotation:done", slug=study.slug)
@@ -193,6 +196,29 @@ def _next_task_answer(request: HttpRequest, participant: Participant, refused: E
     template = "annotation/_task.html" if request.headers.get("HX-Request") else "annotation/annotate.html"
     # htmx swaps only 2xx answers by default; the notice says what went wrong.
     return render(request, template, context, status=200 if request.headers.get("HX-Request") else status)
+
+
+@study_page
+@require_http_methods(["GET", "POST"])
+def study_practice(request: HttpRequest, study: Study) -> HttpResponse:
+    """Practice pairs before the first task, one at a time, with feedback; nothing is stored."""
+    if participant_for_user(study=study, user=request.user) is None:
+        return redirect("annotation:join", slug=study.slug)
+    try:
+        index = max(0, int(request.GET.get("item", request.POST.get("item", 0))))
+    except ValueError:
+        index = 0
+    if index >= len(study.practice) or request.GET.get("done"):
+        state = request.session.get(_session_key(study), {})
+        request.session[_session_key(study)] = state | {"practised": True}
+        return redirect("annotation:annotate", slug=study.slug)
+    item = study.practice[index]
+    context = {"study": study, "item": item, "index": index, "number": index + 1, "count": len(study.practice)}
+    if request.method == "POST":
+        choice = request.POST.get("choice", "")
+        context |= {"answered": choice, "agrees": not item["expected"] or choice == item["expected"],
+                    "expected_label": KeptAnswer(item["expected"], "", "", False).choice_label}
+    return render(request, "annotation/practice.html", context)
 
 
 @study_page

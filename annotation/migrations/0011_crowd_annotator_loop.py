@@ -175,6 +175,11 @@ class Migration(migrations.Migration):
             name="attribute_labels",
             field=models.JSONField(blank=True, default=dict),
         ),
+        migrations.AddField(
+            model_name="study",
+            name="practice",
+            field=models.JSONField(blank=True, default=list),
+        ),
         migrations.AlterField(
             model_name="assignment",
             name="status",
