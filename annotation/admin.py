@@ -22,6 +22,7 @@ from annotation.models import (
     Participant,
     Prompt,
     Rating,
+    Skip,
     Slot,
     Study,
 )
@@ -191,6 +192,14 @@ class SlotAdmin(admin.ModelAdmin):
 class AssignmentAdmin(admin.ModelAdmin):
     list_display = ["id", "participant", "pair", "status", "created_at", "expires_at"]
     list_filter = ["status", "participant__study"]
+    search_fields = ["participant__external_id"]
+    list_select_related = ["participant", "pair"]
+
+
+@admin.register(Skip)
+class SkipAdmin(admin.ModelAdmin):
+    list_display = ["id", "participant", "pair", "created_at"]
+    list_filter = ["participant__study"]
     search_fields = ["participant__external_id"]
     list_select_related = ["participant", "pair"]
 

@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.parsers import FileUploadParser, MultiPartParser
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +15,7 @@ from annotation.access import IsResearcher, IsStudyAdmin
 from annotation.errors import InputError
 from annotation.judgment_export import export_lines
 from annotation.judgment_files import judgments_import
+from annotation.leases import assignment_renew, assignment_skip
 from annotation.models import Study
 from annotation.participants import participant_join
 from annotation.selectors import study_counts, study_get
@@ -150,3 +151,26 @@ def _valid(serializer_class: type[serializers.Serializer], data) -> dict:
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
+
+
+class AssignmentRenewApi(APIView):
+    """The annotator keeps their pair: the lease runs lease_minutes from now (own live assignments only)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        expires_at = assignment_renew(user=request.user, assignment_id=pk)
+        return Response({"assignment_id": pk, "lease_expires_at": expires_at})
+
+
+class AssignmentSkipApi(APIView):
+    """The annotator cannot judge this pair: its slot goes back to the pool and the pair never comes back
+    to them; a skip is not a judgment (own live assignments only)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        skip = assignment_skip(user=request.user, assignment_id=pk)
+        return Response({"assignment_id": pk, "skipped_at": skip.created_at})

@@ -187,11 +187,18 @@ def _claim(sql: Statements, slot: tuple, claimant: _Claimant, now: datetime) -> 
         "UPDATE annotation_slot SET status = 'leased', lease_expires_at = %s, open_group = %s WHERE id = %s",
         [db_time(expires_at), open_group, slot_id],
     )
-    return sql.one(
-        "INSERT INTO annotation_assignment (slot_id, pair_id, participant_id, swapped, status, created_at, expires_at)"
-        " VALUES (%s, %s, %s, %s, 'active', %s, %s) RETURNING id",
-        [slot_id, pair_id, claimant.participant_id, random.random() < 0.5, db_time(now), db_time(expires_at)],
-    )[0]
+    return sql.one(_INSERT_ASSIGNMENT_SQL, [
+        slot_id, pair_id, claimant.participant_id, claimant.participant_id, pair_id, random.random() < 0.5,
+        db_time(now), db_time(expires_at),
+    ])[0]
+
+
+# A pair the participant held before comes back with the sides they saw, never swapped.
+_INSERT_ASSIGNMENT_SQL = """
+INSERT INTO annotation_assignment (slot_id, pair_id, participant_id, swapped, status, created_at, expires_at)
+VALUES (%s, %s, %s, COALESCE((SELECT x.swapped FROM annotation_assignment x
+                              WHERE x.participant_id = %s AND x.pair_id = %s ORDER BY x.id DESC LIMIT 1), %s),
+        'active', %s, %s) RETURNING id"""
 
 
 def _claim_with_retries(sql: Statements, claimant: _Claimant, now: datetime) -> int | None:

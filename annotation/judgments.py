@@ -6,13 +6,13 @@ same rules here, statement by statement.
 """
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from annotation.assignment import Progress, assignment_expire, judgments_done, participant_progress
+from annotation.assignment import Progress, judgments_done, participant_progress
 from annotation.errors import Conflict, Forbidden, Gone, InputError, NotFound
 from annotation.gold_serving import is_gold_pair, participant_screen
 from annotation.input_rules import INT32_MAX, INT64_MAX, clean_text, integer
@@ -116,6 +116,13 @@ def _refusal(outcome: str, assignment_id: int, expires_at: datetime | None) -> E
         return NotFound(f"assignment {assignment_id} does not exist", code="unknown_assignment")
     if outcome == "foreign":
         return Forbidden(f"assignment {assignment_id} belongs to another annotator", code="foreign_assignment")
+    if outcome == "too_soon":
+        return Conflict(
+            "the pair has not been on screen for the study's min_view_ms yet; look at both responses and submit again",
+            code="too_soon",
+        )
+    if outcome == "skipped":
+        return Conflict(f"assignment {assignment_id} was skipped", code="skipped")
     if outcome == "judged":
         return Conflict(
             f"assignment {assignment_id} is already judged; a judgment is never overwritten", code="already_judged"
@@ -155,8 +162,9 @@ def _record_in_database(user: AbstractBaseUser, data: JudgmentInput, now: dateti
 
 _LOCKED_ASSIGNMENT_SQL = """
 SELECT a.participant_id, a.status, a.expires_at, a.swapped, a.slot_id, a.pair_id, p.candidate_a_id, p.candidate_b_id,
-       pa.user_id, pa.group_key, st.quota
+       pa.user_id, pa.group_key, st.quota, a.created_at, st.min_view_ms, s.status, s.group_key
 FROM annotation_assignment a
+JOIN annotation_slot s ON s.id = a.slot_id
 JOIN annotation_pair p ON p.id = a.pair_id
 JOIN annotation_participant pa ON pa.id = a.participant_id
 JOIN annotation_study st ON st.id = pa.study_id
@@ -174,30 +182,60 @@ class _Lease:
     slot_id: int
     pair_id: int
     shown_ids: tuple[int, int]  # (left, right) as the annotator saw them
+    viewable_at: datetime  # leased at, plus the study's min_view_ms
+    slot_status: str
+    slot_group: str
 
 
 def _locked_assignment(sql: Statements, user: AbstractBaseUser, assignment_id: int) -> _Lease:
-    row = sql.one(_LOCKED_ASSIGNMENT_SQL + for_update("a"), [assignment_id])
+    row = sql.one(_LOCKED_ASSIGNMENT_SQL + for_update("a, s"), [assignment_id])
     if row is None:
         raise _refusal("unknown", assignment_id, None)
-    participant_id, status, expires_at, swapped, slot_id, pair_id, a_id, b_id, owner, group, quota = row
+    (participant_id, status, expires_at, swapped, slot_id, pair_id, a_id, b_id, owner, group, quota, created_at,
+     min_view_ms, slot_status, slot_group) = row
     if owner != user.pk:
         raise _refusal("foreign", assignment_id, None)
     shown = (b_id, a_id) if swapped else (a_id, b_id)
-    return _Lease(assignment_id, participant_id, group, quota, status, aware(expires_at), slot_id, pair_id, shown)
+    viewable_at = aware(created_at) + timedelta(milliseconds=min_view_ms)
+    return _Lease(
+        assignment_id, participant_id, group, quota, status, aware(expires_at), slot_id, pair_id, shown, viewable_at,
+        slot_status, slot_group,
+    )
 
 
 def _record(user: AbstractBaseUser, data: JudgmentInput, now: datetime) -> Submission:
     with transaction.atomic(), statements() as sql:
         lease = _locked_assignment(sql, user, data.assignment_id)
-        if lease.status == Assignment.Status.JUDGED:
-            raise _refusal("judged", lease.id, lease.expires_at)
-        if lease.status == Assignment.Status.ACTIVE and lease.expires_at > now:
-            return _create(sql, lease, data, now)
+        if lease.status in (Assignment.Status.JUDGED, Assignment.Status.SKIPPED):
+            raise _refusal(lease.status, lease.id, lease.expires_at)
+        if lease.status in (Assignment.Status.ACTIVE, Assignment.Status.EXPIRED) and now < lease.viewable_at:
+            raise _refusal("too_soon", lease.id, lease.expires_at)
         if lease.status == Assignment.Status.ACTIVE:
-            # Lapsed: end it now (committed with this block), then refuse outside the transaction.
-            assignment_expire(Assignment(pk=lease.id, slot_id=lease.slot_id))
+            # Live, or lapsed with nobody on its slot (taking the slot would have ended this lease).
+            return _create(sql, lease, data, now)
+        if _slot_taken_back(sql, lease):
+            return _create(sql, lease, data, now)
     raise _refusal("expired", lease.id, lease.expires_at)
+
+
+def _slot_taken_back(sql: Statements, lease: _Lease) -> bool:
+    """An ended lease whose slot is still free: take the slot back for this judgment, within the group cap."""
+    if lease.slot_status != "open":
+        return False
+    if sql.one(
+        "SELECT 1 FROM annotation_assignment WHERE participant_id = %s AND pair_id = %s AND status <> 'expired'",
+        [lease.participant_id, lease.pair_id],
+    ):
+        return False  # the pair is theirs again under another lease: that one is on their screen
+    try:
+        with transaction.atomic():
+            sql.run(
+                "UPDATE annotation_slot SET status = 'done', lease_expires_at = NULL, open_group = %s WHERE id = %s",
+                ["" if lease.slot_group else lease.group_key, lease.slot_id],
+            )
+    except IntegrityError:
+        return False  # the group already holds this pair's open slot
+    return True
 
 
 _INSERT_JUDGMENT_SQL = """

@@ -37,6 +37,15 @@ class Study(models.Model):
         null=True, blank=True, help_text="Launch a PAL refit once this many new judgments arrived (empty: never)."
     )
     is_open = models.BooleanField(default=True, help_text="Closed studies accept no new participants or tasks.")
+    # crowd: annotator-facing settings (issue 10).
+    min_view_ms = models.PositiveIntegerField(
+        default=0, help_text="A choice is refused until the pair has been on screen this long (0: off)."
+    )
+    instructions = models.TextField(blank=True, help_text="Markdown, shown in a panel on the annotate page.")
+    # {"party": {"D": "Democrat"}}: how the profile page names attribute values (the values stay the keys).
+    attribute_labels = models.JSONField(default=dict, blank=True)
+    # [{"prompt", "a", "b", "expected", "feedback"}]: practice pairs shown before the first task, never stored.
+    practice = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # --- quality: attention checks (gold items), screening, fast-judgment threshold ---
     gold_rate = models.FloatField(default=0.0, help_text="Share of served pairs that are gold items (0 to 1).")
@@ -203,6 +212,7 @@ class Assignment(models.Model):
         ACTIVE = "active"
         JUDGED = "judged"
         EXPIRED = "expired"
+        SKIPPED = "skipped"  # crowd: the annotator could not judge the pair (see Skip)
 
     # slot and participant need no index of their own: assignment_one_per_slot and
     # assignment_participant_idx lead with them (fewer indexes to write on every lease).
@@ -278,6 +288,19 @@ class Judgment(models.Model):
 
     def __str__(self) -> str:
         return f"judgment {self.pk}: {self.choice}"
+
+
+class Skip(models.Model):
+    """crowd: a pair an annotator said they cannot judge. Its slot went back to the pool; the pair is not
+    served to them again (their assignment stays `skipped`); a skip is not a judgment."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="skips")
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="skips")
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="skip")
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"skip of pair {self.pair_id} by {self.participant_id}"
 
 
 class Rating(models.Model):

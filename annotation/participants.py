@@ -74,6 +74,37 @@ def participant_join(
         raise Conflict(f"annotator id {external_id!r} has already joined this study", code="already_joined") from None
 
 
+def participant_returning(*, study: Study, crowd_params: dict[str, str]) -> Participant | None:
+    """The participant who joined this study through a crowd link carrying the same crowd id, so that the
+    same person on another device continues instead of being refused (docs/formats.md, returning participants).
+
+    Whoever holds the link can continue as that participant; the crowd platform is what keeps the id to
+    its owner. So only a crowd id recorded from a join link counts (never a username or an imported id),
+    and only an annotator's own sign-in-less account is handed over, never a staff or researcher account.
+    """
+    for name in CROWD_ID_PARAMS:
+        value = crowd_params.get(name)
+        if not value:
+            continue
+        participant = (
+            Participant.objects.select_related("user", "study")
+            .filter(study=study, external_id=value, **{f"crowd_params__{name}": value}, user__isnull=False)
+            .first()
+        )
+        if participant is None or not is_crowd_account(participant.user):
+            return None
+        return participant
+    return None
+
+
+def is_crowd_account(user: AbstractBaseUser) -> bool:
+    """An account made by a join link: no password, no staff rights, no role."""
+    return (
+        user.is_authenticated and not user.has_usable_password() and not user.is_staff and not user.is_superuser
+        and not user.groups.exists()
+    )
+
+
 def participant_for_user(*, study: Study, user: AbstractBaseUser) -> Participant | None:
     if not user.is_authenticated:
         return None

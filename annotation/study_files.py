@@ -16,11 +16,12 @@ from annotation.errors import InputError
 from annotation.gold import GoldRecord, gold_item_create, is_gold_line, parse_gold
 from annotation.input_rules import group_count, long_text, web_url
 from annotation.jsonl import field, iter_jsonl, text_field
-from annotation.models import Candidate, Pair, Prompt, Study
+from annotation.models import Candidate, Judgment, Pair, Prompt, Study
 from annotation.pairing import pairs_create
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ROLES = {"user", "assistant", "system"}
+ATTRIBUTE_NAME_RE = re.compile(r"^[^\W\d]\w{0,63}$")  # any script's letters (région, 地域), digits, _
 
 
 @dataclass
@@ -78,6 +79,7 @@ def parse_header(obj: dict) -> dict:
     if "refit_every" in study and study["refit_every"] is not None:
         header["refit_every"] = _positive(study, "refit_every", maximum=10_000_000)
     header.update(_quality_settings(study))
+    header |= _crowd_fields(study)
     return header
 
 
@@ -99,7 +101,62 @@ def _quality_settings(study: dict) -> dict:
     for name, limit in (("screened_out_code", 64), ("screened_out_url", 200)):
         if study.get(name) is not None:
             out[name] = text_field(study, name, required=False, prefix="study.", max_length=limit)
+    if out.get("screened_out_url"):
+        web_url(out["screened_out_url"], "study.screened_out_url")
     return out
+
+
+# --- crowd (issue 10): what annotators see and how fast they may answer ------------------------------
+
+
+def _crowd_fields(study: dict) -> dict:
+    out: dict = {}
+    if study.get("min_view_ms") is not None:
+        out["min_view_ms"] = field(study, "min_view_ms", int, prefix="study.")
+        if not 0 <= out["min_view_ms"] <= 600_000:
+            raise InputError("must be between 0 and 600000 milliseconds", field="study.min_view_ms")
+    if study.get("instructions") is not None:
+        out["instructions"] = field(study, "instructions", str, prefix="study.")
+        if len(out["instructions"]) > 50_000:
+            raise InputError("must be at most 50000 characters of Markdown", field="study.instructions")
+    if study.get("practice") is not None:
+        out["practice"] = _practice(field(study, "practice", list, prefix="study."))
+    labels = _attribute_labels(study.get("group_attributes") or {})
+    if labels:
+        out["attribute_labels"] = labels
+    return out
+
+
+def _practice(raw: list) -> list[dict[str, str]]:
+    """Practice pairs: {"prompt", "a", "b"} (Markdown), an optional expected choice and feedback."""
+    if len(raw) > 20:
+        raise InputError("at most 20 practice pairs", field="study.practice")
+    items = []
+    for i, item in enumerate(raw):
+        prefix = f"study.practice[{i}]."
+        if not isinstance(item, dict):
+            raise InputError("must be an object with prompt, a, b", field=f"study.practice[{i}]")
+        clean = {name: text_field(item, name, prefix=prefix) for name in ("prompt", "a", "b")}
+        clean["expected"] = text_field(item, "expected", required=False, prefix=prefix)
+        if clean["expected"] and clean["expected"] not in Judgment.Choice.values:
+            raise InputError(f"must be one of {', '.join(Judgment.Choice.values)}", field=f"{prefix}expected")
+        clean["feedback"] = text_field(item, "feedback", required=False, prefix=prefix)
+        items.append(clean)
+    return items
+
+
+def _attribute_labels(raw: dict) -> dict[str, dict[str, str]]:
+    """{"party": {"D": "Democrat"}}: what the profile page shows for each value of the object form."""
+    labels: dict[str, dict[str, str]] = {}
+    for name, values in raw.items():
+        if not isinstance(values, dict):
+            continue
+        for value, label in values.items():
+            if not isinstance(label, str) or not label.strip() or len(label) > 200:
+                raise InputError("a value's label must be a non-empty string of at most 200 characters",
+                                 field=f"study.group_attributes.{name}.{value}")
+        labels[name] = {value: label.strip() for value, label in values.items()}
+    return labels
 
 
 def _positive(obj: dict, name: str, *, maximum: int) -> int:
@@ -113,10 +170,14 @@ def _group_attributes(raw: dict) -> dict[str, list[str]]:
     clean: dict[str, list[str]] = {}
     for name, values in raw.items():
         path = f"study.group_attributes.{name}"
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", name):
-            raise InputError("attribute names are identifiers (letters, digits, _)", field=path)
+        if not ATTRIBUTE_NAME_RE.match(name):
+            raise InputError("attribute names are letters (any script), digits and _, not starting with a digit",
+                             field=path)
+        if isinstance(values, dict):  # crowd: {value: label}; the labels are read by _crowd_fields
+            values = list(values)
         if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
-            raise InputError("must be a non-empty list of non-empty strings", field=path)
+            raise InputError("must be a non-empty list of non-empty strings, or an object of value: label",
+                             field=path)
         if len(set(values)) != len(values) or any(c in v for v in values for c in "|="):
             raise InputError("values must be distinct and contain no '|' or '='", field=path)
         clean[name] = values

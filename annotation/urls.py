@@ -13,6 +13,9 @@ page_urls = [
     path("studies/<slug:slug>/quality/", quality_views.study_quality, name="quality"),
     path("studies/<slug:slug>/quality/<int:participant_id>/", quality_views.study_annotator_review,
          name="annotator-review"),
+    path("s/<slug:slug>/renew/", views.study_renew, name="renew"),
+    path("s/<slug:slug>/skip/", views.study_skip, name="skip"),
+    path("s/<slug:slug>/practice/", views.study_practice, name="practice"),
 ]
 
 api_urls = [
@@ -23,5 +26,7 @@ api_urls = [
     path("studies/<slug:slug>/", api.StudyDetailApi.as_view(), name="api-study"),
     path("studies/<slug:slug>/join/", api.StudyJoinApi.as_view(), name="api-join"),
     path("studies/<slug:slug>/export/", api.StudyExportApi.as_view(), name="api-export"),
+    path("assignments/<int:pk>/renew/", api.AssignmentRenewApi.as_view(), name="api-renew"),
+    path("assignments/<int:pk>/skip/", api.AssignmentSkipApi.as_view(), name="api-skip"),
     path("studies/<slug:slug>/judgments/import/", api.StudyJudgmentsImportApi.as_view(), name="api-import-judgments"),
 ]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth import login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -20,9 +20,18 @@ from annotation.completion import completion_progress
 from annotation.errors import InputError, Rejected
 from annotation.input_rules import INT64_MAX, form_integer
 from annotation.judgments import JudgmentInput, judgment_submit
+from annotation.leases import assignment_renew, assignment_skip
 from annotation.models import Judgment, Participant, Study
+from annotation.notices import KeptAnswer, kept_answer, notice_for
 from annotation.outcomes import participant_outcome
-from annotation.participants import crowd_external_id, crowd_params_from, participant_for_user, participant_join
+from annotation.participants import (
+    crowd_external_id,
+    crowd_params_from,
+    is_crowd_account,
+    participant_for_user,
+    participant_join,
+    participant_returning,
+)
 from annotation.selectors import study_get
 from pluralweb.throttling import attempt_wait, join_checks, throttled_page
 
@@ -60,6 +69,8 @@ def study_join(request: HttpRequest, study: Study) -> HttpResponse:
             message = _("This study link is malformed (%(field)s); please use the link you were given.") % {
                 "field": exc.field}
             return render(request, "annotation/message.html", {"study": study, "message": message}, status=400)
+        if crowd and _resumed(request, study, crowd):
+            return redirect("annotation:annotate", slug=study.slug)
         if crowd:
             state["crowd"] = crowd
             request.session[_session_key(study)] = state
@@ -75,6 +86,18 @@ def study_join(request: HttpRequest, study: Study) -> HttpResponse:
     return render(request, "annotation/join.html", {"study": study})
 
 
+def _resumed(request: HttpRequest, study: Study, crowd: dict[str, str]) -> bool:
+    """Sign this browser in as the participant who already joined with this crowd id, if there is one.
+    A signed-in staff or researcher account is never swapped out for it."""
+    returning = participant_returning(study=study, crowd_params=crowd)
+    if returning is None or (request.user.is_authenticated and not is_crowd_account(request.user)):
+        return False
+    state = request.session.get(_session_key(study), {})
+    login(request, returning.user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session[_session_key(study)] = state | {"crowd": crowd, "consent": True}
+    return True
+
+
 @study_page
 @require_http_methods(["GET", "POST"])
 def study_profile(request: HttpRequest, study: Study) -> HttpResponse:
@@ -83,7 +106,11 @@ def study_profile(request: HttpRequest, study: Study) -> HttpResponse:
     state = request.session.get(_session_key(study), {})
     if not state.get("consent"):
         return redirect("annotation:join", slug=study.slug)
-    attributes = [(name, values) for name, values in study.group_attributes.items()]
+    labels = study.attribute_labels or {}
+    attributes = [
+        (name, [(value, labels.get(name, {}).get(value, value)) for value in values])
+        for name, values in study.group_attributes.items()
+    ]
     context = {"study": study, "attributes": attributes, "selected": {}}
     if request.method == "POST":
         selected = {name: request.POST.get(name, "") for name, _values in attributes}
@@ -96,6 +123,8 @@ def study_profile(request: HttpRequest, study: Study) -> HttpResponse:
                 study=study, consent=True, attributes=selected, crowd_params=crowd, user=request.user
             )
         except (InputError, Rejected) as exc:
+            if getattr(exc, "code", "") == "already_joined" and _resumed(request, study, crowd):
+                return redirect("annotation:annotate", slug=study.slug)  # joined meanwhile on another device
             context |= {"selected": selected, "error": getattr(exc, "message", str(exc))}
             return render(request, "annotation/profile.html", context, status=400)
         if not request.user.is_authenticated:
@@ -109,7 +138,8 @@ def study_profile(request: HttpRequest, study: Study) -> HttpResponse:
 def _task_context(participant: Participant, task: Task, **extra) -> dict:
     return {
         "study": participant.study, "progress": task.progress, "task": task,
-        "prompt": task.prompt, "left": task.left, "right": task.right, "client_id": uuid.uuid4().hex, **extra,
+        "prompt": task.prompt, "left": task.left, "right": task.right, "client_id": uuid.uuid4().hex,
+        "lease_seconds": max(0, int((task.expires_at - timezone.now()).total_seconds())), **extra,
     }
 
 
@@ -118,6 +148,9 @@ def study_annotate(request: HttpRequest, study: Study) -> HttpResponse:
     participant = participant_for_user(study=study, user=request.user)
     if participant is None:
         return redirect("annotation:join", slug=study.slug)
+    if study.practice and not request.session.get(_session_key(study), {}).get("practised"):
+        if participant_progress(participant=participant).done == 0:
+            return redirect("annotation:practice", slug=study.slug)
     task = pair_next_for_annotator(participant=participant)
     if task is None:
         return redirect("annotation:done", slug=study.slug)
@@ -131,22 +164,92 @@ def study_judge(request: HttpRequest, study: Study) -> HttpResponse:
     participant = participant_for_user(study=study, user=request.user)
     if participant is None:
         return HttpResponse(status=403)
-    notice, status = "", 200
+    refused = None
     try:
         if judgment_submit(user=request.user, data=_judgment_input(request)).screened_out:
             participant.screened_out_at = timezone.now()  # failed the attention checks: no further pair
     except (InputError, Rejected) as exc:
-        notice, status = getattr(exc, "message", str(exc)), getattr(exc, "status", 400)
+        refused = exc
+    return _next_task_answer(request, participant, refused)
+
+
+@study_page
+@require_POST
+def study_skip(request: HttpRequest, study: Study) -> HttpResponse:
+    """The annotator cannot judge the pair on screen: release it and answer with the next task."""
+    participant = participant_for_user(study=study, user=request.user)
+    if participant is None:
+        return HttpResponse(status=403)
+    refused = None
+    try:
+        assignment_skip(user=request.user, assignment_id=form_integer(
+            request.POST.get("assignment", ""), "assignment", maximum=INT64_MAX))
+    except InputError:
+        refused = InputError(_("The form was incomplete; please choose again."), field="assignment")
+    except Rejected as exc:
+        refused = exc
+    return _next_task_answer(request, participant, refused)
+
+
+def _next_task_answer(request: HttpRequest, participant: Participant, refused: Exception | None) -> HttpResponse:
+    """The next task (an htmx partial, or the whole page), or a redirect to completion; after a refusal,
+    with the reason and the answer the annotator gave."""
     task = pair_next_for_annotator(participant=participant)
     if task is None:
-        done_url = reverse("annotation:done", kwargs={"slug": study.slug})
+        done_url = reverse("annotation:done", kwargs={"slug": participant.study.slug})
         if request.headers.get("HX-Request"):
             return HttpResponse(status=204, headers={"HX-Redirect": done_url})
         return redirect(done_url)
-    context = _task_context(participant, task, notice=notice)
+    context = _task_context(participant, task)
+    status = 200
+    if refused is not None:
+        kept = kept_answer(request.POST, pair_on_screen=task.pair_id)
+        context |= {"notice": notice_for(refused), "kept": kept if kept.choice else None}
+        if kept.same_pair and request.POST.get("client_id"):
+            context["client_id"] = request.POST["client_id"]  # nothing was stored under it
+        status = getattr(refused, "status", 400)
     template = "annotation/_task.html" if request.headers.get("HX-Request") else "annotation/annotate.html"
     # htmx swaps only 2xx answers by default; the notice says what went wrong.
     return render(request, template, context, status=200 if request.headers.get("HX-Request") else status)
+
+
+@study_page
+@require_http_methods(["GET", "POST"])
+def study_practice(request: HttpRequest, study: Study) -> HttpResponse:
+    """Practice pairs before the first task, one at a time, with feedback; nothing is stored."""
+    if participant_for_user(study=study, user=request.user) is None:
+        return redirect("annotation:join", slug=study.slug)
+    try:
+        index = max(0, int(request.GET.get("item", request.POST.get("item", 0))))
+    except ValueError:
+        index = 0
+    if index >= len(study.practice) or request.GET.get("done"):
+        state = request.session.get(_session_key(study), {})
+        request.session[_session_key(study)] = state | {"practised": True}
+        return redirect("annotation:annotate", slug=study.slug)
+    item = study.practice[index]
+    context = {"study": study, "item": item, "index": index, "number": index + 1, "count": len(study.practice)}
+    if request.method == "POST":
+        choice = request.POST.get("choice", "")
+        context |= {"answered": choice, "agrees": not item["expected"] or choice == item["expected"],
+                    "expected_label": KeptAnswer(item["expected"], "", "", False).choice_label}
+    return render(request, "annotation/practice.html", context)
+
+
+@study_page
+@require_POST
+def study_renew(request: HttpRequest, study: Study) -> HttpResponse:
+    """The annotate page keeps its pair while the annotator is active: JSON with the seconds left."""
+    if participant_for_user(study=study, user=request.user) is None:
+        return JsonResponse({"message": _("Please join the study first.")}, status=403)
+    try:
+        expires_at = assignment_renew(user=request.user, assignment_id=form_integer(
+            request.POST.get("assignment", ""), "assignment", maximum=INT64_MAX))
+    except InputError:
+        return JsonResponse({"message": _("The form was incomplete; please choose again.")}, status=400)
+    except Rejected as exc:
+        return JsonResponse({"message": notice_for(exc)}, status=exc.status)
+    return JsonResponse({"expires_in_s": int((expires_at - timezone.now()).total_seconds())})
 
 
 def _judgment_input(request: HttpRequest) -> JudgmentInput:

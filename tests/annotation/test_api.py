@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from annotation.models import Assignment, Judgment, Participant, Study
+from annotation.models import Assignment, Judgment, Participant, Slot, Study
 from tests.factories import client_for, jsonl_bytes, study_lines
 
 pytestmark = pytest.mark.django_db
@@ -112,6 +112,12 @@ def test_submitting_on_a_foreign_unknown_or_expired_assignment_says_why(api, stu
     Assignment.objects.filter(pk=task["assignment_id"]).update(
         created_at=timezone.now() - timedelta(hours=2), expires_at=timezone.now() - timedelta(hours=1)
     )
+    Slot.objects.filter(assignments__pk=task["assignment_id"]).update(
+        lease_expires_at=timezone.now() - timedelta(hours=1)
+    )
+    # A lapsed lease still submits while its slot is free; here another annotator of the group took it.
+    taker = as_token(api.__class__(), join(api.__class__()).json()["token"])
+    assert taker.post("/api/studies/s1/next/").json()["assignment_id"] != task["assignment_id"]
     expired = own.post("/api/judgments/", {"assignment": task["assignment_id"], "choice": "A", "client_id": "e"},
                        format="json")
     assert expired.status_code == 410 and "expired" in expired.json()["detail"]

@@ -7,6 +7,7 @@ from annotation.assignment import pair_next_for_annotator
 from annotation.errors import Conflict, Forbidden, Gone, InputError, NotFound
 from annotation.judgments import JudgmentInput, judgment_submit
 from annotation.models import Assignment, Judgment, Slot
+from tests.factories import make_participant
 
 pytestmark = pytest.mark.django_db
 
@@ -55,16 +56,21 @@ def test_a_judged_assignment_is_never_overwritten(study, annotator_d):
     assert list(Judgment.objects.values_list("choice", flat=True)) == ["A"]
 
 
-def test_an_expired_lease_is_refused_and_its_slot_reopened(study, annotator_d):
+def test_a_lease_taken_over_by_someone_else_is_refused(study, annotator_d, django_user_model):
     lease = pair_next_for_annotator(participant=annotator_d)
+    later = timezone.now() + timedelta(minutes=11)
+    other_d = make_participant(study, django_user_model.objects.create_user("ann-d2"), party="D",
+                               external_id="ann-d2")
+    taken = pair_next_for_annotator(participant=other_d, now=later)
+    assert taken.slot_id == lease.slot_id
     with pytest.raises(Gone, match="expired"):
         judgment_submit(
             user=annotator_d.user,
             data=JudgmentInput(assignment_id=lease.assignment_id, choice="A", client_id="late"),
-            now=timezone.now() + timedelta(minutes=11),
+            now=later,
         )
     assert Assignment.objects.get(pk=lease.assignment_id).status == Assignment.Status.EXPIRED
-    assert Slot.objects.get(pk=lease.slot_id).status == Slot.Status.OPEN
+    assert Slot.objects.get(pk=lease.slot_id).status == Slot.Status.LEASED
     assert not Judgment.objects.exists()
 
 
