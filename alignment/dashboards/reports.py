@@ -191,7 +191,8 @@ def progress_report(*, study: Study, attribute: str | None = None) -> Report:
     over_time = []
     for (when, group), n in sorted(per_bucket.items()):
         running[group] += n
-        over_time.append({"bucket": when.isoformat(), "group": group, "judgments": n, "cumulative": running[group]})
+        over_time.append({"bucket": when.isoformat(), "period": bucket, "group": group, "judgments": n,
+                          "cumulative": running[group]})
 
     people = selectors.participant_groups(study=study)
     annotators = sorted(
@@ -209,8 +210,10 @@ def progress_report(*, study: Study, attribute: str | None = None) -> Report:
     by_status: dict[str, int] = defaultdict(int)
     for row in leases:
         by_status[row["status"]] += row["assignments"]
+    pairs, started, complete = selectors.pair_completion(study=study)
     summary = {
         "bucket": bucket, "judgments": sum(row["judgments"] for row in choices), "annotators": len(annotators),
+        "overlap": study.overlap, "pairs": pairs, "pairs_started": started, "pairs_complete": complete,
         "leases_active": by_status["active"], "leases_judged": by_status["judged"],
         "leases_expired": by_status["expired"],
     }
