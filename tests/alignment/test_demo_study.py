@@ -55,7 +55,12 @@ def test_a_pal_refit_of_the_demo_succeeds(demo):
     assert set(run.metrics["group_mixtures"]) == {"party=D", "party=R"}
 
 
-def test_a_spica_refit_of_the_demo_succeeds(demo):
+def test_a_spica_refit_of_the_demo_succeeds_and_its_page_has_no_loss_chart(demo, client, django_user_model):
     run = fit_run_execute(run_id=fit_run_launch(study=demo, kind="spica", params={}, user=None).pk)
     assert run.status == "succeeded", run.error
     assert run.metrics["scenarios"] == 12 and run.metrics["group_names"] == ["party=D", "party=R"]
+    client.force_login(django_user_model.objects.get(username="researcher"))  # the demo's own researcher
+    page = client.get(f"/studies/{demo.slug}/fits/{run.pk}/").content.decode()
+    # SPICA has no epochs and no loss: steps, and the metrics table, but no loss curve.
+    assert 'id="loss-figure"' not in page and "epochs" not in page
+    assert "step 2 of 2: tuned" in page and 'id="fit-metrics"' in page
