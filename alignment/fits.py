@@ -49,15 +49,26 @@ class FitProgress:
     def __init__(self, run_id: int):
         self.run_id = run_id
         self.history: list[dict] = []
+        self.latest: dict = {}
 
     def __call__(self, *, epoch: int, total: int, loss: float, **extra) -> None:
         self.history.append({"epoch": epoch, "loss": round(float(loss), 6), **extra})
+        now = timezone.now()
+        # updated_at is when this epoch ended: the ETA extrapolates from it, not from the heartbeat,
+        # which keeps beating after the last epoch while the run evaluates.
+        self.latest = {**extra, "epoch": epoch, "total": total, "loss": float(loss), "updated_at": now.isoformat()}
         FitRun.objects.filter(pk=self.run_id).update(
-            progress={"epoch": epoch, "total": total, "loss": float(loss), "history": self.history[-500:]},
-            heartbeat_at=timezone.now(),
+            progress={**self.latest, "history": self.history[-500:]}, heartbeat_at=now,
         )
         if FitRun.objects.filter(pk=self.run_id, cancel_requested=True).exists():
             raise FitCancelled()
+
+    def phase(self, name: str, **extra) -> None:
+        """A step after the epochs (e.g. "evaluating" once training stopped), shown on the run's page."""
+        FitRun.objects.filter(pk=self.run_id).update(
+            progress={**self.latest, "phase": name, **extra, "history": self.history[-500:]},
+            heartbeat_at=timezone.now(),
+        )
 
 
 def artifact_dir(study: Study) -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from alignment.fit_requirements import PAL_MIN_ANNOTATORS, PAL_MIN_JUDGMENTS
 from alignment.fits import FitOutcome, FitProgress, artifact_dir, param_number, params_known
 from alignment.models import FitRun
 from alignment.pal import TrainConfig, evaluate_pal, fit_pal, pal_reward_model, save_pal, split_pal_data
@@ -17,8 +18,8 @@ from annotation.errors import InputError
 
 MODELS = {"pal-b": "B", "pal-a": "A"}
 DEFAULTS = {"model": "pal-b", "k": 3, "max_epochs": 60, "seed": 0, "unseen_fraction": 0.1}
-MIN_JUDGMENTS = 40
-MIN_ANNOTATORS = 4
+MIN_JUDGMENTS = PAL_MIN_JUDGMENTS
+MIN_ANNOTATORS = PAL_MIN_ANNOTATORS
 
 
 def clean_params(params: dict) -> dict:
@@ -47,6 +48,7 @@ def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
 
     kind = MODELS[params["model"]]
     fit = fit_pal(data, split.train, split.val, kind=kind, k=params["k"], config=config, on_epoch=on_epoch)
+    progress.phase("evaluating", best_epoch=fit.best_epoch)
     report = evaluate_pal(data, split, fit, config=config)
     reward_model = pal_reward_model(fit, data, embedding_model=settings.EMBEDDING_MODEL)
     path = _save(reward_model, artifact_dir(run.study) / f"pal-run{run.pk}.pt")

@@ -1,5 +1,9 @@
 """Reads about fit runs."""
 
+from datetime import datetime
+
+from django.utils import timezone
+
 from alignment.models import FitRun
 from annotation.errors import NotFound
 from annotation.models import Study
@@ -21,10 +25,20 @@ def fit_current(*, study: Study, kind: str) -> FitRun | None:
 
 
 def fit_eta_seconds(run: FitRun) -> float | None:
-    """Remaining seconds, extrapolated from the epochs done so far."""
+    """Remaining seconds of training, extrapolated from the time the epochs done so far took; None once
+    training stopped (early stopping or the last epoch) and the run evaluates, or before the first epoch."""
     progress = run.progress or {}
     epoch, total = progress.get("epoch"), progress.get("total")
     if run.status != FitRun.Status.RUNNING or not run.started_at or not epoch or not total:
         return None
-    elapsed = (run.heartbeat_at - run.started_at).total_seconds() if run.heartbeat_at else 0.0
-    return max(0.0, elapsed / epoch * (total - epoch))
+    if progress.get("phase") or epoch >= total:
+        return None
+    last = _when(progress.get("updated_at")) or run.heartbeat_at or timezone.now()
+    return max(0.0, (last - run.started_at).total_seconds() / epoch * (total - epoch))
+
+
+def _when(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from alignment.embedding_store import candidate_embeddings, prompt_embeddings
+from alignment.fit_requirements import SPICA_MIN_SCENARIOS
 from alignment.fits import FitOutcome, FitProgress, artifact_dir, param_number, params_known
 from alignment.models import FitRun
 from alignment.pal_dataset import LABELS
@@ -18,7 +19,7 @@ from annotation.counted_judgments import judgments_that_count, ratings_that_coun
 from annotation.models import Candidate, Study
 
 DEFAULTS = {"m": 5, "tau": 2.0, "seed": 0}
-MIN_SCENARIOS = 10
+MIN_SCENARIOS = SPICA_MIN_SCENARIOS
 
 
 def clean_params(params: dict) -> dict:

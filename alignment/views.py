@@ -7,6 +7,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from alignment.fit_plots import loss_curve_figure
+from alignment.fit_requirements import fit_requirements
+from alignment.fit_run_display import failure_reason, metrics_rows
 from alignment.fits import fit_run_cancel, fit_run_launch, fit_runs_fail_stale
 from alignment.models import FitRun
 from alignment.selectors import fit_current, fit_eta_seconds, fit_run_get, fit_runs_for
@@ -37,10 +39,14 @@ def study_models(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _models_context(request: HttpRequest, study, error: str = "") -> dict:
+    runs = fit_runs_for(study=study)
+    for run in runs:
+        run.reason = failure_reason(run.error) if run.error else ""
     return {
-        "study": study, "runs": fit_runs_for(study=study), "can_launch": is_admin(request.user),
+        "study": study, "runs": runs, "can_launch": is_admin(request.user),
         "current": {kind: fit_current(study=study, kind=kind) for kind, _ in FitRun.Kind.choices},
         "pal_fields": PAL_FIELDS, "spica_fields": SPICA_FIELDS, "error": error,
+        "requirements": fit_requirements(study=study),
     }
 
 
@@ -71,8 +77,11 @@ def _run_context(request: HttpRequest, slug: str, run_id: int) -> dict:
     history = (run.progress or {}).get("history", [])
     progress = run.progress or {}
     percent = round(100 * progress.get("epoch", 0) / progress["total"]) if progress.get("total") else 0
+    # SPICA has no epochs and no loss: its progress steps are phases, and it gets no loss chart.
+    has_loss = run.kind == FitRun.Kind.PAL and bool(history)
     return {"study": study, "run": run, "eta": fit_eta_seconds(run), "percent": 100 if run.finished else percent,
-            "loss_figure": loss_curve_figure(history) if history else None, "can_launch": is_admin(request.user)}
+            "loss_figure": loss_curve_figure(history) if has_loss else None, "can_launch": is_admin(request.user),
+            "reason": failure_reason(run.error) if run.error else "", "metrics": metrics_rows(run.metrics or {})}
 
 
 @login_required

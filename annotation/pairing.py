@@ -11,16 +11,17 @@ def _seed(prompt: Prompt) -> int:
     return zlib.crc32(f"{prompt.study_id}:{prompt.external_id}".encode())
 
 
-def pairs_create(*, study: Study, prompt: Prompt, candidates: list[Candidate]) -> int:
-    """Select pairs among the candidates by the study's strategy and create those the prompt lacks,
-    each with its k slots; returns the number of new pairs."""
+def pairs_create(*, study: Study, prompt: Prompt, candidates: list[Candidate], strategy: str | None = None) -> int:
+    """Select pairs among the candidates by the study's strategy (or `strategy`) and create those the
+    prompt lacks, each with its k slots; returns the number of new pairs."""
     from alignment.embedding_store import embeddings_for_texts
     from alignment.sampling import nc_select_pairs
 
+    strategy = strategy or study.pair_strategy
     embeddings = embeddings_for_texts([c.text for c in candidates])
     # n - 1 pairs can still show every candidate, at a fraction of all n(n-1)/2.
     n_pairs = study.pairs_per_prompt or max(1, len(candidates) - 1)
-    selected = nc_select_pairs(embeddings, n_pairs, strategy=study.pair_strategy, seed=_seed(prompt))
+    selected = nc_select_pairs(embeddings, n_pairs, strategy=strategy, seed=_seed(prompt))
     existing = {frozenset(ab) for ab in Pair.objects.filter(prompt=prompt).values_list("candidate_a", "candidate_b")}
     selected = [s for s in selected if frozenset((candidates[s.i].pk, candidates[s.j].pk)) not in existing]
     pairs = Pair.objects.bulk_create(
@@ -28,7 +29,7 @@ def pairs_create(*, study: Study, prompt: Prompt, candidates: list[Candidate]) -
             prompt=prompt,
             candidate_a=candidates[s.i],
             candidate_b=candidates[s.j],
-            strategy=study.pair_strategy,
+            strategy=strategy,
             diversity=float(s.diversity),
         )
         for s in selected

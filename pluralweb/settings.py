@@ -265,6 +265,8 @@ PLURALWEB_ARTIFACT_DIR = Path(env_str("PLURALWEB_ARTIFACT_DIR", str(VAR_DIR / "a
 # Threads a fit may use; default: the cores this process may run on.
 PLURALWEB_FIT_THREADS = env_int("PLURALWEB_FIT_THREADS", len(os.sched_getaffinity(0)), minimum=1)
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
+# Web processes load the URLconf and the embedding model in a thread at start-up (pluralweb/startup.py).
+PLURALWEB_WARM_UP = env_bool("PLURALWEB_WARM_UP", True)
 # Optional OpenAI-compatible chat endpoint for negatively-correlated candidate generation.
 NC_GENERATION_URL = env_str("NC_GENERATION_URL", "")
 NC_GENERATION_MODEL = env_str("NC_GENERATION_MODEL", "")

@@ -6,6 +6,7 @@ milliseconds a figure on every page view; the tests validate the dicts with grap
 """
 
 from collections import defaultdict
+from datetime import datetime, timedelta
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -30,6 +31,23 @@ def _layout(title: str, **extra) -> dict:
         "paper_bgcolor": "#ffffff",
         **extra,
     }
+
+
+def has_content(figure: dict) -> bool:
+    """Whether a figure would draw anything (a figure of empty traces draws bare axes, which reads as
+    "zero" rather than "nothing yet")."""
+    return any(_trace_has_values(trace) for trace in figure.get("data", []))
+
+
+def _trace_has_values(trace: dict) -> bool:
+    kind = trace.get("type", "scatter")
+    if kind == "heatmap":
+        return any(v is not None for row in trace.get("z") or [] for v in row)
+    if kind == "bar":
+        # A bar chart of zero counts (no leases of any status yet) has nothing to show either.
+        values = trace.get("x" if trace.get("orientation") == "h" else "y") or []
+        return any(v for v in values if v is not None)
+    return any(v is not None for axis in ("x", "y") for v in trace.get(axis) or [])
 
 
 def _error(values: list, low: list, high: list) -> tuple[list, list]:
@@ -261,9 +279,33 @@ def over_time_figure(rows: list[dict], groups: list[str]) -> dict:
          "hovertemplate": group + ": %{y} by %{x} (+%{customdata})<extra></extra>"}
         for group in groups if by_group.get(group)
     ]
-    layout = _layout("Judgments over time, per group (cumulative)", xaxis={"type": "date"},
+    layout = _layout("Judgments over time, per group (cumulative)", xaxis=_time_axis(rows),
                      yaxis={"title": {"text": "judgments"}, "rangemode": "tozero"}, height=380)
     return {"data": data, "layout": layout}
+
+
+# Tick labels by tick spacing (ms): Plotly's defaults go down to milliseconds ("00:00:00.0005") when the
+# judgments fall in one bucket, and print the year on every tick of a short study.
+TIME_TICKS = [
+    {"dtickrange": [None, 86_400_000], "value": "%b %-d %H:%M"},
+    {"dtickrange": [86_400_000, 28 * 86_400_000], "value": "%b %-d"},
+    {"dtickrange": [28 * 86_400_000, None], "value": "%b %Y"},
+]
+PERIOD_MS = {"hour": 3_600_000, "day": 86_400_000}
+
+
+def _time_axis(rows: list[dict]) -> dict:
+    axis = {"type": "date", "tickformatstops": TIME_TICKS, "hoverformat": "%b %-d, %Y %H:%M"}
+    if rows:
+        # At least a few buckets wide, so that one bucket of judgments is not drawn at millisecond scale.
+        period = PERIOD_MS[rows[0].get("period", "day")]
+        first, last = min(row["bucket"] for row in rows), max(row["bucket"] for row in rows)
+        axis["range"] = [_shift(first, -period), _shift(last, period)]
+    return axis
+
+
+def _shift(iso: str, ms: int) -> str:
+    return (datetime.fromisoformat(iso) + timedelta(milliseconds=ms)).isoformat()
 
 
 def annotators_figure(rows: list[dict], groups: list[str]) -> dict:

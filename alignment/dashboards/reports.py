@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from alignment.dashboards import selectors, stats
+from alignment.dashboards import bradley_terry, selectors, stats
 from annotation.models import Study
 
 ALL_GROUPS = "all groups"
@@ -104,18 +104,11 @@ def leaderboard_report(*, study: Study, by: str = "source", attribute: str | Non
     # Every competitor of the study is listed, so one that never played a group shows as such.
     names = sorted({row[1] for row in rows} | {row[2] for row in rows} | set(selectors.competitors(study=study, by=by)))
     boards = [ALL_GROUPS, *groups]
-    at = {name: i for i, name in enumerate(names)}
-    board_at = {group: t for t, group in enumerate(boards)}
-    wins = np.zeros((len(boards), len(names), len(names)))
-    ties = np.zeros_like(wins)
-    for group, a, b, a_won, b_won, tied in rows:
-        t, i, j = board_at[group], at[a], at[b]
-        wins[t, i, j] += a_won
-        wins[t, j, i] += b_won
-        ties[t, i, j] += tied
-    wins[0], ties[0] = wins[1:].sum(axis=0), ties[1:].sum(axis=0)
-    board = stats.bradley_terry_bootstrap(wins, ties, draws=draws, seed=0)
-    won = wins.sum(axis=2) + 0.5 * (ties.sum(axis=2) + ties.sum(axis=1))
+    cells = _match_cells(rows, names, boards)
+    # Edge lists, never competitors x competitors arrays: a study may have thousands of competitors.
+    tables = [_matches(cells, t) for t in range(len(boards))]
+    board = bradley_terry.leaderboard_bootstrap(tables, len(names), draws=draws, seed=0)
+    won = np.array([_points(matches, len(names)) for matches in tables]).reshape(len(boards), len(names))
     scores = [
         {"group": group, "competitor": name or "(none)", "score": num(board.scores[t, i]),
          "low": num(board.low[t, i]), "high": num(board.high[t, i]), "games": int(board.games[t, i]),
@@ -123,15 +116,44 @@ def leaderboard_report(*, study: Study, by: str = "source", attribute: str | Non
         for t, group in enumerate(boards) for i, name in enumerate(names)
     ]
     comparisons = [
-        {"group": group, "competitor_a": names[i] or "(none)", "competitor_b": names[j] or "(none)",
-         "a_won": int(wins[t, i, j]), "b_won": int(wins[t, j, i]), "ties": int(ties[t, i, j] + ties[t, j, i])}
-        for t, group in enumerate(boards) for i in range(len(names)) for j in range(i + 1, len(names))
-        if wins[t, i, j] + wins[t, j, i] + ties[t, i, j] + ties[t, j, i] > 0
+        {"group": boards[t], "competitor_a": names[i] or "(none)", "competitor_b": names[j] or "(none)",
+         "a_won": int(i_won), "b_won": int(j_won), "ties": int(tied)}
+        for (t, i, j), (i_won, j_won, tied) in sorted(cells.items()) if i_won + j_won + tied > 0
     ]
     summary = {"by": by, "competitors": len(names), "draws": draws,
                "judgments": int(sum(row["a_won"] + row["b_won"] + row["ties"] for row in comparisons
                                     if row["group"] == ALL_GROUPS))}
     return Report(tables={"scores": scores, "comparisons": comparisons}, groups=groups, summary=summary)
+
+
+def _match_cells(rows: list[tuple], names: list[str], boards: list[str]) -> dict[tuple[int, int, int], list[int]]:
+    """(board, i, j) with i < j -> [i won, j won, ties], each group's games also in the pooled board 0."""
+    at = {name: i for i, name in enumerate(names)}
+    board_at = {group: t for t, group in enumerate(boards)}
+    cells: dict[tuple[int, int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for group, a, b, a_won, b_won, tied in rows:
+        i, j = at[a], at[b]
+        if i > j:
+            i, j, a_won, b_won = j, i, b_won, a_won
+        for t in (0, board_at[group]):
+            cell = cells[(t, i, j)]
+            cell[0] += a_won
+            cell[1] += b_won
+            cell[2] += tied
+    return cells
+
+
+def _matches(cells: dict[tuple[int, int, int], list[int]], board: int) -> bradley_terry.Matches:
+    mine = sorted((key, value) for key, value in cells.items() if key[0] == board)
+    pairs = np.array([key[1:] for key, _ in mine], dtype=np.int64).reshape(-1, 2)
+    counts = np.array([value for _, value in mine], dtype=float).reshape(-1, 3)
+    return bradley_terry.Matches(pairs[:, 0], pairs[:, 1], counts[:, 0], counts[:, 1], counts[:, 2])
+
+
+def _points(matches: bradley_terry.Matches, k: int) -> np.ndarray:
+    """Wins per competitor, a tie counting half."""
+    return (np.bincount(matches.first, matches.first_won + 0.5 * matches.tied, k)
+            + np.bincount(matches.second, matches.second_won + 0.5 * matches.tied, k))
 
 
 # --- NC vs random --------------------------------------------------------------------------------
@@ -191,7 +213,8 @@ def progress_report(*, study: Study, attribute: str | None = None) -> Report:
     over_time = []
     for (when, group), n in sorted(per_bucket.items()):
         running[group] += n
-        over_time.append({"bucket": when.isoformat(), "group": group, "judgments": n, "cumulative": running[group]})
+        over_time.append({"bucket": when.isoformat(), "period": bucket, "group": group, "judgments": n,
+                          "cumulative": running[group]})
 
     people = selectors.participant_groups(study=study)
     annotators = sorted(
@@ -209,8 +232,10 @@ def progress_report(*, study: Study, attribute: str | None = None) -> Report:
     by_status: dict[str, int] = defaultdict(int)
     for row in leases:
         by_status[row["status"]] += row["assignments"]
+    pairs, started, complete = selectors.pair_completion(study=study)
     summary = {
         "bucket": bucket, "judgments": sum(row["judgments"] for row in choices), "annotators": len(annotators),
+        "overlap": study.overlap, "pairs": pairs, "pairs_started": started, "pairs_complete": complete,
         "leases_active": by_status["active"], "leases_judged": by_status["judged"],
         "leases_expired": by_status["expired"],
     }

@@ -184,6 +184,14 @@ def judgments_over_time(*, study: Study, attribute: str | None = None) -> tuple[
     return "day", rows
 
 
+def pair_completion(*, study: Study) -> tuple[int, int, int]:
+    """(pairs, pairs with a judgment, pairs with k = overlap judgments or more: complete)."""
+    per_pair = (Judgment.objects.filter(pair__prompt__study_id=study.pk).values("pair_id")
+                .annotate(n=Count("id")).order_by())
+    return (Pair.objects.filter(prompt__study_id=study.pk).count(), per_pair.count(),
+            per_pair.filter(n__gte=study.overlap).count())
+
+
 def participant_groups(*, study: Study) -> dict[int, tuple[str, str]]:
     """participant_id -> (external id, full group key)."""
     return {pk: (external_id, key) for pk, external_id, key in

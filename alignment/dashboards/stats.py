@@ -16,6 +16,9 @@ import numpy as np
 from scipy.special import xlogy
 from scipy.stats import norm
 
+# Re-exported: the leaderboard's Bradley-Terry fit and bootstrap live in their own module.
+from alignment.dashboards.bradley_terry import Leaderboard, bradley_terry, bradley_terry_bootstrap  # noqa: F401
+
 Z95 = float(norm.ppf(0.975))
 
 
@@ -156,99 +159,6 @@ def krippendorff_alpha(counts: np.ndarray) -> float:
     if expected <= 0:
         return float("nan")
     return float(1 - observed / expected)
-
-
-# --- Bradley-Terry ---------------------------------------------------------------------------
-
-
-def bradley_terry(wins: np.ndarray, *, prior: float = 0.5, iterations: int = 50, tol: float = 1e-10) -> np.ndarray:
-    """Bradley-Terry log-strengths from a win matrix (wins[..., i, j] = times i beat j, ties counted half
-    to each), centred to mean 0, so that P(i beats j) = sigmoid(s_i - s_j).
-
-    `prior` adds that many virtual wins and losses against a reference of strength 0: it keeps a
-    competitor that never lost (or never won) finite, pulls thin evidence toward the middle and makes
-    the log-likelihood strictly concave, so Newton's method converges in a handful of steps (prior=0 is
-    the plain maximum-likelihood fit, which needs every competitor to have won and lost). Every
-    leading axis (groups, bootstrap draws) is fitted at once with batched solves.
-    """
-    wins = np.asarray(wins, dtype=float)
-    games = wins + np.swapaxes(wins, -1, -2)
-    won = wins.sum(axis=-1)
-    scores = np.zeros(wins.shape[:-1])
-    for _ in range(iterations):
-        p_win = _sigmoid(scores[..., :, None] - scores[..., None, :])
-        p_ref = _sigmoid(scores)
-        gradient = won - (games * p_win).sum(axis=-1) + prior * (1 - 2 * p_ref)
-        curvature = games * p_win * (1 - p_win)
-        hessian = curvature - np.eye(scores.shape[-1]) * (
-            curvature.sum(axis=-1) + 2 * prior * p_ref * (1 - p_ref)
-        )[..., None]
-        if prior == 0:
-            # Without the reference, strengths are identified only up to a shift; pinning the direction of
-            # all-ones (which the gradient never has a component along) makes the system solvable.
-            hessian = hessian - 1.0
-        step = np.linalg.solve(hessian, gradient[..., None])[..., 0]
-        scores = scores - step
-        if np.max(np.abs(step), initial=0.0) < tol:
-            break
-    return scores - scores.mean(axis=-1, keepdims=True)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1 + np.tanh(x / 2))
-
-
-@dataclass
-class Leaderboard:
-    """Per table (leading axis) and competitor: centred log-strength, its bootstrap interval and the
-    number of games behind it. NaN for a competitor with no games in that table."""
-
-    scores: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-    games: np.ndarray
-
-
-def bradley_terry_bootstrap(
-    wins: np.ndarray, ties: np.ndarray | None = None, *, draws: int = 200, seed: int = 0, level: float = 0.95,
-    prior: float = 0.5,
-) -> Leaderboard:
-    """Bradley-Terry scores with percentile bootstrap intervals for several tables at once (one per
-    group): wins[t, i, j] = decisive judgments where i beat j; ties[t, i, j] + ties[t, j, i] = ties between
-    i and j, each counted half to both sides.
-
-    The judgments are resampled as one multinomial draw over the cells of each count table (who beat
-    whom, who tied with whom), which is resampling judgments with replacement without touching them
-    one by one. All tables and draws are fitted in one vectorised MM run.
-    """
-    wins = np.asarray(wins, dtype=float)
-    ties = np.zeros_like(wins) if ties is None else np.asarray(ties, dtype=float)
-    tables, k = wins.shape[0], wins.shape[-1]
-    cells = np.concatenate([wins.reshape(tables, -1), ties.reshape(tables, -1)], axis=1)
-    totals = cells.sum(axis=1)
-    games = (wins + np.swapaxes(wins, 1, 2) + ties + np.swapaxes(ties, 1, 2)).sum(axis=2)
-    seen = games > 0
-    if k == 0:
-        return Leaderboard(scores=games, low=games, high=games, games=games)
-
-    rng = np.random.default_rng(seed)
-    pvals = np.where(totals[:, None] > 0, cells / np.maximum(totals, 1)[:, None], 1 / cells.shape[1])
-    sampled_cells = rng.multinomial(np.rint(totals).astype(np.int64), pvals, size=(draws, tables))
-    fitted = bradley_terry(_effective_wins(np.concatenate([cells[None], sampled_cells]), (k, k)), prior=prior)
-    # Centre on the competitors each table has seen, so that an absent one does not shift the others.
-    centre = np.where(seen, fitted, 0).sum(axis=-1, keepdims=True) / np.maximum(seen.sum(axis=-1), 1)[:, None]
-    fitted = np.where(seen, fitted - centre, np.nan)
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(fitted[1:], [tail, 100 - tail], axis=0) if draws else (fitted[0], fitted[0])
-    return Leaderboard(scores=fitted[0], low=low, high=high, games=games)
-
-
-def _effective_wins(cells: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(..., wins cells + ties cells) -> (..., K, K) wins with each tie split half to either side."""
-    size = shape[0] * shape[1]
-    wins = cells[..., :size].reshape(*cells.shape[:-1], *shape)
-    ties = cells[..., size:].reshape(*cells.shape[:-1], *shape)
-    return wins + 0.5 * (ties + np.swapaxes(ties, -1, -2))
 
 
 # --- distributions ---------------------------------------------------------------------------

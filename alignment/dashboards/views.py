@@ -90,10 +90,13 @@ def _respond(request: HttpRequest, study: Study, attribute: str | None, name: st
     figures = figures_of(report.tables, report.groups)
     for figure in figures:
         figure["data_id"] = f"figure-{figure['id']}-data"
+        figure["empty"] = not plots.has_content(figure["figure"])
+        figure["title"] = figure["figure"].get("layout", {}).get("title", {}).get("text", "")
     return render(request, f"alignment/dashboards/{name}.html", {
         "study": study, "dashboard": name, "page_title": TITLES[name], "dashboards": DASHBOARDS,
         "attribute": attribute or "", "attributes": sorted(study.group_attributes), "tables": report.tables,
-        "summary": report.summary, "figures": figures, "table_names": report.table_names,
+        "summary": report.summary, "figures": figures, "nothing_to_show": bool(figures) and all(
+            figure["empty"] for figure in figures), "table_names": report.table_names,
         "params": urlencode({k: v for k, v in {"attribute": attribute, **context}.items() if isinstance(v, str)}),
         **context,
     })

@@ -9,8 +9,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.access import ADMINS, RESEARCHERS
+from annotation.demo.simulated import simulated_judgments_import
 from annotation.groups import group_key
-from annotation.models import Participant, Study
+from annotation.models import Candidate, Participant, Prompt, Study
+from annotation.pairing import pairs_create
 from annotation.roles import ensure_roles
 from annotation.study_files import study_import
 
@@ -27,13 +29,23 @@ CAST = {
 
 @transaction.atomic
 def demo_load() -> dict[str, str]:
-    """Load the demo study if absent and (re)set the demo logins; returns {username: password}."""
+    """Load the demo study if absent (with random pairs beside its NC pairs, and simulated judgments from
+    both groups) and (re)set the demo logins; returns {username: password}."""
     ensure_roles()
     study = Study.objects.filter(slug=DEMO_SLUG).first()
     if study is None:
         with DEMO_FILE.open("rb") as stream:
             study = study_import(stream, source=DEMO_FILE.name).study
+        _random_pairs(study)
+        simulated_judgments_import(study, now=timezone.now())
     return {name: _demo_user(study, name, role, party) for name, (role, party) in CAST.items()}
+
+
+def _random_pairs(study: Study) -> None:
+    # The study samples NC pairs; random ones beside them give the "NC vs random" dashboard a baseline.
+    for prompt in Prompt.objects.filter(study=study).order_by("id"):
+        candidates = list(Candidate.objects.filter(prompt=prompt).order_by("id"))
+        pairs_create(study=study, prompt=prompt, candidates=candidates, strategy=Study.PairStrategy.RANDOM)
 
 
 def _demo_user(study: Study, username: str, role: str, party: str | None) -> str:

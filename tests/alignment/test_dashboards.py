@@ -55,12 +55,29 @@ def download(client, study, name, **params):
 
 
 @pytest.mark.parametrize("name", DASHBOARDS)
-def test_every_dashboard_page_answers_a_researcher_with_its_figures(researcher_client, study, name):
-    response = researcher_client.get(url(study, name))
+def test_every_dashboard_page_answers_a_researcher_with_its_figures(researcher_client, sourced_study, name):
+    judge(sourced_study, [judgment(f"{party}{i}", party, "p0c0", "p0c1", choice)
+                          for party, choice in (("D", "A"), ("R", "B")) for i in range(2)])
+    response = researcher_client.get(url(sourced_study, name))
     assert response.status_code == 200
     html = response.content.decode()
     assert 'type="application/json"' in html and "vendor/plotly/plotly.min.js" in html
     assert "alignment/dashboards.js" in html
+    assert 'id="nothing-to-show"' not in html
+
+
+@pytest.mark.parametrize("name", ["divergence", "leaderboard", "progress"])
+def test_a_dashboard_with_no_judgments_says_so_instead_of_drawing_empty_axes(researcher_client, study, name):
+    html = researcher_client.get(url(study, name)).content.decode()
+    assert 'id="nothing-to-show"' in html and "Nothing to show yet" in html
+    assert 'type="application/json"' not in html  # no figure is handed to plotly.js at all
+
+
+def test_only_the_figures_without_content_say_nothing_to_show(researcher_client, study):
+    # Pairs exist before any judgment: their diversity is real content, the split shares are not yet.
+    html = researcher_client.get(url(study, "strategies")).content.decode()
+    assert 'id="figure-diversity-data"' in html and 'id="figure-split-share-empty"' in html
+    assert 'id="nothing-to-show"' not in html
 
 
 @pytest.mark.parametrize("name", DASHBOARDS)
@@ -284,7 +301,7 @@ def test_progress_counts_judgments_over_time_per_group_and_annotator_and_leases(
     data = download(researcher_client, study, "progress")
     assert data["summary"] | {"bucket": "hour"} == {
         "bucket": "hour", "judgments": 3, "annotators": 3, "leases_active": 1, "leases_judged": 0,
-        "leases_expired": 0}
+        "leases_expired": 0, "overlap": 3, "pairs": 9, "pairs_started": 1, "pairs_complete": 1}
     over_time = [(r["bucket"][:13], r["group"], r["judgments"], r["cumulative"]) for r in data["tables"]["over_time"]]
     assert over_time == [("2025-03-01T10", "party=D", 1, 1), ("2025-03-01T10", "party=R", 1, 1),
                          ("2025-03-01T12", "party=D", 1, 2)]
@@ -300,6 +317,32 @@ def test_progress_uses_daily_buckets_for_a_long_study(researcher_client, study):
     data = download(researcher_client, study, "progress")
     assert data["summary"]["bucket"] == "day"
     assert [r["bucket"][:10] for r in data["tables"]["over_time"]] == ["2025-03-01", "2025-03-09"]
+
+
+def test_progress_reports_pairs_that_reached_k_judgments(researcher_client, study):
+    _pair, a, b = pair_of(study, "p0c0", "p0c1")
+    _pair, c, d = pair_of(study, "p1c0", "p1c2")
+    judge(study, [judgment("d1", "D", a, b, "A"), judgment("d2", "D", a, b, "both_bad"),
+                  judgment("r1", "R", a, b, "B"), judgment("r1", "R", c, d, "B", prompt="p1")])
+    html = researcher_client.get(url(study, "progress")).content.decode()
+    # k = 3: both_bad counts toward k (the pair was judged); the second pair has 1 of 3.
+    assert "1 of 9 pairs complete (k = 3 judgments reached)" in html
+    assert "2 have at least one judgment" in html
+
+
+def test_the_progress_time_axis_spans_more_than_one_bucket_with_readable_ticks(researcher_client, study):
+    import json
+    import re
+
+    _pair, a, b = pair_of(study, "p0c0", "p0c1")
+    judge(study, [{**judgment("d1", "D", a, b, "A"), "created_at": "2025-03-01T10:15:00Z"}])
+    html = researcher_client.get(url(study, "progress")).content.decode()
+    figure = json.loads(re.search(r'id="figure-over-time-data" type="application/json">(.*?)</script>', html,
+                                  re.S).group(1))
+    axis = figure["layout"]["xaxis"]
+    # One hourly bucket: the axis spans the hour before and after, not a millisecond around one point.
+    assert axis["range"] == ["2025-03-01T09:00:00+00:00", "2025-03-01T11:00:00+00:00"]
+    assert {stop["value"] for stop in axis["tickformatstops"]} == {"%b %-d %H:%M", "%b %-d", "%b %Y"}
 
 
 # --- snapshots ---------------------------------------------------------------------------------------
