@@ -11,6 +11,7 @@ from alignment.fits import fit_run_cancel, fit_run_launch
 from alignment.models import FitRun
 from alignment.rewards import MAX_ITEMS, annotator_mixture, current_pal, rewards_for
 from alignment.selectors import fit_eta_seconds, fit_run_get, fit_runs_for
+from alignment.spica_refit import attribute_check
 from annotation.access import IsResearcher, IsStudyAdmin
 from annotation.selectors import study_get
 
@@ -50,8 +51,11 @@ class StudyFitsApi(APIView):
     def post(self, request: Request, slug: str) -> Response:
         serializer = self.Input(data=request.data)
         serializer.is_valid(raise_exception=True)
-        run = fit_run_launch(study=study_get(slug=slug), kind=serializer.validated_data["kind"],
-                             params=serializer.validated_data["params"], user=request.user)
+        data = serializer.validated_data
+        study, kind, params = study_get(slug=slug), data["kind"], data["params"]
+        if kind == FitRun.Kind.SPICA:
+            attribute_check(study, params.get("attribute"))
+        run = fit_run_launch(study=study, kind=kind, params=params, user=request.user)
         return Response(FitRunOutput(run).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -1,5 +1,8 @@
 """The SPICA refit: a study's judgments and ratings -> group norm metrics, tuned alphas and a retrieval
-bank saved as an artifact (alignment/spica holds the numeric core and its formulas)."""
+bank saved as an artifact (alignment/spica holds the numeric core and its formulas).
+
+Groups are full group keys ("country=FR|party=D") by default; with the `attribute` parameter they are
+one attribute's values ("party=D"), so a study with many small full groups can be fitted per attribute."""
 
 import os
 from dataclasses import asdict
@@ -14,30 +17,55 @@ from alignment.fit_requirements import SPICA_MIN_SCENARIOS
 from alignment.fits import FitOutcome, FitProgress, artifact_dir, param_number, params_known
 from alignment.models import FitRun
 from alignment.pal_dataset import LABELS
-from alignment.spica import GroupJudgments, GroupRatings, SpicaData, run_spica, split_scenarios
+from alignment.spica import GroupJudgments, GroupRatings, SpicaData, pool_size, run_spica, split_scenarios
 from annotation.counted_judgments import judgments_that_count, ratings_that_count
+from annotation.errors import InputError
 from annotation.models import Candidate, Study
 
 DEFAULTS = {"m": 5, "tau": 2.0, "seed": 0}
+OPTIONAL = {"attribute": ""}  # "" (or absent): full group keys
 MIN_SCENARIOS = SPICA_MIN_SCENARIOS
 
 
 def clean_params(params: dict) -> dict:
-    params_known(params, DEFAULTS)
+    params_known(params, DEFAULTS | OPTIONAL)
     number = partial(param_number, params, DEFAULTS)
-    return {"m": number("m", 1, 50), "tau": number("tau", 0.0, 1000.0, float), "seed": number("seed", 0, 2**31 - 1)}
+    clean = {"m": number("m", 1, 50), "tau": number("tau", 0.0, 1000.0, float), "seed": number("seed", 0, 2**31 - 1)}
+    attribute = params.get("attribute") or ""
+    if not isinstance(attribute, str) or len(attribute) > 100:
+        raise InputError("must be the name of one group attribute", field="params.attribute")
+    # Whether the study has it is checked by the run (clean_params sees no study); the launch doors check it first.
+    return clean | ({"attribute": attribute} if attribute else {})
 
 
-def spica_data_for_study(*, study: Study) -> tuple[SpicaData, np.ndarray, np.ndarray]:
+def attribute_check(study: Study, attribute: str | None) -> None:
+    """Refuse an attribute the study does not group by, naming the ones it does."""
+    if attribute and attribute not in study.group_attributes:
+        raise InputError(f"{attribute!r} is not a group attribute of study {study.slug!r} "
+                         f"(its attributes: {', '.join(sorted(study.group_attributes)) or 'none'})",
+                         field="params.attribute")
+
+
+def group_of_key(key: str, attribute: str | None) -> str:
+    """The group a member belongs to: its full key, or only the part naming `attribute` ("party=D")."""
+    if not attribute:
+        return key
+    return next((part for part in key.split("|") if part.partition("=")[0] == attribute), "")
+
+
+def spica_data_for_study(*, study: Study, attribute: str | None = None) -> tuple[SpicaData, np.ndarray, np.ndarray]:
     """(data, prompt id of each scenario row, (n_s, C) candidate ids with -1 padding). Judgments and
-    ratings carry their Participant's pk as the annotator, so support counts members."""
-    judged = list(
-        judgments_that_count(study=study).filter(choice__in=list(LABELS))
-        .values_list("pair__prompt_id", "group_key", "candidate_a_id", "candidate_b_id", "choice", "participant_id")
-    )
-    ratings = list(ratings_that_count(study=study)
-                   .values_list("candidate__prompt_id", "participant__group_key", "candidate_id", "rating",
-                                "participant_id"))
+    ratings carry their Participant's pk as the annotator, so support counts members. With `attribute`,
+    groups are that attribute's values; members without a value for it are left out."""
+    judged = [(r[0], group_of_key(r[1], attribute), *r[2:]) for r in
+              judgments_that_count(study=study).filter(choice__in=list(LABELS))
+              .values_list("pair__prompt_id", "group_key", "candidate_a_id", "candidate_b_id", "choice",
+                           "participant_id")]
+    ratings = [(r[0], group_of_key(r[1], attribute), *r[2:]) for r in
+               ratings_that_count(study=study)
+               .values_list("candidate__prompt_id", "participant__group_key", "candidate_id", "rating",
+                            "participant_id")]
+    judged, ratings = [r for r in judged if r[1]], [r for r in ratings if r[1]]
     prompt_ids = np.array(sorted({row[0] for row in judged} | {row[0] for row in ratings}), dtype=np.int64)
     by_prompt = {pid: [pk for _, pk in rows] for pid, rows in groupby(
         Candidate.objects.filter(prompt_id__in=prompt_ids.tolist()).order_by("prompt_id", "id")
@@ -84,7 +112,9 @@ def _candidate_features(candidate_ids: np.ndarray) -> np.ndarray:
 
 def run_spica_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     params = run.params
-    data, prompt_ids, candidate_ids = spica_data_for_study(study=run.study)
+    attribute = params.get("attribute") or None
+    attribute_check(run.study, attribute)  # InputError is a ValueError: the run fails with the reason
+    data, prompt_ids, candidate_ids = spica_data_for_study(study=run.study, attribute=attribute)
     if data.n_scenarios < MIN_SCENARIOS or data.n_groups < 2:
         raise ValueError(f"a SPICA fit needs at least {MIN_SCENARIOS} judged scenarios and 2 groups; the study has "
                          f"{data.n_scenarios} scenarios and {data.n_groups} groups")
@@ -94,7 +124,13 @@ def run_spica_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     progress(epoch=2, total=2, loss=0.0, phase="tuned")
     path = _save(artifact_dir(run.study) / f"spica-run{run.pk}.npz", result, prompt_ids, candidate_ids, params)
     report = asdict(result.report)
+    evidence = result.index.evidence
     metrics = report | {
+        "attribute": attribute,
+        "pool": pool_size(params["m"], len(result.index)),
+        # Bank cells (scenario, group) where the group's own judgments give a preferred and a dispreferred answer.
+        "evidence": {g: {"cells": int(len(evidence)), "with_evidence": int(evidence[:, i].sum())}
+                     for i, g in enumerate(data.group_names)},
         "dev_accuracy": result.tuned.dev_accuracy.tolist(),
         "dev_accuracy_similarity": result.tuned.dev_accuracy_similarity.tolist(),
         "dev_rmse": result.tuned.dev_rmse.tolist(),
@@ -111,8 +147,9 @@ def _save(path: Path, result, prompt_ids: np.ndarray, candidate_ids: np.ndarray,
     np.savez_compressed(
         tmp, prompt_ids=prompt_ids[rows], candidate_ids=candidate_ids[rows], embeddings=index.embeddings,
         z=index.z, contrast=index.contrast, preferred=index.preferred, dispreferred=index.dispreferred,
-        metrics=result.metrics.table()[rows], alphas=result.tuned.alphas,
-        group_names=np.array(result.report.group_names), m=np.array(params["m"]),
+        metrics=result.metrics.table()[rows], alphas=result.tuned.alphas, evidence=index.evidence,
+        support=result.metrics.support[rows], group_names=np.array(result.report.group_names),
+        m=np.array(params["m"]), attribute=np.array(params.get("attribute") or ""),
     )
     os.replace(tmp, path)  # never a half-written artifact under the real name
     return path
@@ -126,3 +163,31 @@ def _plain(value):
     if isinstance(value, float) and value != value:
         return None  # NaN: JSON (and jsonb) cannot hold it
     return value.item() if hasattr(value, "item") else value
+
+
+def spica_headline(metrics: dict) -> list[str]:
+    """SPICA's own figures per group, one line each, for the command line: the headline figure (rating
+    RMSE where the group rated test scenarios, else pair accuracy) beside both baselines, with its n, the
+    mean similarity of retrieved scenarios to the query (SPICA / similarity-only), and the verdict."""
+    from alignment.spica_verdicts import verdict_text
+
+    def fmt(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    groups = metrics.get("group_names") or sorted(metrics.get("accuracy", {}))
+    scale = metrics.get("rating_scale")
+    lines = [f"SPICA by {'attribute ' + metrics['attribute'] if metrics.get('attribute') else 'full group'}: "
+             f"{len(groups)} groups, bank {metrics.get('bank')} scenarios, top {metrics.get('m')} of the "
+             f"{metrics.get('pool')} nearest" + (f"; RMSE on {scale[0]:g}-{scale[1]:g}" if scale else "")]
+    for g in groups:
+        get = {key: (metrics.get(key) or {}).get(g) for key in (
+            "accuracy", "accuracy_similarity", "accuracy_constant", "rmse", "rmse_similarity", "rmse_constant",
+            "retrieved_similarity", "retrieved_similarity_baseline", "n_judgments", "n_ratings", "verdict")}
+        rmse = (f" | RMSE {fmt(get['rmse'])} (similarity-only {fmt(get['rmse_similarity'])}, constant "
+                f"{fmt(get['rmse_constant'])}, n={get['n_ratings'] or 0})" if get["rmse"] is not None else "")
+        lines.append(
+            f"  {g}: accuracy {fmt(get['accuracy'])} (similarity-only {fmt(get['accuracy_similarity'])}, constant "
+            f"{fmt(get['accuracy_constant'])}, n={get['n_judgments'] or 0}){rmse} | retrieved similarity "
+            f"{fmt(get['retrieved_similarity'])} (similarity-only {fmt(get['retrieved_similarity_baseline'])}) | "
+            f"{verdict_text(get['verdict']) or 'no verdict'}")
+    return lines

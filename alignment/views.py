@@ -12,6 +12,7 @@ from alignment.fit_run_display import failure_reason, metrics_rows
 from alignment.fits import fit_run_cancel, fit_run_launch, fit_runs_fail_stale
 from alignment.models import FitRun
 from alignment.selectors import fit_current, fit_eta_seconds, fit_run_get, fit_runs_for
+from alignment.spica_refit import attribute_check
 from annotation.access import is_admin, is_researcher
 from annotation.errors import InputError, Rejected
 from annotation.selectors import study_get
@@ -61,7 +62,11 @@ def study_fit_launch(request: HttpRequest, slug: str) -> HttpResponse:
     params = {name: request.POST[name] for name, _, _ in fields if request.POST.get(name, "").strip()}
     if kind == FitRun.Kind.PAL:
         params["model"] = request.POST.get("model", "pal-b")
+    if kind == FitRun.Kind.SPICA and request.POST.get("attribute"):
+        params["attribute"] = request.POST["attribute"]
     try:
+        if kind == FitRun.Kind.SPICA:
+            attribute_check(study, params.get("attribute"))
         run = fit_run_launch(study=study, kind=kind, params=params, user=request.user)
     except (InputError, Rejected) as exc:
         context = _models_context(request, study, getattr(exc, "message", str(exc)))

@@ -3,11 +3,16 @@
 Default: a known-truth population of 50,000 scenarios x 4 groups (alignment.spica.synthetic), D = 384,
 split 60/20/20 by scenario. Times compute_metrics + build_index, tune_alphas on dev (bank = train + dev),
 single-query retrieval latency (one query against the whole bank for one group: p50 / p95), and reports
-held-out pair accuracy on test scenarios for SPICA and similarity-only per group; with --ratings, members
-also rate candidates 1-5 and the report adds rating RMSE per group (on the 1-5 scale).
+held-out pair accuracy on test scenarios for SPICA, similarity-only and the constant predictor per group,
+with n; with --ratings, members also rate candidates 1-5 and the report adds rating RMSE per group (on the
+1-5 scale). Also per group: the mean cosine similarity of the retrieved scenarios to the query (SPICA,
+similarity-only) and the verdict (does SPICA beat both baselines?). --weak: the weak-salience population
+shaped like real crowd data (synthetic.weak_salience_scenarios: 2 raters per group and scenario, noisy
+ratings, a small cosine spread); --flip F: within-topic salience variation (synthetic.make_scenarios).
 Targets: metrics + tuning under 60 s on this CPU; retrieval p95 under 20 ms per query.
 
-    .venv/bin/python bench/spica.py [--scenarios N] [--groups G] [--queries N] [--dim D] [--ratings] [--json]
+    .venv/bin/python bench/spica.py [--scenarios N] [--groups G] [--queries N] [--dim D] [--ratings] [--weak]
+                                    [--flip F] [--json]
 """
 
 import argparse
@@ -30,6 +35,7 @@ from alignment.spica import (  # noqa: E402
     split_scenarios,
     top_m,
     tune_alphas,
+    weak_salience_scenarios,
 )
 
 
@@ -46,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ratings", action="store_true", help="members also rate every candidate (1-5)")
     parser.add_argument("--raters", type=float, default=1.0,
                         help="with --ratings: mean raters per scenario and group (the far group gets half)")
+    parser.add_argument("--weak", action="store_true", help="the weak-salience, real-data-shaped population (4 groups)")
+    parser.add_argument("--flip", type=float, default=0.0, help="share of scenarios whose salience flips")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return parser.parse_args(argv)
 
@@ -55,8 +63,12 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     # The far group rates as it judges: less than the others (synthetic.py).
     raters = (args.raters,) * (args.groups - 1) + (args.raters / 2,) if args.ratings else None
-    population = make_scenarios(n_scenarios=args.scenarios, n_groups=args.groups, dim=args.dim, seed=args.seed,
-                                raters_per_group=raters)
+    if args.weak:
+        population = weak_salience_scenarios(n_scenarios=args.scenarios, dim=args.dim, seed=args.seed,
+                                             salience_flip=args.flip)
+    else:
+        population = make_scenarios(n_scenarios=args.scenarios, n_groups=args.groups, dim=args.dim, seed=args.seed,
+                                    raters_per_group=raters, salience_flip=args.flip)
     data = population.data
     split = split_scenarios(data.n_scenarios, seed=args.seed)
     generate_s = time.perf_counter() - started
@@ -93,14 +105,25 @@ def main(argv: list[str] | None = None) -> dict:
         "furthest_group": data.group_names[population.furthest_group],
         "accuracy_spica": _rounded(report.accuracy),
         "accuracy_similarity": _rounded(report.accuracy_similarity),
+        "accuracy_constant": _rounded(report.accuracy_constant),
         "gain": _rounded(report.gain),
+        "n_judgments": report.n_judgments,
         "rmse_spica": _rounded(report.rmse),
         "rmse_similarity": _rounded(report.rmse_similarity),
+        "rmse_constant": _rounded(report.rmse_constant),
         "rmse_gain": _rounded(report.rmse_gain),
+        "n_ratings": report.n_ratings,
+        "retrieved_similarity": _rounded(report.retrieved_similarity),
+        "retrieved_similarity_baseline": _rounded(report.retrieved_similarity_baseline),
+        "verdict": report.verdict,
+        "evidence_share": dict(zip(data.group_names, map(float, index.evidence.mean(axis=0).round(4)), strict=True)),
         "alphas": report.alphas,
         "test_judgments": report.sizes["test_judgments"],
         "test_ratings": report.sizes["test_ratings"],
     }
+    figures["mean"] = {key: _mean(figures[key]) for key in (
+        "accuracy_spica", "accuracy_similarity", "accuracy_constant", "rmse_spica", "rmse_similarity", "rmse_constant",
+        "retrieved_similarity", "retrieved_similarity_baseline")}
     print(json.dumps(figures) if args.json else _text(figures))
     return figures
 
@@ -118,6 +141,11 @@ def _latencies(data, index, alphas: np.ndarray, test_rows: np.ndarray, args: arg
     return times
 
 
+def _mean(by_group: dict[str, float | None]) -> float | None:
+    values = [v for v in by_group.values() if v is not None]
+    return round(float(np.mean(values)), 4) if values else None
+
+
 def _rounded(by_group: dict[str, float | None]) -> dict[str, float | None]:
     return {g: None if v is None else round(v, 4) for g, v in by_group.items()}
 
@@ -130,22 +158,32 @@ def _text(f: dict) -> str:
         f"retrieval per query: p50 {f['retrieval_p50_ms']} ms, p95 {f['retrieval_p95_ms']} ms",
         f"test evaluation {f['evaluate_s']} s on {f['test_judgments']} judgments and {f['test_ratings']} ratings; "
         f"furthest group {f['furthest_group']}",
-        f"{'':<10} {'pair accuracy':^27}  {'rating RMSE (1-5)':^27}",
-        f"{'group':<10} {'SPICA':>8} {'sim-only':>9} {'gain':>8}  {'SPICA':>8} {'sim-only':>9} {'gain':>8}  "
-        f"alphas {list(('c', 'i', 'd', 's'))}",
+        f"{'':<10} {'pair accuracy':^36}  {'rating RMSE (1-5)':^36}  {'retrieved similarity':^19}",
+        f"{'group':<10} {'SPICA':>8} {'sim-only':>9} {'constant':>9} {'n':>6}  {'SPICA':>8} {'sim-only':>9} "
+        f"{'constant':>9} {'n':>6}  {'SPICA':>8} {'sim-only':>9}  verdict, alphas {list(('c', 'i', 'd', 's'))}",
     ]
     for g in f["accuracy_spica"]:
-        rmse = "  ".join(_cell(f[key][g], width, sign) for key, width, sign in
-                         (("rmse_spica", 8, ""), ("rmse_similarity", 9, ""), ("rmse_gain", 8, "+")))
-        lines.append(
-            f"{g:<10} {f['accuracy_spica'][g]:>8.4f} {f['accuracy_similarity'][g]:>9.4f} {f['gain'][g]:>+8.4f}  "
-            f"{rmse}  {f['alphas'][g]}"
-        )
+        acc = " ".join(_cell(f[key][g], width) for key, width in
+                       (("accuracy_spica", 8), ("accuracy_similarity", 9), ("accuracy_constant", 9)))
+        rmse = " ".join(_cell(f[key][g], width) for key, width in
+                        (("rmse_spica", 8), ("rmse_similarity", 9), ("rmse_constant", 9)))
+        sim = " ".join(_cell(f[key][g], width) for key, width in
+                       (("retrieved_similarity", 8), ("retrieved_similarity_baseline", 9)))
+        lines.append(f"{g:<10} {acc} {f['n_judgments'][g]:>6}  {rmse} {f['n_ratings'][g]:>6}  {sim}  "
+                     f"{f['verdict'][g]}, {f['alphas'][g]}")
+    mean = f["mean"]
+    lines.append(f"{'mean':<10} " + " ".join(_cell(mean[k], w) for k, w in (
+        ("accuracy_spica", 8), ("accuracy_similarity", 9), ("accuracy_constant", 9))) + f" {'':>6}  " + " ".join(
+        _cell(mean[k], w) for k, w in (("rmse_spica", 8), ("rmse_similarity", 9), ("rmse_constant", 9)))
+        + f" {'':>6}  " + " ".join(_cell(mean[k], w) for k, w in (
+            ("retrieved_similarity", 8), ("retrieved_similarity_baseline", 9))))
+    lines.append(f"evidence share per group (bank cells with the group's own preferred/dispreferred): "
+                 f"{f['evidence_share']}")
     return "\n".join(lines)
 
 
-def _cell(value: float | None, width: int, sign: str) -> str:
-    return f"{'-':>{width}}" if value is None else f"{value:>{sign}{width}.4f}"
+def _cell(value: float | None, width: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.4f}"
 
 
 if __name__ == "__main__":

@@ -186,9 +186,8 @@ def judgments_over_time(*, study: Study, attribute: str | None = None) -> tuple[
 
 def pair_completion(*, study: Study) -> tuple[int, int, int]:
     """(pairs, pairs with a judgment, pairs with k = overlap judgments or more: complete)."""
-    per_pair = (Judgment.objects.filter(pair__prompt__study_id=study.pk).values("pair_id")
-                .annotate(n=Count("id")).order_by())
-    return (Pair.objects.filter(prompt__study_id=study.pk).count(), per_pair.count(),
+    per_pair = judgments_that_count(study=study).values("pair_id").annotate(n=Count("id")).order_by()
+    return (Pair.objects.filter(prompt__study_id=study.pk).exclude(strategy=GOLD_STRATEGY).count(), per_pair.count(),
             per_pair.filter(n__gte=study.overlap).count())
 
 

@@ -162,4 +162,5 @@ def pal(request: HttpRequest, study: Study, attribute: str | None) -> HttpRespon
 
 @dashboard_page
 def spica(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
-    return _respond(request, study, attribute, "spica", spica_report(study=study), spica_figures)
+    # With ?attribute=, the latest refit fitted on that attribute's groups (spica_report).
+    return _respond(request, study, attribute, "spica", spica_report(study=study, attribute=attribute), spica_figures)

@@ -12,6 +12,7 @@ ratings carry their annotator, so `support` counts distinct members; the report 
 and, where test scenarios have ratings, rating RMSE per group.
 """
 
+from alignment.spica.baselines import constant_score, constant_votes
 from alignment.spica.data import (
     TIE,
     GroupJudgments,
@@ -23,27 +24,33 @@ from alignment.spica.data import (
     split_scenarios,
     win_counts,
 )
-from alignment.spica.evaluate import SpicaReport, SpicaRun, evaluate_spica, run_spica
+from alignment.spica.evaluate import VERDICTS, SpicaReport, SpicaRun, evaluate_spica, run_spica, verdict
 from alignment.spica.metrics import METRICS, SpicaMetrics, compute_metrics
 from alignment.spica.retrieval import (
+    POOL_FACTOR,
     SpicaIndex,
     build_index,
     metric_bonus,
+    nearest_pool,
     pair_accuracy,
+    pool_size,
     predicted_ratings,
     predicted_utilities,
     rating_error,
     retrieval_scores,
+    retrieved_similarity,
     standardise,
     top_m,
 )
-from alignment.spica.synthetic import SyntheticScenarios, make_scenarios
+from alignment.spica.synthetic import SyntheticScenarios, make_scenarios, weak_salience_scenarios
 from alignment.spica.tuning import ALPHA_GRID, TunedAlphas, tune_alphas
 
 __all__ = [
     "ALPHA_GRID",
     "METRICS",
+    "POOL_FACTOR",
     "TIE",
+    "VERDICTS",
     "GroupJudgments",
     "GroupRatings",
     "ScenarioSplit",
@@ -57,19 +64,26 @@ __all__ = [
     "WinCounts",
     "build_index",
     "compute_metrics",
+    "constant_score",
+    "constant_votes",
     "evaluate_spica",
     "make_scenarios",
     "member_counts",
     "metric_bonus",
+    "nearest_pool",
     "pair_accuracy",
+    "pool_size",
     "predicted_ratings",
     "predicted_utilities",
     "rating_error",
     "retrieval_scores",
+    "retrieved_similarity",
     "run_spica",
     "split_scenarios",
     "standardise",
     "top_m",
     "tune_alphas",
+    "verdict",
+    "weak_salience_scenarios",
     "win_counts",
 ]

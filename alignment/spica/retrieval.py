@@ -1,4 +1,11 @@
-"""Group-informed retrieval: score(s | q, g) = cos(e_q, e_s) + sum_m alpha_m * z_g(metric_m(s, g)).
+"""Group-informed retrieval: score(s | q, g) = cos(e_q, e_s) + sum_m alpha_m * z_g(metric_m(s, g)),
+relevance first: only the query's `pool_size(m)` nearest scenarios by similarity compete on that score.
+
+Why the pool: z-scored metrics times tuned alphas can spread far wider than the cosine similarities of a
+bank of related texts (on real data, bonus spreads of 0.3-1.0 against cosine spreads of about 0.1), and an
+unbounded bonus then returns the same high-metric scenarios for every query. Restricting the norm bonus to
+re-ranking the POOL_FACTOR * m nearest scenarios makes every retrieved scenario one of the query's nearest
+by construction, whatever the alphas: two queries whose neighbourhoods are disjoint get disjoint results.
 
 A bank of scenarios is an index: unit embeddings, the z-scored metric table per group, and each
 scenario's contrastive demonstration per group (features of g's preferred minus dispreferred candidate).
@@ -29,18 +36,31 @@ import numpy as np
 from alignment.spica.data import TIE, GroupJudgments, GroupRatings, SpicaData
 from alignment.spica.metrics import SpicaMetrics
 
+POOL_FACTOR = 3  # the norm bonus re-ranks the POOL_FACTOR * m nearest scenarios, never beyond them
+
+
+def pool_size(m: int, n_bank: int) -> int:
+    """How many of the query's nearest scenarios the metric bonus may re-rank for a top-m retrieval."""
+    return max(1, min(n_bank, POOL_FACTOR * m))
+
 
 @dataclass(frozen=True)
 class SpicaIndex:
     rows: np.ndarray  # (n_b,) scenario rows of the bank in the data
     embeddings: np.ndarray  # (n_b, D) float32, unit rows
     z: np.ndarray  # (G, n_b, M) float32, metrics standardised per group over the bank
-    contrast: np.ndarray  # (G, n_b, F) float32, features of preferred minus dispreferred candidate
-    preferred: np.ndarray  # (n_b, G) candidate index local to the scenario
+    contrast: np.ndarray  # (G, n_b, F) float32, features of preferred minus dispreferred candidate; 0 without evidence
+    preferred: np.ndarray  # (n_b, G) candidate index local to the scenario; -1 where g has no evidence on it
     dispreferred: np.ndarray  # (n_b, G)
     # (G, n_b, 2) g's scores on [0, 1] of the preferred and dispreferred candidate: the mean rating where
-    # g rated the scenario, the win rate elsewhere (metrics.py). Only rating predictions need it.
+    # g rated the scenario, the win rate elsewhere (metrics.py); NaN without evidence. Only rating
+    # predictions need it.
     demo_scores: np.ndarray | None = None
+
+    @property
+    def evidence(self) -> np.ndarray:
+        """(n_b, G) True where g's own judgments or ratings give the scenario a preferred and a dispreferred answer."""
+        return self.preferred >= 0
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -59,13 +79,14 @@ def build_index(data: SpicaData, metrics: SpicaMetrics, rows: np.ndarray | None 
     rows = np.arange(data.n_scenarios) if rows is None else np.asarray(rows, dtype=np.int64)
     features = data.candidate_features[rows]
     pref, dispref = metrics.preferred[rows], metrics.dispreferred[rows]
-    # (n_b, G, F): take each group's preferred / dispreferred candidate's features.
-    contrast = np.take_along_axis(features, pref[:, :, None], axis=1) - np.take_along_axis(
-        features, dispref[:, :, None], axis=1
-    )
+    has = (pref >= 0)[:, :, None]
+    safe_pref, safe_dispref = np.maximum(pref, 0)[:, :, None], np.maximum(dispref, 0)[:, :, None]
+    # (n_b, G, F): take each group's preferred / dispreferred candidate's features; no vote without evidence.
+    contrast = np.where(has, np.take_along_axis(features, safe_pref, axis=1)
+                        - np.take_along_axis(features, safe_dispref, axis=1), 0.0)
     scores = metrics.scores[rows]  # (n_b, G, C)
-    demo = np.stack([np.take_along_axis(scores, pref[:, :, None], axis=2)[:, :, 0],
-                     np.take_along_axis(scores, dispref[:, :, None], axis=2)[:, :, 0]], axis=2)
+    demo = np.where(has, np.concatenate([np.take_along_axis(scores, safe_pref, axis=2),
+                                         np.take_along_axis(scores, safe_dispref, axis=2)], axis=2), np.nan)
     return SpicaIndex(
         rows=rows,
         embeddings=np.ascontiguousarray(data.embeddings[rows], dtype=np.float32),
@@ -86,29 +107,50 @@ def metric_bonus(index: SpicaIndex, group: int, alphas: np.ndarray) -> np.ndarra
 
 
 def retrieval_scores(index: SpicaIndex, queries: np.ndarray, group: int, alphas: np.ndarray) -> np.ndarray:
-    """(Q, n_b) scores of unit query embeddings (Q, D) (or one (D,)) against the whole bank."""
+    """(Q, n_b) scores of unit query embeddings (Q, D) (or one (D,)) against the whole bank; `top_m`
+    compares them only within each query's nearest pool."""
     queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
     return queries @ index.embeddings.T + metric_bonus(index, group, alphas)[None, :]
 
 
-def top_m_from_scores(scores: np.ndarray, m: int) -> np.ndarray:
-    """(Q, m) bank positions, best first; argpartition keeps it O(n_b) per query, not a full sort."""
-    m = min(m, scores.shape[1])
-    part = np.argpartition(-scores, m - 1, axis=1)[:, :m]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+def nearest_pool(similarity: np.ndarray, size: int) -> np.ndarray:
+    """(Q, size) bank positions of each query's most similar scenarios; argpartition keeps it O(n_b)."""
+    size = min(size, similarity.shape[1])
+    if size == similarity.shape[1]:
+        return np.broadcast_to(np.arange(size), similarity.shape).copy()
+    return np.argpartition(-similarity, size - 1, axis=1)[:, :size]
+
+
+def rerank_pool(similarity: np.ndarray, pool: np.ndarray, bonus: np.ndarray, m: int) -> np.ndarray:
+    """(Q, m) bank positions, best first by similarity + bonus among each query's `pool` (Q, P).
+    Equal scores keep the more similar scenario first, so alpha = 0 is similarity-only retrieval."""
+    sim = np.take_along_axis(similarity, pool, axis=1)
+    scores = sim + bonus[pool]
+    order = np.lexsort((-sim, -scores), axis=1)[:, : min(m, pool.shape[1])]
+    return np.take_along_axis(pool, order, axis=1)
 
 
 def top_m(
     index: SpicaIndex, queries: np.ndarray, group: int, alphas: np.ndarray, m: int, *, exclude: np.ndarray | None = None
 ) -> np.ndarray:
-    """(Q, m) bank positions of the best-scored scenarios per query. `exclude` (Q,): a bank position
-    per query never to return (the query's own scenario, for leave-scenario-out), -1 for none."""
-    scores = retrieval_scores(index, queries, group, alphas)
+    """(Q, m) bank positions of the best-scored scenarios per query among its `pool_size(m)` nearest.
+    `exclude` (Q,): a bank position per query never to return (the query's own scenario, for
+    leave-scenario-out), -1 for none."""
+    queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+    similarity = queries @ index.embeddings.T
     if exclude is not None:
         hit = np.asarray(exclude) >= 0
-        scores[np.flatnonzero(hit), np.asarray(exclude)[hit]] = -np.inf
-    return top_m_from_scores(scores, m)
+        similarity[np.flatnonzero(hit), np.asarray(exclude)[hit]] = -np.inf
+    pool = nearest_pool(similarity, pool_size(m, len(index)))
+    return rerank_pool(similarity, pool, metric_bonus(index, group, alphas), m)
+
+
+def retrieved_similarity(similarity: np.ndarray, retrieved: np.ndarray) -> tuple[float, int]:
+    """(sum, count) of the cosine similarities of retrieved (Q, m) scenarios to their queries; the
+    figure that shows whether retrieval stays relevant (a left-out query's own scenario never counts)."""
+    values = np.take_along_axis(similarity, retrieved, axis=1)
+    finite = np.isfinite(values)
+    return float(values[finite].sum()), int(finite.sum())
 
 
 def predicted_utilities(index: SpicaIndex, retrieved: np.ndarray, group: int, query_features: np.ndarray) -> np.ndarray:
@@ -136,9 +178,12 @@ def predicted_ratings(index: SpicaIndex, retrieved: np.ndarray, group: int, util
         raise ValueError("this index carries no demonstration scores; build it with build_index")
     contrast = index.contrast[group][retrieved]  # (Q, m, F)
     unit = 0.5 * np.einsum("qmf,qmf->q", contrast, contrast)  # 0 only when every contrast is 0, and then u = 0
-    demo = index.demo_scores[group][retrieved]  # (Q, m, 2)
-    mid = demo.mean(axis=(1, 2))
-    half = (demo[:, :, 0] - demo[:, :, 1]).mean(axis=1) / 2  # >= 0: preferred is the argmax of the scores
+    demo = index.demo_scores[group][retrieved]  # (Q, m, 2), NaN for a demo without evidence
+    has = ~np.isnan(demo[:, :, 0])
+    n = has.sum(axis=1)
+    # Only demos with evidence set the scale; with none among the m, the middle of the scale and no spread.
+    mid = np.where(n > 0, np.where(has, demo.sum(axis=2), 0).sum(axis=1) / np.maximum(2 * n, 1), 0.5)
+    half = np.where(n > 0, np.where(has, demo[:, :, 0] - demo[:, :, 1], 0).sum(axis=1) / np.maximum(2 * n, 1), 0.0)
     x = np.clip(utilities / np.where(unit > 0, unit, 1)[:, None], -1.0, 1.0)
     return mid[:, None] + half[:, None] * x
 

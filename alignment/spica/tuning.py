@@ -20,11 +20,14 @@ from alignment.spica.metrics import METRICS
 from alignment.spica.retrieval import (
     SpicaIndex,
     metric_bonus,
+    nearest_pool,
     pair_accuracy,
+    pool_size,
     predicted_ratings,
     predicted_utilities,
     rating_error,
-    top_m_from_scores,
+    rerank_pool,
+    retrieved_similarity,
 )
 
 ALPHA_GRID = (-0.2, -0.1, 0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
@@ -43,17 +46,19 @@ class TunedAlphas:
 
 @dataclass(frozen=True)
 class QuerySet:
-    """Queries against an index with their (Q, n_b) similarity block, own bank position (-1: not in
-    the bank), candidate features and the judgments (and ratings, if any) that score the predictions."""
+    """Queries against an index with their (Q, n_b) similarity block, their nearest pools for top-m
+    retrieval, own bank position (-1: not in the bank), candidate features and the judgments (and
+    ratings, if any) that score the predictions."""
 
     similarity: np.ndarray
+    pool: np.ndarray  # (Q, P) bank positions the metric bonus may re-rank
     features: np.ndarray  # (Q, C, F)
     position: np.ndarray  # (n_s,) query position of each scenario row, -1 if not a query
     judgments: GroupJudgments
     ratings: GroupRatings | None = None
 
 
-def query_set(data: SpicaData, index: SpicaIndex, rows: np.ndarray) -> QuerySet:
+def query_set(data: SpicaData, index: SpicaIndex, rows: np.ndarray, m: int) -> QuerySet:
     rows = np.asarray(rows, dtype=np.int64)
     similarity = data.embeddings[rows].astype(np.float32) @ index.embeddings.T
     bank_position = np.full(data.n_scenarios, -1, dtype=np.int64)
@@ -63,19 +68,21 @@ def query_set(data: SpicaData, index: SpicaIndex, rows: np.ndarray) -> QuerySet:
     position = np.full(data.n_scenarios, -1, dtype=np.int64)
     position[rows] = np.arange(len(rows))
     ratings = None if data.ratings is None else data.ratings.for_scenarios(rows)
-    return QuerySet(similarity, data.candidate_features[rows], position, data.judgments.for_scenarios(rows), ratings)
+    pool = nearest_pool(similarity, pool_size(m, len(index)))
+    return QuerySet(similarity, pool, data.candidate_features[rows], position, data.judgments.for_scenarios(rows),
+                    ratings)
 
 
 def _retrieve(index: SpicaIndex, queries: QuerySet, group: int, alphas: np.ndarray, m: int) -> tuple[np.ndarray, ...]:
     """(Q, m) retrieved bank positions and the (Q, C) utilities they give the query candidates."""
-    scores = queries.similarity + metric_bonus(index, group, alphas)[None, :]
-    retrieved = top_m_from_scores(scores, m)
+    retrieved = rerank_pool(queries.similarity, queries.pool, metric_bonus(index, group, alphas), m)
     return retrieved, predicted_utilities(index, retrieved, group, queries.features)
 
 
 def query_totals(index: SpicaIndex, queries: QuerySet, group: int, alphas: np.ndarray, m: int) -> np.ndarray:
-    """[correct pairs, decided judgments, squared rating error, ratings] of g's judgments and ratings of
-    the queries, from one retrieval: sums, so chunks of queries pool by adding them."""
+    """[correct pairs, decided judgments, squared rating error, ratings, summed similarity of the
+    retrieved scenarios to their queries, retrieved scenarios] of g's judgments and ratings of the
+    queries, from one retrieval: sums, so chunks of queries pool by adding them."""
     retrieved, utilities = _retrieve(index, queries, group, alphas, m)
     correct, n = pair_accuracy(utilities, queries.position, queries.judgments.take(queries.judgments.group == group))
     squared, n_ratings = 0.0, 0
@@ -83,7 +90,8 @@ def query_totals(index: SpicaIndex, queries: QuerySet, group: int, alphas: np.nd
         predicted = predicted_ratings(index, retrieved, group, utilities)
         squared, n_ratings = rating_error(predicted, queries.position,
                                           queries.ratings.take(queries.ratings.group == group))
-    return np.array([correct, n, squared, n_ratings], dtype=np.float64)
+    similarity, n_retrieved = retrieved_similarity(queries.similarity, retrieved)
+    return np.array([correct, n, squared, n_ratings, similarity, n_retrieved], dtype=np.float64)
 
 
 def tune_alphas(
@@ -102,10 +110,10 @@ def tune_alphas(
     dev_rows = np.asarray(dev_rows, dtype=np.int64)
     if len(dev_rows) > max_queries:
         dev_rows = np.sort(np.random.default_rng(seed).choice(dev_rows, size=max_queries, replace=False))
-    queries = query_set(data, index, dev_rows)
+    queries = query_set(data, index, dev_rows, m)
     n_metrics = index.z.shape[2]
     alphas = np.zeros((data.n_groups, n_metrics))
-    best_totals, base_totals = np.zeros((data.n_groups, 4)), np.zeros((data.n_groups, 4))
+    best_totals, base_totals = np.zeros((data.n_groups, 6)), np.zeros((data.n_groups, 6))
     for group in range(data.n_groups):
         best_totals[group] = base_totals[group] = query_totals(index, queries, group, alphas[group], m)
         best = _objective(best_totals[group])
@@ -128,7 +136,7 @@ def tune_alphas(
 
 def _objective(totals: np.ndarray) -> float:
     """Higher is better: minus the rating RMSE where there are ratings, else pair accuracy."""
-    correct, n, squared, n_ratings = totals
+    correct, n, squared, n_ratings = totals[:4]
     if n_ratings > 0:
         return -float(np.sqrt(squared / n_ratings))
     return correct / n if n else float("-inf")

@@ -1,5 +1,12 @@
-"""SPICA on a population with known group norms: it beats similarity-only retrieval, most for the far group,
-in pair accuracy and, with ratings, in rating RMSE."""
+"""SPICA on a population with known group norms: it beats similarity-only retrieval and the constant
+predictor in pair accuracy and, with ratings, in rating RMSE.
+
+Salience varies between scenarios of one topic here (`salience_flip`): retrieval is relevance-first (the
+norm bonus only re-ranks the query's nearest scenarios), so the metrics can only help by telling, among
+relevant scenarios, those where the group's norm shows from those where it does not. The far group's
+large gain measured before demonstrations were restricted to what a group judged came from the
+population-filled demonstrations that similarity-only retrieval served it; with honest demonstrations
+its gain is like the others'."""
 
 from dataclasses import replace
 
@@ -20,9 +27,12 @@ from alignment.spica import (
 RATERS = (1.0, 1.0, 1.0, 0.5)  # mean raters per scenario and group; the far group rates least
 
 
+FLIP = 0.35  # share of a group's scenarios whose salience is the opposite of their topic's
+
+
 @pytest.fixture(scope="module")
 def run():
-    population = make_scenarios(n_scenarios=1500, dim=16, seed=0)
+    population = make_scenarios(n_scenarios=1500, dim=16, salience_flip=FLIP, seed=0)
     split = split_scenarios(population.data.n_scenarios, seed=0)
     return population, run_spica(population.data, split, m=10, max_queries=300, seed=0)
 
@@ -31,16 +41,15 @@ def test_spica_beats_similarity_only_on_held_out_scenarios(run):
     _, result = run
     gains = np.array(list(result.report.gain.values()))
     assert gains.mean() > 0.02
-    assert np.all(gains > -0.02)  # no group pays noticeably for the others' gain
+    assert np.all(gains > 0)
 
 
-def test_the_gain_is_largest_for_the_group_furthest_from_the_population(run):
+def test_spica_beats_both_baselines_for_every_group(run):
     population, result = run
-    gains = result.report.gain
-    far = population.data.group_names[population.furthest_group]
-    assert far == "group-3"
-    assert max(gains, key=gains.get) == far
-    assert gains[far] > 0.1
+    report = result.report
+    assert report.verdict == dict.fromkeys(population.data.group_names, "beats_both")
+    assert set(report.verdict_on.values()) == {"accuracy"}
+    assert all(report.accuracy[g] > report.accuracy_constant[g] for g in report.group_names)
 
 
 def test_similarity_only_serves_the_far_group_worst(run):

@@ -52,10 +52,11 @@ def test_shrinkage_pulls_a_one_judgment_group_toward_the_population():
     data = _data([0] * 9, [0] * 8 + [1], [0, 0, 2, 1] * 2 + [0], [1, 2, 0, 0] * 2 + [1], [1, 1, 0, 0] * 2 + [0])
     raw = compute_metrics(data, tau=1e-9)
     shrunk = compute_metrics(data, tau=TAU)
-    # Unshrunk, the one judgment makes candidate 1 group 1's favourite; shrunk, the population's
-    # candidate 0 stays ahead of it.
-    assert raw.preferred[0, 1] == 1
-    assert shrunk.preferred[0, 1] == 0
+    # Shrunk, the population's candidate 0 stays ahead of candidate 1 in group 1's scores...
+    assert shrunk.scores[0, 1, 0] > shrunk.scores[0, 1, 1]
+    # ...but the preferred answer is what group 1 itself chose, 1 over 0, shrunk or not.
+    assert raw.preferred[0, 1] == shrunk.preferred[0, 1] == 1
+    assert raw.dispreferred[0, 1] == shrunk.dispreferred[0, 1] == 0
     assert shrunk.intensity[0, 1] < raw.intensity[0, 1]
     assert shrunk.distinctiveness[0, 1] < raw.distinctiveness[0, 1]
 
@@ -69,7 +70,10 @@ def test_a_group_without_judgments_takes_the_population_values():
     data = _data([0] * 4, [0] * 4, [0, 0, 1, 0], [1, 2, 2, 1], [1, 1, 1, 1], n_groups=2)
     metrics = compute_metrics(data, tau=TAU)
     assert metrics.support[0, 1] == 0
-    assert metrics.preferred[0, 1] == metrics.preferred[0, 0] == 0
+    assert metrics.preferred[0, 0] == 0
+    # No judgment of its own: no preferred or dispreferred answer, no intensity.
+    assert metrics.preferred[0, 1] == metrics.dispreferred[0, 1] == -1 and not metrics.evidence[0, 1]
+    assert metrics.intensity[0, 1] == 0
     assert metrics.consensus[0, 1] == pytest.approx(1.0)  # the population's (unanimous) consensus
     assert metrics.distinctiveness[0, 1] == pytest.approx(0.0, abs=1e-12)
 
