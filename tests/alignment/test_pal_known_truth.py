@@ -60,7 +60,8 @@ def test_the_minority_group_gains_most_over_the_homogeneous_model(report):
 
 
 def test_pal_is_on_par_with_a_model_fitted_per_group(report):
-    assert report.seen_accuracy >= report.seen_accuracy_group_bt - 0.02
+    # At least as good as one BT model per (known) group, to within 0.5 point of sampling noise.
+    assert report.seen_accuracy >= report.seen_accuracy_group_bt - 0.005
 
 
 def test_unseen_user_accuracy_rises_with_the_number_of_their_judgments(report):
@@ -125,4 +126,5 @@ def test_pal_b_on_text_like_embeddings_keeps_a_later_epoch_than_the_second(text_
 def test_pal_b_on_text_like_embeddings_is_near_the_per_group_model_and_beats_one_reward(text_like):
     _, _, _, report = text_like
     assert report.seen_accuracy >= report.seen_accuracy_k1 + 0.01
-    assert report.seen_accuracy >= report.seen_accuracy_group_bt - 0.02
+    # At least as good as one BT model per (known) group, to within 0.5 point of sampling noise.
+    assert report.seen_accuracy >= report.seen_accuracy_group_bt - 0.005
