@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alignment.dashboards.selectors import group_label
 from alignment.embedding_store import candidate_embeddings, prompt_embeddings
 from alignment.pal.data import TIE, Judgments, PalData
 from annotation.counted_judgments import judgments_that_count
@@ -24,12 +25,13 @@ def _column(rows: list[tuple], i: int) -> np.ndarray:
     return np.fromiter((row[i] for row in rows), dtype=np.int64, count=len(rows))
 
 
-def pal_data_for_study(*, study: Study) -> StudyPalData:
-    """Every A / B / tie judgment that counts ("both bad" says nothing about which is better)."""
+def pal_data_for_study(*, study: Study, attribute: str | None = None) -> StudyPalData:
+    """Every A / B / tie judgment that counts ("both bad" says nothing about which is better).
+    Groups are full group keys, or one attribute's values ("party=D") when `attribute` is given."""
     rows = list(
         judgments_that_count(study=study).filter(choice__in=list(LABELS))
         .order_by("id")
-        .values_list("participant_id", "pair__prompt_id", "candidate_a_id", "candidate_b_id", "choice")
+        .values_list("participant_id", "pair__prompt_id", "candidate_a_id", "candidate_b_id", "choice", "origin")
     )
     if not rows:
         raise ValueError(f"study {study.slug!r} has no A/B/tie judgments to fit")
@@ -37,7 +39,8 @@ def pal_data_for_study(*, study: Study) -> StudyPalData:
     prompt_ids, prompt = np.unique(_column(rows, 1), return_inverse=True)
     candidate_ids, ab = np.unique(np.concatenate([_column(rows, 2), _column(rows, 3)]), return_inverse=True)
     label = np.array([LABELS[row[4]] for row in rows], dtype=np.float32)
-    groups = dict(Participant.objects.filter(pk__in=participant_ids.tolist()).values_list("pk", "group_key"))
+    keys = Participant.objects.filter(pk__in=participant_ids.tolist()).values_list("pk", "group_key")
+    groups = {pk: group_label(key, attribute) for pk, key in keys}
     group_names = tuple(sorted(set(groups.values())))
     code = {name: i for i, name in enumerate(group_names)}
     data = PalData(
@@ -47,6 +50,7 @@ def pal_data_for_study(*, study: Study) -> StudyPalData:
         user_ids=tuple(int(pk) for pk in participant_ids),
         user_group=np.array([code[groups[int(pk)]] for pk in participant_ids], dtype=np.int64),
         group_names=group_names,
+        derived=np.array([row[5] == Judgment.Origin.RATINGS for row in rows], dtype=bool),
     )
     return StudyPalData(data, participant_ids, prompt_ids, candidate_ids)
 

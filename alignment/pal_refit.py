@@ -4,6 +4,7 @@ Called by the fit service (alignment/fits.py) inside a worker; the numeric work 
 """
 
 import os
+import time
 from functools import partial
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from alignment.pal_dataset import pal_data_for_study
 from annotation.errors import InputError
 
 MODELS = {"pal-b": "B", "pal-a": "A"}
-DEFAULTS = {"model": "pal-b", "k": 3, "max_epochs": 60, "seed": 0, "unseen_fraction": 0.1}
+DEFAULTS = {"model": "pal-b", "k": 3, "max_epochs": 60, "seed": 0, "unseen_fraction": 0.1, "attribute": ""}
 MIN_JUDGMENTS = PAL_MIN_JUDGMENTS
 MIN_ANNOTATORS = PAL_MIN_ANNOTATORS
 
@@ -28,17 +29,30 @@ def clean_params(params: dict) -> dict:
     if not isinstance(model, str) or model not in MODELS:
         raise InputError(f"must be one of {', '.join(MODELS)}", field="params.model")
     number = partial(param_number, params, DEFAULTS)
-    return {"model": model, "k": number("k", 1, 16), "max_epochs": number("max_epochs", 1, 1000),
-            "seed": number("seed", 0, 2**31 - 1), "unseen_fraction": number("unseen_fraction", 0.0, 0.5, float)}
+    clean = {"model": model, "k": number("k", 1, 16), "max_epochs": number("max_epochs", 1, 1000),
+             "seed": number("seed", 0, 2**31 - 1), "unseen_fraction": number("unseen_fraction", 0.0, 0.5, float)}
+    attribute = params.get("attribute") or ""
+    if attribute:
+        # Groups by one attribute's values (the baselines and the unseen draw follow them); whether the
+        # study has it is checked when the run starts (fits.py cleans params without the study).
+        if not isinstance(attribute, str) or not attribute.replace("_", "").replace("-", "").isalnum():
+            raise InputError("must be the name of one group attribute", field="params.attribute")
+        clean["attribute"] = attribute
+    return clean
 
 
 def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     params = run.params
-    study_data = pal_data_for_study(study=run.study)
+    started = time.perf_counter()
+    if params.get("attribute") and params["attribute"] not in run.study.group_attributes:
+        raise InputError(f"{params['attribute']!r} is not a group attribute of study {run.study.slug!r} "
+                         f"({', '.join(sorted(run.study.group_attributes))})", field="params.attribute")
+    study_data = pal_data_for_study(study=run.study, attribute=params.get("attribute") or None)
     data = study_data.data
     if len(data.judgments) < MIN_JUDGMENTS or data.n_users < MIN_ANNOTATORS:
         raise ValueError(f"a PAL fit needs at least {MIN_JUDGMENTS} A/B/tie judgments from {MIN_ANNOTATORS} "
                          f"annotators; the study has {len(data.judgments)} from {data.n_users}")
+    loaded = time.perf_counter()
     split = split_pal_data(data, unseen_fraction=params["unseen_fraction"], seed=params["seed"])
     config = TrainConfig(max_epochs=params["max_epochs"], seed=params["seed"], threads=settings.PLURALWEB_FIT_THREADS)
 
@@ -50,11 +64,17 @@ def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     fit = fit_pal(data, split.train, split.val, kind=kind, k=params["k"], config=config, on_epoch=on_epoch)
     progress.phase("evaluating", best_epoch=fit.best_epoch)
     report = evaluate_pal(data, split, fit, config=config)
-    reward_model = pal_reward_model(fit, data, embedding_model=settings.EMBEDDING_MODEL)
+    saving = time.perf_counter()
+    reward_model = pal_reward_model(fit, data, embedding_model=settings.EMBEDDING_MODEL,
+                                    user_status=report.annotators["status"])
     path = _save(reward_model, artifact_dir(run.study) / f"pal-run{run.pk}.pt")
+    phases = {"load": loaded - started, "fit": fit.seconds, **report.seconds, "save": time.perf_counter() - saving}
     metrics = report.to_dict() | {
-        "best_epoch": fit.best_epoch, "val_loss": fit.val_loss, "val_accuracy": fit.val_accuracy,
-        "fit_seconds": fit.seconds, "participant_ids": [int(pk) for pk in study_data.participant_ids],
+        "best_epoch": fit.best_epoch, "epochs_run": len(fit.history), "val_loss": fit.val_loss,
+        "val_accuracy": fit.val_accuracy, "fit_seconds": fit.seconds, "attribute": params.get("attribute") or None,
+        "participant_ids": [int(pk) for pk in study_data.participant_ids], "threads": config.threads,
+        "seconds": {name: round(value, 3) for name, value in phases.items()},
+        "total_seconds": round(time.perf_counter() - started, 3),
     }
     return FitOutcome(metrics=metrics, artifact_path=str(path))
 

@@ -37,7 +37,7 @@ def current_pal(*, study: Study) -> tuple[FitRun, PalRewardModel]:
 @dataclass(frozen=True)
 class Mixture:
     weights: np.ndarray
-    source: str  # "fitted" (in the model), "few-shot", "group" or "given"
+    source: str  # "fitted" (learned in training), "few-shot", "group" or "given"
     detail: dict
 
 
@@ -47,18 +47,22 @@ def annotator_mixture(*, study: Study, annotator_id: str, shots: int | None = No
     participant = Participant.objects.filter(study=study, external_id=annotator_id).first()
     if participant is None:
         raise NotFound(f"no annotator {annotator_id!r} in study {study.slug!r}", code="unknown_annotator")
-    if participant.pk in model.user_ids and shots is None:
-        return Mixture(model.weights_for(participant.pk), "fitted", {"annotator_id": annotator_id})
-    return _few_shot(model, participant, shots)
+    status = model.status_of(participant.pk) if participant.pk in model.user_ids else "new"
+    if status == "fitted" and shots is None:
+        return Mixture(model.weights_for(participant.pk), "fitted", {"annotator_id": annotator_id, "status": status})
+    # held_out and unseen annotators are rows of the model whose weights training never moved:
+    # they are fitted few-shot from their own judgments, like a new annotator, and say so.
+    return _few_shot(model, participant, shots, status)
 
 
-def _few_shot(model: PalRewardModel, participant: Participant, shots: int | None) -> Mixture:
+def _few_shot(model: PalRewardModel, participant: Participant, shots: int | None, status: str) -> Mixture:
     rows = list(participant_judgments_that_count(participant=participant).filter(choice__in=list(LABELS))
                 .order_by("id")
                 .values_list("pair__prompt__turns", "candidate_a__text", "candidate_b__text", "choice"))
     rows = rows[:shots] if shots is not None else rows
     prior = model.group_weights.get(participant.group_key)
-    detail = {"annotator_id": participant.external_id, "judgments_used": len(rows), "group": participant.group_key}
+    detail = {"annotator_id": participant.external_id, "judgments_used": len(rows), "group": participant.group_key,
+              "status": status}
     if not rows:
         weights = prior if prior is not None else model.user_weights().mean(0)
         return Mixture(np.asarray(weights, dtype=np.float32), "group", detail)

@@ -262,8 +262,10 @@ CELERY_BEAT_SCHEDULE = {
 # Dashboard pages serve numbers at most this old (beat refreshes the default views every minute).
 DASHBOARD_MAX_AGE_SECONDS = env_int("DASHBOARD_MAX_AGE_SECONDS", 120, minimum=0)
 PLURALWEB_ARTIFACT_DIR = Path(env_str("PLURALWEB_ARTIFACT_DIR", str(VAR_DIR / "artifacts")))
-# Threads a fit may use; default: the cores this process may run on.
-PLURALWEB_FIT_THREADS = env_int("PLURALWEB_FIT_THREADS", len(os.sched_getaffinity(0)), minimum=1)
+# Threads a fit may use; default: half the cores this process may run on (at least one). Torch's
+# OpenMP threads wait for each other at every op: on a shared machine, one thread per core made
+# refits 4-15 times slower than on a quiet one, while the web and the other workers need cores too.
+PLURALWEB_FIT_THREADS = env_int("PLURALWEB_FIT_THREADS", max(1, len(os.sched_getaffinity(0)) // 2), minimum=1)
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 # Web processes load the URLconf and the embedding model in a thread at start-up (pluralweb/startup.py).
 PLURALWEB_WARM_UP = env_bool("PLURALWEB_WARM_UP", True)

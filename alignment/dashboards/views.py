@@ -156,8 +156,8 @@ def progress(request: HttpRequest, study: Study, attribute: str | None) -> HttpR
 
 @dashboard_page
 def pal(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
-    # Groups here are those of the fitted model (full group keys); slicing applies to judgment dashboards.
-    return _respond(request, study, attribute, "pal", pal_report(study=study), pal_figures)
+    # With ?attribute=, the latest run fitted on that attribute, else the current model's annotators regrouped.
+    return _respond(request, study, attribute, "pal", pal_report(study=study, attribute=attribute), pal_figures)
 
 
 @dashboard_page

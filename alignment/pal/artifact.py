@@ -29,6 +29,7 @@ def pal_header(reward_model: PalRewardModel) -> dict:
         "user_ids": list(reward_model.user_ids),
         "group_weights": {name: np.asarray(w).tolist() for name, w in reward_model.group_weights.items()},
         "hyperparameters": reward_model.hyperparameters,
+        "user_status": list(reward_model.user_status),
     }
 
 
@@ -47,7 +48,12 @@ def load_pal(source: Destination) -> PalRewardModel:
     model.load_state_dict(state)
     groups = {name: np.asarray(w, dtype=np.float32) for name, w in header["group_weights"].items()}
     return PalRewardModel(
-        model, tuple(header["user_ids"]), groups, header["embedding_model"], header["hyperparameters"]
+        model,
+        tuple(header["user_ids"]),
+        groups,
+        header["embedding_model"],
+        header["hyperparameters"],
+        tuple(header.get("user_status", ())),
     )
 
 

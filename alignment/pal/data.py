@@ -46,7 +46,9 @@ class Judgments:
 @dataclass(frozen=True)
 class PalData:
     """Everything a fit needs. `user_group` holds an int code per user row (-1: no group) into
-    `group_names`; groups only feed evaluation and group mixtures, never the fit itself."""
+    `group_names`; groups only feed evaluation and group mixtures, never the fit itself.
+    `derived` marks judgments derived from one annotator's absolute ratings: their labels imply
+    one another (a > b and b > c give a > c), which the seen-user split must respect."""
 
     prompt_embeddings: np.ndarray
     candidate_embeddings: np.ndarray
@@ -54,6 +56,7 @@ class PalData:
     user_ids: tuple
     user_group: np.ndarray | None = None
     group_names: tuple[str, ...] = field(default=())
+    derived: np.ndarray | None = None  # bool per judgment row; None: none derived
 
     def __post_init__(self) -> None:
         if self.prompt_embeddings.shape[1] != self.candidate_embeddings.shape[1]:
@@ -62,6 +65,14 @@ class PalData:
             raise ValueError("a judgment refers to a user row beyond user_ids")
         if self.user_group is not None and len(self.user_group) != len(self.user_ids):
             raise ValueError("user_group needs one entry per user")
+        if self.derived is not None and len(self.derived) != len(self.judgments):
+            raise ValueError("derived needs one entry per judgment")
+
+    def derived_rows(self, judgments: Judgments) -> np.ndarray:
+        """Bool per row of `judgments` (a subset of this data's): derived from ratings?"""
+        if self.derived is None:
+            return np.zeros(len(judgments), dtype=bool)
+        return np.asarray(self.derived, dtype=bool)[judgments.row]
 
     @property
     def n_users(self) -> int:
@@ -74,8 +85,9 @@ class PalData:
 
 @dataclass(frozen=True)
 class PalSplit:
-    """Seen users' judgments split into train / val / test; unseen users' judgments split, in data
-    order, into the pool that few-shot fits draw their first n from and the test part after it."""
+    """Seen users' judgments split into train / val / test; unseen users' judgments split into the
+    pool that few-shot fits draw their first n from and the test part. `method` says how (for the
+    report): nothing in val or test is implied by train, nor anything in unseen_test by the pool."""
 
     train: Judgments
     val: Judgments
@@ -83,6 +95,10 @@ class PalSplit:
     unseen_users: np.ndarray
     unseen_shots: Judgments
     unseen_test: Judgments
+    method: dict = field(default_factory=dict)
+
+
+TRAIN, VAL, TEST = 0, 1, 2
 
 
 def split_pal_data(
@@ -94,39 +110,110 @@ def split_pal_data(
     max_shots: int = 50,
     seed: int = 0,
 ) -> PalSplit:
-    """Unseen users are drawn per group (so minority groups have some); each keeps at most half of
-    their judgments as the shot pool, so that every shot count is scored on the same test part."""
+    """Unseen users: `unseen_fraction` of each group, and at least one from every group of two or
+    more members (a group's only member stays seen).
+
+    Seen users: judgments made one by one are split at random. Judgments derived from ratings are
+    split by rated item per annotator, since a random split would put a > c in test beside a > b and
+    b > c in train, all read off the same three ratings: each (annotator, item) falls in train, val
+    or test, and a judgment goes to the latest part of its two items (test over val over train), so
+    an item's rating in val or test is never seen in training. Item shares are chosen so that the
+    judgment shares come out at the fractions asked. Unseen users' derived judgments are split by
+    item in the same way between the shot pool and the test part."""
     rng = np.random.default_rng(seed)
     unseen = _draw_unseen_users(data, unseen_fraction, rng)
     is_unseen = np.isin(data.judgments.user, unseen)
     seen = data.judgments.take(~is_unseen)
-    order = rng.permutation(len(seen))
-    n_val, n_test = round(val_fraction * len(seen)), round(test_fraction * len(seen))
-    shots, rest = _shots_and_rest(data.judgments.take(is_unseen), max_shots)
+    part = np.full(len(seen), TRAIN, dtype=np.int64)
+    derived = data.derived_rows(seen)
+    part[~derived] = _random_parts(int((~derived).sum()), val_fraction, test_fraction, rng)
+    part[derived] = _item_parts(seen.take(derived), val_fraction, test_fraction, rng)
+    shots, rest = _shots_and_rest(data, data.judgments.take(is_unseen), max_shots, rng)
     return PalSplit(
-        train=seen.take(np.sort(order[n_val + n_test :])),
-        val=seen.take(np.sort(order[:n_val])),
-        test=seen.take(np.sort(order[n_val : n_val + n_test])),
+        train=seen.take(part == TRAIN),
+        val=seen.take(part == VAL),
+        test=seen.take(part == TEST),
         unseen_users=unseen,
         unseen_shots=shots,
         unseen_test=rest,
+        method={
+            "seen": "judgments made one by one: at random; judgments derived from ratings: by rated item "
+                    "per annotator (an item in val or test is never in that annotator's training judgments)",
+            "unseen": "every group with 2+ members gives at least one unseen annotator; their shot pool "
+                      f"is at most half of their judgments (cap {max_shots}), derived ones split by item",
+            "derived_judgments": int(data.derived_rows(data.judgments).sum()),
+            "fractions": {"val": val_fraction, "test": test_fraction, "unseen_users": unseen_fraction},
+        },
     )
+
+
+def _random_parts(n: int, val_fraction: float, test_fraction: float, rng: np.random.Generator) -> np.ndarray:
+    order = rng.permutation(n)
+    n_val, n_test = round(val_fraction * n), round(test_fraction * n)
+    part = np.full(n, TRAIN, dtype=np.int64)
+    part[order[:n_val]] = VAL
+    part[order[n_val : n_val + n_test]] = TEST
+    return part
+
+
+def _item_parts(
+    judgments: Judgments, val_fraction: float, test_fraction: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Part of each judgment from its two (annotator, item) parts, the later of the two. With item
+    shares t, v, s a judgment is train with probability t^2 and train-or-val with (t + v)^2."""
+    train_share = np.sqrt(max(1.0 - val_fraction - test_fraction, 0.0))
+    early_share = np.sqrt(max(1.0 - test_fraction, 0.0))
+    item_a, item_b = _user_items(judgments)
+    items, inverse = np.unique(np.concatenate([item_a, item_b]), return_inverse=True)
+    draw = rng.random(len(items))
+    item_part = np.where(draw < train_share, TRAIN, np.where(draw < early_share, VAL, TEST))
+    n = len(judgments)
+    return np.maximum(item_part[inverse[:n]], item_part[inverse[n:]])
+
+
+def _user_items(judgments: Judgments) -> tuple[np.ndarray, np.ndarray]:
+    """(annotator, candidate) as one int64 key per side of each judgment."""
+    width = int(max(judgments.a.max(initial=0), judgments.b.max(initial=0))) + 1
+    return judgments.user * width + judgments.a, judgments.user * width + judgments.b
 
 
 def _draw_unseen_users(data: PalData, fraction: float, rng: np.random.Generator) -> np.ndarray:
     groups = data.user_group if data.user_group is not None else np.zeros(data.n_users, dtype=np.int64)
-    picked = []
+    judged = np.bincount(data.judgments.user, minlength=data.n_users) > 0
+    picked = [np.zeros(0, dtype=np.int64)]
     for group in np.unique(groups):
-        members = np.flatnonzero(groups == group)
-        picked.append(rng.choice(members, size=round(fraction * len(members)), replace=False))
+        members = np.flatnonzero((groups == group) & judged)
+        if fraction <= 0 or len(members) < 2:
+            continue
+        # round(0.1 x 4) = 0 would leave every small group out of the unseen-user figures.
+        size = min(max(1, round(fraction * len(members))), len(members) - 1)
+        picked.append(rng.choice(members, size=size, replace=False))
     return np.sort(np.concatenate(picked)).astype(np.int64)
 
 
-def _shots_and_rest(judgments: Judgments, max_shots: int) -> tuple[Judgments, Judgments]:
-    rank = rank_within_user(judgments.user)
-    count = np.bincount(judgments.user, minlength=judgments.user.max() + 1 if len(judgments) else 0)
-    pool = np.minimum(max_shots, count[judgments.user] // 2)
-    in_pool = rank < pool
+def _shots_and_rest(
+    data: PalData, judgments: Judgments, max_shots: int, rng: np.random.Generator
+) -> tuple[Judgments, Judgments]:
+    """Judgments made one by one: each user's first min(max_shots, half) in data order are the pool.
+    Derived ones: items split so that about half the judgments have both items in the pool; the pool
+    holds those (first max_shots), the test part the rest (any item outside the pool)."""
+    derived = data.derived_rows(judgments)
+    in_pool = np.zeros(len(judgments), dtype=bool)
+    made = judgments.take(~derived)
+    rank = rank_within_user(made.user)
+    count = np.bincount(made.user, minlength=made.user.max() + 1 if len(made) else 0)
+    in_pool[~derived] = rank < np.minimum(max_shots, count[made.user] // 2)
+    if derived.any():
+        from_ratings = judgments.take(derived)
+        pooled = _item_parts(from_ratings, 0.0, 0.5, rng) == TRAIN
+        capped = np.zeros(len(from_ratings), dtype=bool)
+        capped[pooled] = rank_within_user(from_ratings.user[pooled]) < max_shots
+        in_pool[derived] = capped
+        # Pool judgments past the cap are neither shots nor test: their items are all pool items,
+        # so they would be implied by the pool, not a fair test.
+        keep = ~derived
+        keep[derived] = capped | ~pooled
+        return judgments.take(in_pool), judgments.take(keep & ~in_pool)
     return judgments.take(in_pool), judgments.take(~in_pool)
 
 

@@ -32,6 +32,9 @@ class PalArchitecture:
     hidden: int = 64
     out: int = 32
     theta_init_std: float = 0.1
+    # Dropout on f's and g_k's hidden layer (training only): with a few thousand texts and many
+    # judgments of each, the MLPs otherwise memorise the texts within an epoch or two.
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -43,15 +46,27 @@ class PalArchitecture:
         return asdict(self)
 
 
-def mlp(dim: int, hidden: int, out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, out))
+class GeluDropout(nn.Module):
+    """One parameterless module, so f keeps the state-dict keys (f.0, f.2) of earlier artifacts."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.dropout(F.gelu(x), self.p, self.training)
+
+
+def mlp(dim: int, hidden: int, out: int, dropout: float = 0.0) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(dim, hidden), GeluDropout(dropout), nn.Linear(hidden, out))
 
 
 class StackedMLP(nn.Module):
     """K independent two-layer MLPs run as batched matmuls instead of a Python loop over k."""
 
-    def __init__(self, k: int, dim: int, hidden: int, out: int) -> None:
+    def __init__(self, k: int, dim: int, hidden: int, out: int, dropout: float = 0.0) -> None:
         super().__init__()
+        self.dropout = dropout
         self.w1 = nn.Parameter(_uniform((k, dim, hidden), dim))
         self.b1 = nn.Parameter(_uniform((k, hidden), dim))
         self.w2 = nn.Parameter(_uniform((k, hidden, out), hidden))
@@ -60,6 +75,7 @@ class StackedMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(n, dim) -> (n, k, out)"""
         hidden = F.gelu(torch.einsum("nd,kdh->nkh", x, self.w1) + self.b1)
+        hidden = F.dropout(hidden, self.dropout, self.training)
         return torch.einsum("nkh,kho->nko", hidden, self.w2) + self.b2
 
 
@@ -79,7 +95,7 @@ class PalModel(nn.Module):
         self.arch = arch
         self.theta = nn.Embedding(arch.n_users, arch.k)
         nn.init.normal_(self.theta.weight, std=arch.theta_init_std)
-        self.f = mlp(arch.dim, arch.hidden, arch.out)
+        self.f = mlp(arch.dim, arch.hidden, arch.out, arch.dropout)
 
     def user_weights(self, users: torch.Tensor | None = None) -> torch.Tensor:
         logits = self.theta.weight if users is None else self.theta(users)
@@ -170,7 +186,7 @@ class PalA(PalModel):
 class PalB(PalModel):
     def __init__(self, arch: PalArchitecture) -> None:
         super().__init__(arch)
-        self.g = StackedMLP(arch.k, arch.dim, arch.hidden, arch.out)
+        self.g = StackedMLP(arch.k, arch.dim, arch.hidden, arch.out, arch.dropout)
         self.log_scale = nn.Parameter(torch.tensor(INITIAL_LOG_SCALE))
 
     def scale(self) -> torch.Tensor:

@@ -21,10 +21,20 @@ class PalRewardModel:
     group_weights: dict[str, np.ndarray] = field(default_factory=dict)
     embedding_model: str = ""
     hyperparameters: dict = field(default_factory=dict)
+    # Per user row: "fitted" (weights learned from training judgments), "held_out" (seen, but every
+    # judgment fell in val/test) or "unseen" (kept out for few-shot evaluation). Only "fitted"
+    # weights were trained; the others are where they started. Empty: an artifact from before this
+    # was recorded, every user taken as fitted.
+    user_status: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.model.eval()
         self._row_of = {user_id: row for row, user_id in enumerate(self.user_ids)}
+        if self.user_status and len(self.user_status) != len(self.user_ids):
+            raise ValueError("user_status needs one entry per user id")
+
+    def status_of(self, user_id) -> str:
+        return self.user_status[self._row_of[user_id]] if self.user_status else "fitted"
 
     @property
     def k(self) -> int:
@@ -80,12 +90,18 @@ def _as_mixture(weights, k: int) -> np.ndarray:
     return array
 
 
-def pal_reward_model(fit: PalFit, data: PalData, *, embedding_model: str = "") -> PalRewardModel:
-    """Group mixtures count only users with training judgments (the others hold untrained weights)."""
+def pal_reward_model(
+    fit: PalFit, data: PalData, *, embedding_model: str = "", user_status: list[str] | None = None
+) -> PalRewardModel:
+    """Group mixtures count only users with training judgments (the others hold untrained weights).
+    `user_status` (evaluate.annotator_status) defaults to fitted / held_out from the fit."""
     model = fit.model.cpu().eval()
     weights = model.user_weights().detach().numpy()
     mixtures = {
         name: np.asarray(w, dtype=np.float32)
         for name, w in group_mixtures(weights, data, fit.trained_users).items()
     }
-    return PalRewardModel(model, tuple(data.user_ids), mixtures, embedding_model, fit.config.to_dict())
+    status = user_status or ["fitted" if t else "held_out" for t in fit.trained_users]
+    return PalRewardModel(
+        model, tuple(data.user_ids), mixtures, embedding_model, fit.config.to_dict(), tuple(status)
+    )

@@ -49,12 +49,27 @@ def make_population(
     scale: float = 10.0,
     agreement: float = 0.3,
     group_shares: tuple[float, ...] | None = None,
+    text_like: bool = False,
+    prompt_embeddings: np.ndarray | None = None,
+    candidate_embeddings: np.ndarray | None = None,
     seed: int = 0,
 ) -> SyntheticPopulation:
-    """Groups are unequal by default (shares proportional to K*, K*-1, ..., 1): the minority matters."""
+    """Groups are unequal by default (shares proportional to K*, K*-1, ..., 1): the minority matters.
+
+    Embeddings are isotropic unit vectors by default; `text_like` draws them as sentence embeddings
+    are (one shared direction, most variance in a few dimensions); `prompt_embeddings` and
+    `candidate_embeddings` (candidate rows in blocks of `candidates_per_prompt` per prompt) put the
+    truth on real texts' embeddings."""
     rng = np.random.default_rng(seed)
-    prompts = _unit_rows(rng.normal(size=(n_prompts, dim)))
-    candidates = _unit_rows(rng.normal(size=(n_prompts * candidates_per_prompt, dim)))
+    if prompt_embeddings is not None and candidate_embeddings is not None:
+        prompts, candidates = _unit_rows(prompt_embeddings), _unit_rows(candidate_embeddings)
+        n_prompts, dim = prompts.shape
+        if len(candidates) != n_prompts * candidates_per_prompt:
+            raise ValueError("candidate_embeddings needs candidates_per_prompt rows per prompt row")
+    else:
+        draw = _text_like_rows if text_like else _isotropic_rows
+        prompts = draw(rng, n_prompts, dim)
+        candidates = draw(rng, n_prompts * candidates_per_prompt, dim)
     truth = _draw_truth(rng, n_groups, dim, latent_dim, agreement)
     groups = _assign_groups(rng, n_users, group_shares or tuple(range(n_groups, 0, -1)))
     user, prompt, a, b = _draw_comparisons(rng, n_users, n_prompts, candidates_per_prompt, judgments_per_user)
@@ -76,6 +91,20 @@ def make_population(
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _isotropic_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    return _unit_rows(rng.normal(size=(n, dim)))
+
+
+def _text_like_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    """Unit rows shaped like sentence embeddings of one domain: a common direction (typical cosine
+    between two texts about 0.3) plus a spectrum that decays with the dimension, so that a free MLP
+    on D inputs can memorise each text long before it learns the few directions that matter."""
+    spectrum = 1.0 / np.sqrt(1.0 + np.arange(dim))
+    spread = rng.normal(size=(n, dim)) * spectrum / np.linalg.norm(spectrum)
+    common = _unit_rows(rng.normal(size=(1, dim)))
+    return _unit_rows(0.6 * common + spread * np.sqrt(1 - 0.6**2))
 
 
 def _draw_truth(rng: np.random.Generator, n_groups: int, dim: int, latent: int, agreement: float) -> _Truth:

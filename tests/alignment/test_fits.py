@@ -219,7 +219,7 @@ def test_the_pal_dashboard_shows_the_current_models_mixtures(client, fit_study, 
     assert page.status_code == 200 and f"run {fitted.pk}" in page.content.decode()
     data = client.get(f"/studies/{fit_study.slug}/dashboards/pal/?download=json").json()
     groups = {row["group"] for row in data["tables"]["mixtures"]}
-    assert groups == {"party=D", "party=R"} and data["tables"]["by_k"][0]["k"] == 2
+    assert groups == {"party=D", "party=R"} and data["tables"]["by_model_k"][0]["k"] == 2
 
 
 def test_a_study_with_refit_every_launches_a_refit_once_enough_new_judgments_arrived(fit_study):

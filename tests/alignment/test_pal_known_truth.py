@@ -60,7 +60,8 @@ def test_the_minority_group_gains_most_over_the_homogeneous_model(report):
 
 
 def test_pal_is_on_par_with_a_model_fitted_per_group(report):
-    assert report.seen_accuracy >= report.seen_accuracy_group_bt - 0.02
+    # At least as good as one BT model per (known) group, to within 0.5 point of sampling noise.
+    assert report.seen_accuracy >= report.seen_accuracy_group_bt - 0.005
 
 
 def test_unseen_user_accuracy_rises_with_the_number_of_their_judgments(report):
@@ -101,3 +102,29 @@ def test_pal_a_recovers_groups_and_beats_the_homogeneous_model_on_distance_truth
     weights = mixture.model.user_weights().detach().numpy()
     assert adjusted_rand_index(population.true_group, weights.argmax(1)) >= 0.9
     assert mixture.val_accuracy >= homogeneous.val_accuracy + 0.05
+
+
+@pytest.fixture(scope="module")
+def text_like():
+    """Two groups on 384-d embeddings shaped like real sentence embeddings (one shared direction, a
+    decaying spectrum), 400 texts and 3,600 judgments: MLPs on such inputs memorise the training
+    pairs fast, which kept epoch 1 (or 2) of every PAL-B fit before f and g_k were regularised."""
+    population = make_population(kind="B", n_groups=2, n_users=60, n_prompts=100, dim=384,
+                                 judgments_per_user=60, text_like=True, seed=0)
+    split = split_pal_data(population.data, unseen_fraction=0.1, seed=0)
+    fit = fit_pal(population.data, split.train, split.val, kind="B", k=2, config=CONFIG)
+    return population, split, fit, evaluate_pal(population.data, split, fit, shots=(5,))
+
+
+def test_pal_b_on_text_like_embeddings_keeps_a_later_epoch_than_the_second(text_like):
+    _, _, fit, _ = text_like
+    assert fit.best_epoch >= 3
+    val = [row["val_loss"] for row in fit.history]
+    assert val[fit.best_epoch - 1] < val[1] < val[0]
+
+
+def test_pal_b_on_text_like_embeddings_is_near_the_per_group_model_and_beats_one_reward(text_like):
+    _, _, _, report = text_like
+    assert report.seen_accuracy >= report.seen_accuracy_k1 + 0.01
+    # At least as good as one BT model per (known) group, to within 0.5 point of sampling noise.
+    assert report.seen_accuracy >= report.seen_accuracy_group_bt - 0.005

@@ -1,0 +1,97 @@
+"""PAL-B against the per-group Bradley-Terry model on a known-truth population built on REAL texts
+(prints figures): does early stopping keep more than the first epoch, and does PAL-B K = 2 reach the
+per-group BT's seen-test accuracy?
+
+Texts: the Community Alignment sample in /work/shared/data (337 prompts x 4 responses, see its README),
+embedded with the project's model (cached under /tmp). The truth is the synthetic generator's
+(alignment/pal/synthetic.py) put on those embeddings. Tests use the generator's `text_like` embeddings
+instead: the data here is not shipped with the project.
+
+    .venv/bin/python bench/pal_real_text.py [--users 200] [--per-user 100] [--groups 2] [--threads 2]
+"""
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+
+from alignment.pal import TrainConfig, evaluate_pal, fit_pal, make_population, split_pal_data  # noqa: E402
+
+DATA = Path("/work/shared/data/community_alignment/coalign_pairs_en_balanced10.csv")
+CACHE = Path("/tmp/pluralweb-bench-coalign-embeddings.npz")
+
+
+def texts() -> tuple[list[str], list[str]]:
+    """Prompts, and each prompt's 4 responses in letter order (A-D)."""
+    sets: dict[str, dict] = {}
+    with DATA.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            entry = sets.setdefault(row["set_id"], {"prompt": row["situation"], "responses": {}})
+            for side in ("0", "1"):
+                entry["responses"][row[f"action_{side}_letter"]] = row[f"action_{side}_description"]
+    complete = [s for s in sets.values() if sorted(s["responses"]) == ["A", "B", "C", "D"]]
+    prompts = [s["prompt"] for s in complete]
+    responses = [s["responses"][letter] for s in complete for letter in "ABCD"]
+    return prompts, responses
+
+
+def embeddings() -> tuple[np.ndarray, np.ndarray]:
+    if CACHE.exists():
+        cached = np.load(CACHE)
+        return cached["prompts"], cached["responses"]
+    from alignment.embeddings.encoder import load_encoder
+
+    prompts, responses = texts()
+    started = time.perf_counter()
+    encoder = load_encoder()
+    p = encoder.encode(prompts, batch_size=64, normalize_embeddings=True)
+    r = encoder.encode(responses, batch_size=64, normalize_embeddings=True)
+    print(f"embedded {len(prompts)} prompts and {len(responses)} responses in {time.perf_counter() - started:.0f} s")
+    np.savez(CACHE, prompts=p, responses=r)
+    return p, r
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--per-user", type=int, default=100)
+    parser.add_argument("--groups", type=int, default=2)
+    parser.add_argument("--scale", type=float, default=10.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--text-like", action="store_true", help="the generator's text-like embeddings instead")
+    args = parser.parse_args(argv)
+    if args.text_like:
+        given = {"text_like": True, "n_prompts": 337, "dim": 384}
+    else:
+        prompts, responses = embeddings()
+        given = {"prompt_embeddings": prompts, "candidate_embeddings": responses}
+    population = make_population(kind="B", n_groups=args.groups, n_users=args.users, candidates_per_prompt=4,
+                                 judgments_per_user=args.per_user, scale=args.scale, seed=args.seed, **given)
+    data = population.data
+    cos = data.candidate_embeddings @ data.candidate_embeddings.T
+    print(f"population: {len(data.judgments):,} judgments, {args.users} users, {data.dim}-d embeddings, "
+          f"mean cosine between responses {cos[np.triu_indices(len(cos), 1)].mean():.3f}")
+    split = split_pal_data(data, unseen_fraction=0.1, seed=args.seed)
+    config = TrainConfig(threads=args.threads, seed=args.seed)
+    for kind in ("B", "A"):
+        fit = fit_pal(data, split.train, split.val, kind=kind, k=args.groups, config=config)
+        report = evaluate_pal(data, split, fit, config=config, truth_ceiling=population.ceiling_on)
+        curve = " ".join(f"{row['val_loss']:.3f}" for row in fit.history[:12])
+        print(f"\nPAL-{kind} K={args.groups}: epoch kept {fit.best_epoch} of {len(fit.history)} "
+              f"({fit.seconds:.1f} s); train loss at the end {fit.history[-1]['train_loss']:.3f}; val loss {curve}")
+        print(f"  seen test: PAL {report.seen_accuracy:.3f} | K=1 {report.seen_accuracy_k1:.3f} | "
+              f"per-group BT {report.seen_accuracy_group_bt:.3f} | truth {report.truth_ceiling['seen']:.3f}")
+        shots = "  ".join(f"n={n}: {acc:.3f}" for n, acc in report.unseen_accuracy.items())
+        print(f"  unseen: {shots} | K=1 {report.unseen_accuracy_k1:.3f} | truth {report.truth_ceiling['unseen']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
