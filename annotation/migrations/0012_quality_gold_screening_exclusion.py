@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0010_fewer_foreign_key_indexes'),
+        ('annotation', '0011_security_admin_rights'),
     ]
 
     operations = [

@@ -156,7 +156,7 @@ def restore_functions(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("annotation", "0010_fewer_foreign_key_indexes")]
+    dependencies = [("annotation", "0012_quality_gold_screening_exclusion")]
     operations = [
         migrations.AddField(
             model_name="study",
