@@ -20,6 +20,8 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from alignment.broker import broker_check, task_publish
+from alignment.metrics_json import non_finite_number
 from alignment.models import FitRun
 from annotation.errors import Conflict, InputError, Unavailable
 from annotation.models import Judgment, Study
@@ -28,8 +30,6 @@ log = logging.getLogger(__name__)
 
 # kind -> "module:function" of its runner; imported lazily so this module stays light for the web process.
 RUNNERS = {FitRun.Kind.PAL: "alignment.pal_refit:run_pal_fit", FitRun.Kind.SPICA: "alignment.spica_refit:run_spica_fit"}
-HEARTBEAT_SECONDS = 10
-STALE_AFTER = timedelta(minutes=3)
 
 
 class FitCancelled(Exception):
@@ -65,19 +65,6 @@ def artifact_dir(study: Study) -> Path:
     return path
 
 
-def broker_check() -> None:
-    """Fail at once, with the reason, when no worker could ever receive the job."""
-    from pluralweb.celery import app
-
-    try:
-        with app.connection_for_write(url=settings.CELERY_BROKER_URL) as broker:
-            broker.ensure_connection(max_retries=1, timeout=3)
-            broker.channel().close()  # virtual transports (Redis, SQLAlchemy) connect only for a channel
-    except Exception as exc:  # kombu raises the transport's own error types
-        raise Unavailable(f"the task broker is unreachable ({exc.__class__.__name__}: {exc}); nothing was launched",
-                          code="broker_unavailable") from None
-
-
 def _runner(kind: str) -> Callable[..., FitOutcome]:
     target = RUNNERS.get(kind)
     if target is None:
@@ -104,21 +91,22 @@ def fit_run_launch(*, study: Study, kind: str, params: dict, user: AbstractBaseU
             judgment_count=Judgment.objects.filter(participant__study=study).count(),
             last_judgment_id=snapshot["last"],
         )
-        transaction.on_commit(lambda: _enqueue(run.pk))
+        transaction.on_commit(lambda: fit_run_enqueue(run.pk))
     run.refresh_from_db()
     if run.status == FitRun.Status.FAILED:
         raise Unavailable(run.error, code="broker_unavailable")
     return run
 
 
-def _enqueue(run_id: int) -> None:
+def fit_run_enqueue(run_id: int) -> None:
+    """Hand a queued run to the `fits` queue; a broker that fails or froze meanwhile fails the run at once."""
     from alignment.tasks import fit_run
 
     try:
-        fit_run.apply_async(args=[run_id], retry=False)
-    except Exception as exc:  # the broker went away between the check and the send
-        FitRun.objects.filter(pk=run_id).update(
-            status=FitRun.Status.FAILED, error=f"could not reach the task broker: {exc}", finished_at=timezone.now()
+        task_publish(fit_run, args=[run_id])
+    except Unavailable as exc:
+        FitRun.objects.filter(pk=run_id, status=FitRun.Status.QUEUED).update(
+            status=FitRun.Status.FAILED, error=exc.message, finished_at=timezone.now()
         )
 
 
@@ -161,13 +149,27 @@ def fit_run_execute(*, run_id: int, worker: str = "") -> FitRun | None:
         detail = "".join(traceback.format_exception(exc, limit=-4))
         _finish(run, FitRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}\n\n{detail}"[:20000])
     else:
-        _succeed(run, outcome)
+        _store_outcome(run, outcome)
     finally:
         stop.set()
         if beat is not None:
-            beat.join(timeout=HEARTBEAT_SECONDS)
+            beat.join(timeout=settings.FIT_HEARTBEAT_SECONDS)
     run.refresh_from_db()
     return run
+
+
+def _store_outcome(run: FitRun, outcome: FitOutcome) -> None:
+    # Checked before the write: JSON (and jsonb) cannot hold NaN or infinity, and a refused write must end
+    # the run now with the reason, not leave it running until the stale check calls the worker dead.
+    bad = non_finite_number(outcome.metrics, "metrics")
+    if bad is not None:
+        _finish(run, FitRun.Status.FAILED, error=f"the fit's metrics cannot be stored: {bad} (not a finite number)")
+        return
+    try:
+        _succeed(run, outcome)
+    except DatabaseError as exc:
+        log.exception("fit run %s: storing its outcome failed", run.pk)
+        _finish(run, FitRun.Status.FAILED, error=f"the fit's outcome could not be stored: {exc}"[:20000])
 
 
 @transaction.atomic
@@ -183,7 +185,7 @@ def _succeed(run: FitRun, outcome: FitOutcome) -> None:
 def _heartbeat(run_id: int, stop: threading.Event) -> None:
     # Its own thread keeps the heartbeat fresh even while one long epoch computes.
     try:
-        while not stop.wait(HEARTBEAT_SECONDS):
+        while not stop.wait(settings.FIT_HEARTBEAT_SECONDS):
             try:
                 FitRun.objects.filter(pk=run_id, status=FitRun.Status.RUNNING).update(heartbeat_at=timezone.now())
             except DatabaseError:
@@ -205,29 +207,46 @@ def fit_run_cancel(*, run: FitRun) -> FitRun:
 
 
 def fit_runs_fail_stale(*, now: datetime | None = None) -> int:
-    """Runs whose worker stopped beating (killed, out of memory, machine lost) end failed, with the reason."""
+    """Runs that will never finish end failed, with the reason: a running run whose worker stopped beating
+    (killed, out of memory, machine lost), and a queued run no worker started (its message was lost)."""
     now = now or timezone.now()
-    stale = FitRun.objects.filter(status=FitRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    running = FitRun.objects.filter(
+        status=FitRun.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=settings.FIT_STALE_AFTER_SECONDS))
+    queued = FitRun.objects.filter(
+        status=FitRun.Status.QUEUED, created_at__lt=now - timedelta(seconds=settings.FIT_QUEUED_STALE_SECONDS))
     count = 0
-    for run in stale:
-        _finish(run, FitRun.Status.FAILED,
-                error=f"the worker stopped responding (last heartbeat {run.heartbeat_at.isoformat()})")
-        count += 1
+    for run in running:
+        count += _fail_if_still(run, FitRun.Status.RUNNING,
+                                f"the worker stopped responding (last heartbeat {run.heartbeat_at.isoformat()})")
+    for run in queued:
+        count += _fail_if_still(run, FitRun.Status.QUEUED,
+                                f"no worker started it within {settings.FIT_QUEUED_STALE_SECONDS} s of its launch "
+                                "(its message was lost, or no worker serves the `fits` queue)")
     return count
+
+
+def _fail_if_still(run: FitRun, status: str, error: str) -> int:
+    # Conditional on the status read: a worker that claims or finishes the run meanwhile wins.
+    return FitRun.objects.filter(pk=run.pk, status=status).update(
+        status=FitRun.Status.FAILED, error=error, finished_at=timezone.now())
 
 
 def fit_runs_due(*, kind: str = FitRun.Kind.PAL) -> list[FitRun]:
     """Launch a refit for every study whose `refit_every` new judgments have arrived since its last run.
 
-    Counting from the last run whatever its outcome means a failing configuration is retried only
-    after that many more judgments, not every minute.
+    Counting from the last run that a worker started, whatever its outcome, means a failing configuration
+    is retried only after that many more judgments, not every minute.
     """
+    fit_runs_fail_stale()  # a lost queued run must not hold the next launch back
     launched = []
     for study in Study.objects.filter(refit_every__isnull=False, is_open=True):
         runs = FitRun.objects.filter(study=study, kind=kind)
         if runs.filter(status__in=[FitRun.Status.QUEUED, FitRun.Status.RUNNING]).exists():
             continue
-        last = runs.order_by("-created_at").first()
+        # A run that failed before any worker started it (broker down, message lost) says nothing
+        # about the configuration: it does not restart the count.
+        tried = runs.exclude(status=FitRun.Status.FAILED, started_at__isnull=True)
+        last = tried.order_by("-created_at").first()
         new = Judgment.objects.filter(participant__study=study)
         if last is not None and last.last_judgment_id is not None:
             new = new.filter(id__gt=last.last_judgment_id)
