@@ -1,7 +1,6 @@
 """The task broker, every call bounded: a broker that is down or frozen costs a launch a few seconds and a
 503, never a hung request (settings.BROKER_TIMEOUT_SECONDS bounds the connect, the check and the publish)."""
 
-from celery import Task
 from django.conf import settings
 from kombu import Connection
 
@@ -33,10 +32,13 @@ def broker_check() -> None:
         raise _unavailable(exc, "nothing was launched") from None
 
 
-def task_publish(task: Task, *, args: list) -> None:
-    """Send one task message, once: no retry loop that could outlast the request."""
+def task_publish(name: str, *, args: list) -> None:
+    """Send one message for the task registered under `name`, once: no retry loop that could outlast the
+    request. By name, so that services need not import the task modules that import them."""
+    from pluralweb.celery import app
+
     try:
         with broker_connection() as broker:
-            task.apply_async(args=args, connection=broker, retry=False)
+            app.send_task(name, args=args, connection=broker, retry=False)
     except Exception as exc:  # the broker went away or froze between the check and the send
         raise _unavailable(exc, "the job was not sent") from None

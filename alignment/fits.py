@@ -10,59 +10,27 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, connection, connections, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from alignment.broker import broker_check, task_publish
+from alignment.fit_params import fit_params_clean
+from alignment.fit_runner import FitCancelled, FitOutcome, FitProgress
 from alignment.metrics_json import non_finite_number
 from alignment.models import FitRun
+from alignment.training_set import training_snapshot
 from annotation.errors import Conflict, InputError, Unavailable
 from annotation.models import Judgment, Study
 
 log = logging.getLogger(__name__)
 
+FIT_RUN_TASK = "alignment.tasks.fit_run"  # routed to the `fits` queue (settings.CELERY_TASK_ROUTES)
 # kind -> "module:function" of its runner; imported lazily so this module stays light for the web process.
 RUNNERS = {FitRun.Kind.PAL: "alignment.pal_refit:run_pal_fit", FitRun.Kind.SPICA: "alignment.spica_refit:run_spica_fit"}
-
-
-class FitCancelled(Exception):
-    """Raised inside a runner when an admin cancelled the run."""
-
-
-@dataclass
-class FitOutcome:
-    metrics: dict
-    artifact_path: str
-
-
-class FitProgress:
-    """What a runner calls once per epoch: records progress, keeps the heartbeat, notices cancellation."""
-
-    def __init__(self, run_id: int):
-        self.run_id = run_id
-        self.history: list[dict] = []
-
-    def __call__(self, *, epoch: int, total: int, loss: float, **extra) -> None:
-        self.history.append({"epoch": epoch, "loss": round(float(loss), 6), **extra})
-        FitRun.objects.filter(pk=self.run_id).update(
-            progress={"epoch": epoch, "total": total, "loss": float(loss), "history": self.history[-500:]},
-            heartbeat_at=timezone.now(),
-        )
-        if FitRun.objects.filter(pk=self.run_id, cancel_requested=True).exists():
-            raise FitCancelled()
-
-
-def artifact_dir(study: Study) -> Path:
-    path = Path(settings.PLURALWEB_ARTIFACT_DIR) / study.slug
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _runner(kind: str) -> Callable[..., FitOutcome]:
@@ -73,23 +41,16 @@ def _runner(kind: str) -> Callable[..., FitOutcome]:
     return getattr(importlib.import_module(module), name)
 
 
-def fit_params_clean(kind: str, params: dict) -> dict:
-    module, _ = RUNNERS.get(kind, ":").split(":")
-    if not module:
-        raise InputError(f"unknown fit kind {kind!r} (one of {', '.join(RUNNERS)})", field="kind")
-    return importlib.import_module(module).clean_params(params)
-
-
 def fit_run_launch(*, study: Study, kind: str, params: dict, user: AbstractBaseUser | None) -> FitRun:
     """Create a queued run and hand it to a worker once the row is committed."""
     clean = fit_params_clean(kind, params)
     broker_check()
     with transaction.atomic():
-        snapshot = Judgment.objects.filter(participant__study=study).aggregate(last=Max("id"))
+        snapshot = training_snapshot(study=study)
         run = FitRun.objects.create(
             study=study, kind=kind, params=clean, launched_by=user if user and user.is_authenticated else None,
-            judgment_count=Judgment.objects.filter(participant__study=study).count(),
-            last_judgment_id=snapshot["last"],
+            judgment_count=snapshot.judgment_count, last_judgment_id=snapshot.last_judgment_id,
+            last_rating_id=snapshot.last_rating_id,
         )
         transaction.on_commit(lambda: fit_run_enqueue(run.pk))
     run.refresh_from_db()
@@ -100,10 +61,8 @@ def fit_run_launch(*, study: Study, kind: str, params: dict, user: AbstractBaseU
 
 def fit_run_enqueue(run_id: int) -> None:
     """Hand a queued run to the `fits` queue; a broker that fails or froze meanwhile fails the run at once."""
-    from alignment.tasks import fit_run
-
     try:
-        task_publish(fit_run, args=[run_id])
+        task_publish(FIT_RUN_TASK, args=[run_id])
     except Unavailable as exc:
         FitRun.objects.filter(pk=run_id, status=FitRun.Status.QUEUED).update(
             status=FitRun.Status.FAILED, error=exc.message, finished_at=timezone.now()
@@ -179,7 +138,9 @@ def _succeed(run: FitRun, outcome: FitOutcome) -> None:
     )
     run.metrics, run.artifact_path, run.is_current = outcome.metrics, outcome.artifact_path, True
     run.status, run.finished_at = FitRun.Status.SUCCEEDED, timezone.now()
-    run.save(update_fields=["metrics", "artifact_path", "is_current", "status", "finished_at"])
+    if outcome.judgment_count is not None:
+        run.judgment_count = outcome.judgment_count
+    run.save(update_fields=["metrics", "artifact_path", "is_current", "status", "finished_at", "judgment_count"])
 
 
 def _heartbeat(run_id: int, stop: threading.Event) -> None:
@@ -259,22 +220,3 @@ def fit_runs_due(*, kind: str = FitRun.Kind.PAL) -> list[FitRun]:
         except Unavailable:
             log.warning("periodic refit of %s not launched: the broker is unreachable", study.slug)
     return launched
-
-
-def param_number(params: dict, defaults: dict, name: str, low: float, high: float, kind: type = int) -> float:
-    """One numeric fit parameter (or its default), checked against its range; errors name `params.<name>`."""
-    raw = params.get(name, defaults[name])
-    what = "an integer" if kind is int else "a number"
-    try:
-        value = kind(raw)
-    except (TypeError, ValueError):
-        raise InputError(f"must be {what}, got {raw!r}", field=f"params.{name}") from None
-    if not low <= value <= high or (kind is int and isinstance(raw, float) and raw != value):
-        raise InputError(f"must be {what} between {low} and {high}", field=f"params.{name}")
-    return value
-
-
-def params_known(params: dict, defaults: dict) -> None:
-    unknown = set(params) - set(defaults)
-    if unknown:
-        raise InputError(f"unknown parameters: {', '.join(sorted(unknown))}", field="params")

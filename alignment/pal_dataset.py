@@ -5,10 +5,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from alignment.embedding_store import candidate_embeddings, prompt_embeddings
-from alignment.pal.data import TIE, Judgments, PalData
-from annotation.models import Judgment, Participant, Study
-
-LABELS = {Judgment.Choice.A: 1.0, Judgment.Choice.B: 0.0, Judgment.Choice.TIE: TIE}
+from alignment.pal.data import Judgments, PalData
+from alignment.training_set import LABELS, training_judgments
+from annotation.models import Participant, Study
 
 
 @dataclass(frozen=True)
@@ -23,10 +22,10 @@ def _column(rows: list[tuple], i: int) -> np.ndarray:
     return np.fromiter((row[i] for row in rows), dtype=np.int64, count=len(rows))
 
 
-def pal_data_for_study(*, study: Study) -> StudyPalData:
-    """Every A / B / tie judgment of the study ("both bad" says nothing about which is better)."""
+def pal_data_for_study(*, study: Study, last_judgment_id: int | None) -> StudyPalData:
+    """The study's A / B / tie judgments up to `last_judgment_id` (the run's snapshot)."""
     rows = list(
-        Judgment.objects.filter(participant__study=study, choice__in=list(LABELS))
+        training_judgments(study=study, last_judgment_id=last_judgment_id)
         .order_by("id")
         .values_list("participant_id", "pair__prompt_id", "candidate_a_id", "candidate_b_id", "choice")
     )

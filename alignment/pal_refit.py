@@ -4,36 +4,23 @@ Called by the fit service (alignment/fits.py) inside a worker; the numeric work 
 """
 
 import os
-from functools import partial
 from pathlib import Path
 
 from django.conf import settings
 
-from alignment.fits import FitOutcome, FitProgress, artifact_dir, param_number, params_known
+from alignment.fit_runner import FitOutcome, FitProgress, artifact_dir
 from alignment.models import FitRun
 from alignment.pal import TrainConfig, evaluate_pal, fit_pal, pal_reward_model, save_pal, split_pal_data
 from alignment.pal_dataset import pal_data_for_study
-from annotation.errors import InputError
 
-MODELS = {"pal-b": "B", "pal-a": "A"}
-DEFAULTS = {"model": "pal-b", "k": 3, "max_epochs": 60, "seed": 0, "unseen_fraction": 0.1}
+MODELS = {"pal-b": "B", "pal-a": "A"}  # the `model` parameter (alignment/fit_params.py) -> PAL variant
 MIN_JUDGMENTS = 40
 MIN_ANNOTATORS = 4
 
 
-def clean_params(params: dict) -> dict:
-    params_known(params, DEFAULTS)
-    model = params.get("model", DEFAULTS["model"])
-    if model not in MODELS:
-        raise InputError(f"must be one of {', '.join(MODELS)}", field="params.model")
-    number = partial(param_number, params, DEFAULTS)
-    return {"model": model, "k": number("k", 1, 16), "max_epochs": number("max_epochs", 1, 1000),
-            "seed": number("seed", 0, 2**31 - 1), "unseen_fraction": number("unseen_fraction", 0.0, 0.5, float)}
-
-
 def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     params = run.params
-    study_data = pal_data_for_study(study=run.study)
+    study_data = pal_data_for_study(study=run.study, last_judgment_id=run.last_judgment_id)
     data = study_data.data
     if len(data.judgments) < MIN_JUDGMENTS or data.n_users < MIN_ANNOTATORS:
         raise ValueError(f"a PAL fit needs at least {MIN_JUDGMENTS} A/B/tie judgments from {MIN_ANNOTATORS} "
@@ -54,7 +41,7 @@ def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
         "best_epoch": fit.best_epoch, "val_loss": fit.val_loss, "val_accuracy": fit.val_accuracy,
         "fit_seconds": fit.seconds, "participant_ids": [int(pk) for pk in study_data.participant_ids],
     }
-    return FitOutcome(metrics=metrics, artifact_path=str(path))
+    return FitOutcome(metrics=metrics, artifact_path=str(path), judgment_count=len(data.judgments))
 
 
 def _save(reward_model, path: Path) -> Path:

@@ -3,37 +3,31 @@ bank saved as an artifact (alignment/spica holds the numeric core and its formul
 
 import os
 from dataclasses import asdict
-from functools import partial
 from itertools import groupby
 from pathlib import Path
 
 import numpy as np
 
 from alignment.embedding_store import candidate_embeddings, prompt_embeddings
-from alignment.fits import FitOutcome, FitProgress, artifact_dir, param_number, params_known
+from alignment.fit_runner import FitOutcome, FitProgress, artifact_dir
 from alignment.models import FitRun
-from alignment.pal_dataset import LABELS
 from alignment.spica import GroupJudgments, GroupRatings, SpicaData, run_spica, split_scenarios
-from annotation.models import Candidate, Judgment, Rating, Study
+from alignment.training_set import LABELS, training_judgments, training_ratings
+from annotation.models import Candidate, Study
 
-DEFAULTS = {"m": 5, "tau": 2.0, "seed": 0}
 MIN_SCENARIOS = 10
 
 
-def clean_params(params: dict) -> dict:
-    params_known(params, DEFAULTS)
-    number = partial(param_number, params, DEFAULTS)
-    return {"m": number("m", 1, 50), "tau": number("tau", 0.0, 1000.0, float), "seed": number("seed", 0, 2**31 - 1)}
-
-
-def spica_data_for_study(*, study: Study) -> tuple[SpicaData, np.ndarray, np.ndarray]:
-    """(data, prompt id of each scenario row, (n_s, C) candidate ids with -1 padding). Judgments and
-    ratings carry their Participant's pk as the annotator, so support counts members."""
+def spica_data_for_study(*, study: Study, last_judgment_id: int | None,
+                         last_rating_id: int | None) -> tuple[SpicaData, np.ndarray, np.ndarray]:
+    """(data, prompt id of each scenario row, (n_s, C) candidate ids with -1 padding), from the judgments
+    and ratings up to the run's snapshot. Judgments and ratings carry their Participant's pk as the
+    annotator, so support counts members."""
     judged = list(
-        Judgment.objects.filter(participant__study=study, choice__in=list(LABELS))
+        training_judgments(study=study, last_judgment_id=last_judgment_id)
         .values_list("pair__prompt_id", "group_key", "candidate_a_id", "candidate_b_id", "choice", "participant_id")
     )
-    ratings = list(Rating.objects.filter(participant__study=study)
+    ratings = list(training_ratings(study=study, last_rating_id=last_rating_id)
                    .values_list("candidate__prompt_id", "participant__group_key", "candidate_id", "rating",
                                 "participant_id"))
     prompt_ids = np.array(sorted({row[0] for row in judged} | {row[0] for row in ratings}), dtype=np.int64)
@@ -82,7 +76,8 @@ def _candidate_features(candidate_ids: np.ndarray) -> np.ndarray:
 
 def run_spica_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     params = run.params
-    data, prompt_ids, candidate_ids = spica_data_for_study(study=run.study)
+    data, prompt_ids, candidate_ids = spica_data_for_study(
+        study=run.study, last_judgment_id=run.last_judgment_id, last_rating_id=run.last_rating_id)
     if data.n_scenarios < MIN_SCENARIOS or data.n_groups < 2:
         raise ValueError(f"a SPICA fit needs at least {MIN_SCENARIOS} judged scenarios and 2 groups; the study has "
                          f"{data.n_scenarios} scenarios and {data.n_groups} groups")
@@ -100,7 +95,7 @@ def run_spica_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
         "tuning_objective": list(result.tuned.objective),
         "scenarios": data.n_scenarios, "bank": len(result.index),
     }
-    return FitOutcome(metrics=_plain(metrics), artifact_path=str(path))
+    return FitOutcome(metrics=_plain(metrics), artifact_path=str(path), judgment_count=len(data.judgments))
 
 
 def _save(path: Path, result, prompt_ids: np.ndarray, candidate_ids: np.ndarray, params: dict) -> Path:
