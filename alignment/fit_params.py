@@ -24,7 +24,7 @@ class FitParam:
         """The value checked against its type and range; errors name `params.<name>`."""
         field = f"params.{self.name}"
         if self.choices:
-            if raw not in {value for value, _ in self.choices}:
+            if not isinstance(raw, str) or raw not in {value for value, _ in self.choices}:
                 raise InputError(f"must be one of {', '.join(v for v, _ in self.choices)}", field=field)
             return raw
         what = "an integer" if self.type is int else "a number"
