@@ -1,6 +1,7 @@
 """A real redis-server of the test's own, on a free port, that a test can freeze (SIGSTOP) like a hung broker."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -9,6 +10,8 @@ from dataclasses import dataclass
 
 import pytest
 import redis
+
+from tests.factories import require
 
 
 @dataclass
@@ -31,6 +34,10 @@ def _free_port() -> int:
 
 @pytest.fixture
 def own_redis(tmp_path):
+    if shutil.which("redis-server") is None:
+        if require("PLURALWEB_REQUIRE_REDIS"):
+            pytest.fail("redis-server is not installed (PLURALWEB_REQUIRE_REDIS=1)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
     port = _free_port()
     process = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
