@@ -10,84 +10,28 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, connection, connections, transaction
-from django.db.models import Max
 from django.utils import timezone
 
+from alignment.broker import broker_check, task_publish
+from alignment.fit_params import fit_params_clean
+from alignment.fit_runner import FitCancelled, FitOutcome, FitProgress
+from alignment.metrics_json import non_finite_number
 from alignment.models import FitRun
+from alignment.training_set import training_snapshot
 from annotation.counted_judgments import judgments_that_count
 from annotation.errors import Conflict, InputError, Unavailable
 from annotation.models import Study
 
 log = logging.getLogger(__name__)
 
+FIT_RUN_TASK = "alignment.tasks.fit_run"  # routed to the `fits` queue (settings.CELERY_TASK_ROUTES)
 # kind -> "module:function" of its runner; imported lazily so this module stays light for the web process.
 RUNNERS = {FitRun.Kind.PAL: "alignment.pal_refit:run_pal_fit", FitRun.Kind.SPICA: "alignment.spica_refit:run_spica_fit"}
-HEARTBEAT_SECONDS = 10
-STALE_AFTER = timedelta(minutes=3)
-
-
-class FitCancelled(Exception):
-    """Raised inside a runner when an admin cancelled the run."""
-
-
-@dataclass
-class FitOutcome:
-    metrics: dict
-    artifact_path: str
-
-
-class FitProgress:
-    """What a runner calls once per epoch: records progress, keeps the heartbeat, notices cancellation."""
-
-    def __init__(self, run_id: int):
-        self.run_id = run_id
-        self.history: list[dict] = []
-        self.latest: dict = {}
-
-    def __call__(self, *, epoch: int, total: int, loss: float, **extra) -> None:
-        self.history.append({"epoch": epoch, "loss": round(float(loss), 6), **extra})
-        now = timezone.now()
-        # updated_at is when this epoch ended: the ETA extrapolates from it, not from the heartbeat,
-        # which keeps beating after the last epoch while the run evaluates.
-        self.latest = {**extra, "epoch": epoch, "total": total, "loss": float(loss), "updated_at": now.isoformat()}
-        FitRun.objects.filter(pk=self.run_id).update(
-            progress={**self.latest, "history": self.history[-500:]}, heartbeat_at=now,
-        )
-        if FitRun.objects.filter(pk=self.run_id, cancel_requested=True).exists():
-            raise FitCancelled()
-
-    def phase(self, name: str, **extra) -> None:
-        """A step after the epochs (e.g. "evaluating" once training stopped), shown on the run's page."""
-        FitRun.objects.filter(pk=self.run_id).update(
-            progress={**self.latest, "phase": name, **extra, "history": self.history[-500:]},
-            heartbeat_at=timezone.now(),
-        )
-
-
-def artifact_dir(study: Study) -> Path:
-    path = Path(settings.PLURALWEB_ARTIFACT_DIR) / study.slug
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def broker_check() -> None:
-    """Fail at once, with the reason, when no worker could ever receive the job."""
-    from pluralweb.celery import app
-
-    try:
-        with app.connection_for_write(url=settings.CELERY_BROKER_URL) as broker:
-            broker.ensure_connection(max_retries=1, timeout=3)
-            broker.channel().close()  # virtual transports (Redis, SQLAlchemy) connect only for a channel
-    except Exception as exc:  # kombu raises the transport's own error types
-        raise Unavailable(f"the task broker is unreachable ({exc.__class__.__name__}: {exc}); nothing was launched",
-                          code="broker_unavailable") from None
 
 
 def _runner(kind: str) -> Callable[..., FitOutcome]:
@@ -98,39 +42,31 @@ def _runner(kind: str) -> Callable[..., FitOutcome]:
     return getattr(importlib.import_module(module), name)
 
 
-def fit_params_clean(kind: str, params: dict) -> dict:
-    module, _ = RUNNERS.get(kind, ":").split(":")
-    if not module:
-        raise InputError(f"unknown fit kind {kind!r} (one of {', '.join(RUNNERS)})", field="kind")
-    return importlib.import_module(module).clean_params(params)
-
-
 def fit_run_launch(*, study: Study, kind: str, params: dict, user: AbstractBaseUser | None) -> FitRun:
     """Create a queued run and hand it to a worker once the row is committed."""
     clean = fit_params_clean(kind, params)
     broker_check()
     with transaction.atomic():
-        snapshot = judgments_that_count(study=study).aggregate(last=Max("id"))
+        snapshot = training_snapshot(study=study)
         run = FitRun.objects.create(
             study=study, kind=kind, params=clean, launched_by=user if user and user.is_authenticated else None,
-            judgment_count=judgments_that_count(study=study).count(),
-            last_judgment_id=snapshot["last"],
+            judgment_count=snapshot.judgment_count, last_judgment_id=snapshot.last_judgment_id,
+            last_rating_id=snapshot.last_rating_id,
         )
-        transaction.on_commit(lambda: _enqueue(run.pk))
+        transaction.on_commit(lambda: fit_run_enqueue(run.pk))
     run.refresh_from_db()
     if run.status == FitRun.Status.FAILED:
         raise Unavailable(run.error, code="broker_unavailable")
     return run
 
 
-def _enqueue(run_id: int) -> None:
-    from alignment.tasks import fit_run
-
+def fit_run_enqueue(run_id: int) -> None:
+    """Hand a queued run to the `fits` queue; a broker that fails or froze meanwhile fails the run at once."""
     try:
-        fit_run.apply_async(args=[run_id], retry=False)
-    except Exception as exc:  # the broker went away between the check and the send
-        FitRun.objects.filter(pk=run_id).update(
-            status=FitRun.Status.FAILED, error=f"could not reach the task broker: {exc}", finished_at=timezone.now()
+        task_publish(FIT_RUN_TASK, args=[run_id])
+    except Unavailable as exc:
+        FitRun.objects.filter(pk=run_id, status=FitRun.Status.QUEUED).update(
+            status=FitRun.Status.FAILED, error=exc.message, finished_at=timezone.now()
         )
 
 
@@ -173,13 +109,27 @@ def fit_run_execute(*, run_id: int, worker: str = "") -> FitRun | None:
         detail = "".join(traceback.format_exception(exc, limit=-4))
         _finish(run, FitRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}\n\n{detail}"[:20000])
     else:
-        _succeed(run, outcome)
+        _store_outcome(run, outcome)
     finally:
         stop.set()
         if beat is not None:
-            beat.join(timeout=HEARTBEAT_SECONDS)
+            beat.join(timeout=settings.FIT_HEARTBEAT_SECONDS)
     run.refresh_from_db()
     return run
+
+
+def _store_outcome(run: FitRun, outcome: FitOutcome) -> None:
+    # Checked before the write: JSON (and jsonb) cannot hold NaN or infinity, and a refused write must end
+    # the run now with the reason, not leave it running until the stale check calls the worker dead.
+    bad = non_finite_number(outcome.metrics, "metrics")
+    if bad is not None:
+        _finish(run, FitRun.Status.FAILED, error=f"the fit's metrics cannot be stored: {bad} (not a finite number)")
+        return
+    try:
+        _succeed(run, outcome)
+    except DatabaseError as exc:
+        log.exception("fit run %s: storing its outcome failed", run.pk)
+        _finish(run, FitRun.Status.FAILED, error=f"the fit's outcome could not be stored: {exc}"[:20000])
 
 
 @transaction.atomic
@@ -189,13 +139,15 @@ def _succeed(run: FitRun, outcome: FitOutcome) -> None:
     )
     run.metrics, run.artifact_path, run.is_current = outcome.metrics, outcome.artifact_path, True
     run.status, run.finished_at = FitRun.Status.SUCCEEDED, timezone.now()
-    run.save(update_fields=["metrics", "artifact_path", "is_current", "status", "finished_at"])
+    if outcome.judgment_count is not None:
+        run.judgment_count = outcome.judgment_count
+    run.save(update_fields=["metrics", "artifact_path", "is_current", "status", "finished_at", "judgment_count"])
 
 
 def _heartbeat(run_id: int, stop: threading.Event) -> None:
     # Its own thread keeps the heartbeat fresh even while one long epoch computes.
     try:
-        while not stop.wait(HEARTBEAT_SECONDS):
+        while not stop.wait(settings.FIT_HEARTBEAT_SECONDS):
             try:
                 FitRun.objects.filter(pk=run_id, status=FitRun.Status.RUNNING).update(heartbeat_at=timezone.now())
             except DatabaseError:
@@ -217,29 +169,46 @@ def fit_run_cancel(*, run: FitRun) -> FitRun:
 
 
 def fit_runs_fail_stale(*, now: datetime | None = None) -> int:
-    """Runs whose worker stopped beating (killed, out of memory, machine lost) end failed, with the reason."""
+    """Runs that will never finish end failed, with the reason: a running run whose worker stopped beating
+    (killed, out of memory, machine lost), and a queued run no worker started (its message was lost)."""
     now = now or timezone.now()
-    stale = FitRun.objects.filter(status=FitRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    running = FitRun.objects.filter(
+        status=FitRun.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=settings.FIT_STALE_AFTER_SECONDS))
+    queued = FitRun.objects.filter(
+        status=FitRun.Status.QUEUED, created_at__lt=now - timedelta(seconds=settings.FIT_QUEUED_STALE_SECONDS))
     count = 0
-    for run in stale:
-        _finish(run, FitRun.Status.FAILED,
-                error=f"the worker stopped responding (last heartbeat {run.heartbeat_at.isoformat()})")
-        count += 1
+    for run in running:
+        count += _fail_if_still(run, FitRun.Status.RUNNING,
+                                f"the worker stopped responding (last heartbeat {run.heartbeat_at.isoformat()})")
+    for run in queued:
+        count += _fail_if_still(run, FitRun.Status.QUEUED,
+                                f"no worker started it within {settings.FIT_QUEUED_STALE_SECONDS} s of its launch "
+                                "(its message was lost, or no worker serves the `fits` queue)")
     return count
+
+
+def _fail_if_still(run: FitRun, status: str, error: str) -> int:
+    # Conditional on the status read: a worker that claims or finishes the run meanwhile wins.
+    return FitRun.objects.filter(pk=run.pk, status=status).update(
+        status=FitRun.Status.FAILED, error=error, finished_at=timezone.now())
 
 
 def fit_runs_due(*, kind: str = FitRun.Kind.PAL) -> list[FitRun]:
     """Launch a refit for every study whose `refit_every` new judgments have arrived since its last run.
 
-    Counting from the last run whatever its outcome means a failing configuration is retried only
-    after that many more judgments, not every minute.
+    Counting from the last run that a worker started, whatever its outcome, means a failing configuration
+    is retried only after that many more judgments, not every minute.
     """
+    fit_runs_fail_stale()  # a lost queued run must not hold the next launch back
     launched = []
     for study in Study.objects.filter(refit_every__isnull=False, is_open=True):
         runs = FitRun.objects.filter(study=study, kind=kind)
         if runs.filter(status__in=[FitRun.Status.QUEUED, FitRun.Status.RUNNING]).exists():
             continue
-        last = runs.order_by("-created_at").first()
+        # A run that failed before any worker started it (broker down, message lost) says nothing
+        # about the configuration: it does not restart the count.
+        tried = runs.exclude(status=FitRun.Status.FAILED, started_at__isnull=True)
+        last = tried.order_by("-created_at").first()
         new = judgments_that_count(study=study)
         if last is not None and last.last_judgment_id is not None:
             new = new.filter(id__gt=last.last_judgment_id)
@@ -252,22 +221,3 @@ def fit_runs_due(*, kind: str = FitRun.Kind.PAL) -> list[FitRun]:
         except Unavailable:
             log.warning("periodic refit of %s not launched: the broker is unreachable", study.slug)
     return launched
-
-
-def param_number(params: dict, defaults: dict, name: str, low: float, high: float, kind: type = int) -> float:
-    """One numeric fit parameter (or its default), checked against its range; errors name `params.<name>`."""
-    raw = params.get(name, defaults[name])
-    what = "an integer" if kind is int else "a number"
-    try:
-        value = kind(raw)
-    except (TypeError, ValueError, OverflowError):
-        raise InputError(f"must be {what}, got {str(raw)[:64]!r}", field=f"params.{name}") from None
-    if not low <= value <= high or (kind is int and isinstance(raw, float) and raw != value):
-        raise InputError(f"must be {what} between {low} and {high}", field=f"params.{name}")
-    return value
-
-
-def params_known(params: dict, defaults: dict) -> None:
-    unknown = set(params) - set(defaults)
-    if unknown:
-        raise InputError(f"unknown parameters: {', '.join(sorted(unknown))}", field="params")

@@ -45,6 +45,7 @@ class FitRun(models.Model):
     # Dataset snapshot: what the run was fitted on.
     judgment_count = models.PositiveIntegerField(default=0)
     last_judgment_id = models.BigIntegerField(null=True, blank=True)
+    last_rating_id = models.BigIntegerField(null=True, blank=True)
     progress = models.JSONField(default=dict, blank=True, help_text="epoch, total, loss, history")
     metrics = models.JSONField(default=dict, blank=True)
     artifact_path = models.CharField(max_length=500, blank=True)

@@ -6,11 +6,9 @@ import numpy as np
 
 from alignment.dashboards.selectors import group_label
 from alignment.embedding_store import candidate_embeddings, prompt_embeddings
-from alignment.pal.data import TIE, Judgments, PalData
-from annotation.counted_judgments import judgments_that_count
+from alignment.pal.data import Judgments, PalData
+from alignment.training_set import LABELS, training_judgments
 from annotation.models import Judgment, Participant, Study
-
-LABELS = {Judgment.Choice.A: 1.0, Judgment.Choice.B: 0.0, Judgment.Choice.TIE: TIE}
 
 
 @dataclass(frozen=True)
@@ -25,11 +23,11 @@ def _column(rows: list[tuple], i: int) -> np.ndarray:
     return np.fromiter((row[i] for row in rows), dtype=np.int64, count=len(rows))
 
 
-def pal_data_for_study(*, study: Study, attribute: str | None = None) -> StudyPalData:
-    """Every A / B / tie judgment that counts ("both bad" says nothing about which is better).
+def pal_data_for_study(*, study: Study, last_judgment_id: int | None, attribute: str | None = None) -> StudyPalData:
+    """The study's A / B / tie judgments that count, up to `last_judgment_id` (the run's snapshot).
     Groups are full group keys, or one attribute's values ("party=D") when `attribute` is given."""
     rows = list(
-        judgments_that_count(study=study).filter(choice__in=list(LABELS))
+        training_judgments(study=study, last_judgment_id=last_judgment_id)
         .order_by("id")
         .values_list("participant_id", "pair__prompt_id", "candidate_a_id", "candidate_b_id", "choice", "origin")
     )

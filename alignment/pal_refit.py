@@ -5,49 +5,28 @@ Called by the fit service (alignment/fits.py) inside a worker; the numeric work 
 
 import os
 import time
-from functools import partial
 from pathlib import Path
 
 from django.conf import settings
 
+from alignment.fit_params import attribute_check
 from alignment.fit_requirements import PAL_MIN_ANNOTATORS, PAL_MIN_JUDGMENTS
-from alignment.fits import FitOutcome, FitProgress, artifact_dir, param_number, params_known
+from alignment.fit_runner import FitOutcome, FitProgress, artifact_dir
 from alignment.models import FitRun
 from alignment.pal import TrainConfig, evaluate_pal, fit_pal, pal_reward_model, save_pal, split_pal_data
 from alignment.pal_dataset import pal_data_for_study
-from annotation.errors import InputError
 
-MODELS = {"pal-b": "B", "pal-a": "A"}
-DEFAULTS = {"model": "pal-b", "k": 3, "max_epochs": 60, "seed": 0, "unseen_fraction": 0.1, "attribute": ""}
+MODELS = {"pal-b": "B", "pal-a": "A"}  # the `model` parameter (alignment/fit_params.py) -> PAL variant
 MIN_JUDGMENTS = PAL_MIN_JUDGMENTS
 MIN_ANNOTATORS = PAL_MIN_ANNOTATORS
-
-
-def clean_params(params: dict) -> dict:
-    params_known(params, DEFAULTS)
-    model = params.get("model", DEFAULTS["model"])
-    if not isinstance(model, str) or model not in MODELS:
-        raise InputError(f"must be one of {', '.join(MODELS)}", field="params.model")
-    number = partial(param_number, params, DEFAULTS)
-    clean = {"model": model, "k": number("k", 1, 16), "max_epochs": number("max_epochs", 1, 1000),
-             "seed": number("seed", 0, 2**31 - 1), "unseen_fraction": number("unseen_fraction", 0.0, 0.5, float)}
-    attribute = params.get("attribute") or ""
-    if attribute:
-        # Groups by one attribute's values (the baselines and the unseen draw follow them); whether the
-        # study has it is checked when the run starts (fits.py cleans params without the study).
-        if not isinstance(attribute, str) or not attribute.replace("_", "").replace("-", "").isalnum():
-            raise InputError("must be the name of one group attribute", field="params.attribute")
-        clean["attribute"] = attribute
-    return clean
 
 
 def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     params = run.params
     started = time.perf_counter()
-    if params.get("attribute") and params["attribute"] not in run.study.group_attributes:
-        raise InputError(f"{params['attribute']!r} is not a group attribute of study {run.study.slug!r} "
-                         f"({', '.join(sorted(run.study.group_attributes))})", field="params.attribute")
-    study_data = pal_data_for_study(study=run.study, attribute=params.get("attribute") or None)
+    attribute_check(run.study, params.get("attribute") or None)  # InputError is a ValueError: the run fails
+    study_data = pal_data_for_study(study=run.study, last_judgment_id=run.last_judgment_id,
+                                    attribute=params.get("attribute") or None)
     data = study_data.data
     if len(data.judgments) < MIN_JUDGMENTS or data.n_users < MIN_ANNOTATORS:
         raise ValueError(f"a PAL fit needs at least {MIN_JUDGMENTS} A/B/tie judgments from {MIN_ANNOTATORS} "
@@ -76,7 +55,7 @@ def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
         "seconds": {name: round(value, 3) for name, value in phases.items()},
         "total_seconds": round(time.perf_counter() - started, 3),
     }
-    return FitOutcome(metrics=metrics, artifact_path=str(path))
+    return FitOutcome(metrics=metrics, artifact_path=str(path), judgment_count=len(data.judgments))
 
 
 def _save(reward_model, path: Path) -> Path:

@@ -10,7 +10,7 @@ from alignment.embedding_store import embeddings_for_texts
 from alignment.embeddings import conversation_text
 from alignment.models import FitRun
 from alignment.pal import Judgments, PalData, PalRewardModel, fit_new_users, load_pal
-from alignment.pal_dataset import LABELS
+from alignment.training_set import LABELS
 from annotation.counted_judgments import participant_judgments_that_count
 from annotation.errors import InputError, NotFound
 from annotation.groups import group_key_of

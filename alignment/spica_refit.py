@@ -6,44 +6,21 @@ one attribute's values ("party=D"), so a study with many small full groups can b
 
 import os
 from dataclasses import asdict
-from functools import partial
 from itertools import groupby
 from pathlib import Path
 
 import numpy as np
 
 from alignment.embedding_store import candidate_embeddings, prompt_embeddings
+from alignment.fit_params import attribute_check
 from alignment.fit_requirements import SPICA_MIN_SCENARIOS
-from alignment.fits import FitOutcome, FitProgress, artifact_dir, param_number, params_known
+from alignment.fit_runner import FitOutcome, FitProgress, artifact_dir
 from alignment.models import FitRun
-from alignment.pal_dataset import LABELS
 from alignment.spica import GroupJudgments, GroupRatings, SpicaData, pool_size, run_spica, split_scenarios
-from annotation.counted_judgments import judgments_that_count, ratings_that_count
-from annotation.errors import InputError
+from alignment.training_set import LABELS, training_judgments, training_ratings
 from annotation.models import Candidate, Study
 
-DEFAULTS = {"m": 5, "tau": 2.0, "seed": 0}
-OPTIONAL = {"attribute": ""}  # "" (or absent): full group keys
 MIN_SCENARIOS = SPICA_MIN_SCENARIOS
-
-
-def clean_params(params: dict) -> dict:
-    params_known(params, DEFAULTS | OPTIONAL)
-    number = partial(param_number, params, DEFAULTS)
-    clean = {"m": number("m", 1, 50), "tau": number("tau", 0.0, 1000.0, float), "seed": number("seed", 0, 2**31 - 1)}
-    attribute = params.get("attribute") or ""
-    if not isinstance(attribute, str) or len(attribute) > 100:
-        raise InputError("must be the name of one group attribute", field="params.attribute")
-    # Whether the study has it is checked by the run (clean_params sees no study); the launch doors check it first.
-    return clean | ({"attribute": attribute} if attribute else {})
-
-
-def attribute_check(study: Study, attribute: str | None) -> None:
-    """Refuse an attribute the study does not group by, naming the ones it does."""
-    if attribute and attribute not in study.group_attributes:
-        raise InputError(f"{attribute!r} is not a group attribute of study {study.slug!r} "
-                         f"(its attributes: {', '.join(sorted(study.group_attributes)) or 'none'})",
-                         field="params.attribute")
 
 
 def group_of_key(key: str, attribute: str | None) -> str:
@@ -53,16 +30,18 @@ def group_of_key(key: str, attribute: str | None) -> str:
     return next((part for part in key.split("|") if part.partition("=")[0] == attribute), "")
 
 
-def spica_data_for_study(*, study: Study, attribute: str | None = None) -> tuple[SpicaData, np.ndarray, np.ndarray]:
-    """(data, prompt id of each scenario row, (n_s, C) candidate ids with -1 padding). Judgments and
-    ratings carry their Participant's pk as the annotator, so support counts members. With `attribute`,
-    groups are that attribute's values; members without a value for it are left out."""
+def spica_data_for_study(*, study: Study, last_judgment_id: int | None, last_rating_id: int | None,
+                         attribute: str | None = None) -> tuple[SpicaData, np.ndarray, np.ndarray]:
+    """(data, prompt id of each scenario row, (n_s, C) candidate ids with -1 padding), from the judgments
+    and ratings that count up to the run's snapshot. Judgments and ratings carry their Participant's pk
+    as the annotator, so support counts members. With `attribute`, groups are that attribute's values;
+    members without a value for it are left out."""
     judged = [(r[0], group_of_key(r[1], attribute), *r[2:]) for r in
-              judgments_that_count(study=study).filter(choice__in=list(LABELS))
+              training_judgments(study=study, last_judgment_id=last_judgment_id)
               .values_list("pair__prompt_id", "group_key", "candidate_a_id", "candidate_b_id", "choice",
                            "participant_id")]
     ratings = [(r[0], group_of_key(r[1], attribute), *r[2:]) for r in
-               ratings_that_count(study=study)
+               training_ratings(study=study, last_rating_id=last_rating_id)
                .values_list("candidate__prompt_id", "participant__group_key", "candidate_id", "rating",
                             "participant_id")]
     judged, ratings = [r for r in judged if r[1]], [r for r in ratings if r[1]]
@@ -114,7 +93,9 @@ def run_spica_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     params = run.params
     attribute = params.get("attribute") or None
     attribute_check(run.study, attribute)  # InputError is a ValueError: the run fails with the reason
-    data, prompt_ids, candidate_ids = spica_data_for_study(study=run.study, attribute=attribute)
+    data, prompt_ids, candidate_ids = spica_data_for_study(
+        study=run.study, last_judgment_id=run.last_judgment_id, last_rating_id=run.last_rating_id,
+        attribute=attribute)
     if data.n_scenarios < MIN_SCENARIOS or data.n_groups < 2:
         raise ValueError(f"a SPICA fit needs at least {MIN_SCENARIOS} judged scenarios and 2 groups; the study has "
                          f"{data.n_scenarios} scenarios and {data.n_groups} groups")
@@ -138,7 +119,7 @@ def run_spica_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
         "tuning_objective": list(result.tuned.objective),
         "scenarios": data.n_scenarios, "bank": len(result.index),
     }
-    return FitOutcome(metrics=_plain(metrics), artifact_path=str(path))
+    return FitOutcome(metrics=_plain(metrics), artifact_path=str(path), judgment_count=len(data.judgments))
 
 
 def _save(path: Path, result, prompt_ids: np.ndarray, candidate_ids: np.ndarray, params: dict) -> Path:

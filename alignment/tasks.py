@@ -2,12 +2,12 @@ import socket
 
 from celery import shared_task
 
-from alignment.fits import fit_run_execute, fit_runs_due, fit_runs_fail_stale
+from alignment.fits import FIT_RUN_TASK, fit_run_execute, fit_runs_due, fit_runs_fail_stale
 
 
 # acks_late + reject_on_worker_lost: a worker that dies mid-run leaves the message to be redelivered;
 # the redelivered task finds the run no longer queued and leaves it to the stale check.
-@shared_task(name="alignment.tasks.fit_run", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=FIT_RUN_TASK, acks_late=True, reject_on_worker_lost=True)
 def fit_run(run_id: int) -> None:
     fit_run_execute(run_id=run_id, worker=socket.gethostname())
 

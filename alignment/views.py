@@ -6,13 +6,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from alignment.fit_params import FIT_PARAMS, attribute_check
 from alignment.fit_plots import loss_curve_figure
 from alignment.fit_requirements import fit_requirements
 from alignment.fit_run_display import failure_reason, metrics_rows
 from alignment.fits import fit_run_cancel, fit_run_launch, fit_runs_fail_stale
 from alignment.models import FitRun
 from alignment.selectors import fit_current, fit_eta_seconds, fit_run_get, fit_runs_for
-from alignment.spica_refit import attribute_check
 from annotation.access import is_admin, is_researcher
 from annotation.errors import InputError, Rejected
 from annotation.selectors import study_get
@@ -27,9 +27,8 @@ def _researcher_study(request: HttpRequest, slug: str):
         raise PermissionDenied from None
 
 
-PAL_FIELDS = [("k", "K (prototypes)", "3"), ("max_epochs", "Epochs at most", "60"), ("seed", "Seed", "0")]
-SPICA_FIELDS = [("m", "Scenarios retrieved (m)", "5"), ("tau", "Shrinkage (tau)", "2.0"), ("seed", "Seed", "0")]
-FIELDS = {FitRun.Kind.PAL: PAL_FIELDS, FitRun.Kind.SPICA: SPICA_FIELDS}
+def _form_fields(kind: str) -> list[tuple[str, str, str]]:
+    return [(p.name, p.label, str(p.default)) for p in FIT_PARAMS[kind] if p.on_page and not p.choices]
 
 
 @login_required
@@ -46,7 +45,8 @@ def _models_context(request: HttpRequest, study, error: str = "") -> dict:
     return {
         "study": study, "runs": runs, "can_launch": is_admin(request.user),
         "current": {kind: fit_current(study=study, kind=kind) for kind, _ in FitRun.Kind.choices},
-        "pal_fields": PAL_FIELDS, "spica_fields": SPICA_FIELDS, "error": error,
+        "pal_fields": _form_fields(FitRun.Kind.PAL), "spica_fields": _form_fields(FitRun.Kind.SPICA),
+        "pal_models": next(p.choices for p in FIT_PARAMS[FitRun.Kind.PAL] if p.name == "model"), "error": error,
         "requirements": fit_requirements(study=study),
     }
 
@@ -58,15 +58,13 @@ def study_fit_launch(request: HttpRequest, slug: str) -> HttpResponse:
     if not is_admin(request.user):
         raise PermissionDenied
     kind = request.POST.get("kind", FitRun.Kind.PAL)
-    fields = FIELDS.get(kind, [])
-    params = {name: request.POST[name] for name, _, _ in fields if request.POST.get(name, "").strip()}
-    if kind == FitRun.Kind.PAL:
-        params["model"] = request.POST.get("model", "pal-b")
-    if kind == FitRun.Kind.SPICA and request.POST.get("attribute"):
+    # Blank fields take the defaults; the service checks the rest.
+    params = {p.name: request.POST[p.name] for p in FIT_PARAMS.get(kind, ())
+              if p.on_page and request.POST.get(p.name, "").strip()}
+    if request.POST.get("attribute"):
         params["attribute"] = request.POST["attribute"]
     try:
-        if kind == FitRun.Kind.SPICA:
-            attribute_check(study, params.get("attribute"))
+        attribute_check(study, params.get("attribute"))
         run = fit_run_launch(study=study, kind=kind, params=params, user=request.user)
     except (InputError, Rejected) as exc:
         context = _models_context(request, study, getattr(exc, "message", str(exc)))

@@ -1,4 +1,5 @@
-"""Errors the services raise; doors (API, pages, commands) turn them into 4xx answers or messages."""
+"""Errors the services raise, and the HTTP answer each maps to: the bottom floor, importing nothing of ours.
+Doors (API, pages, commands) turn them into 4xx answers or messages."""
 
 
 class InputError(ValueError):
@@ -57,3 +58,13 @@ class Gone(Rejected):
 
 class Unavailable(Rejected):
     status = 503
+
+
+def service_error_answer(exc: Exception) -> tuple[dict, int] | None:
+    """(body, status) for a service error; None for anything else. Shared by DRF's exception handler
+    (pluralweb/api_errors.py) and the annotation loop's self-dispatching views (annotation/loop_api.py)."""
+    if isinstance(exc, InputError):
+        return exc.as_dict(), 400
+    if isinstance(exc, Rejected):
+        return {"detail": exc.message, "code": exc.code}, exc.status
+    return None

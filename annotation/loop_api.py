@@ -16,12 +16,11 @@ from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from annotation.assignment import pair_next_for_annotator
-from annotation.errors import InputError, Rejected
+from annotation.errors import InputError, Rejected, service_error_answer
 from annotation.input_rules import json_parse
 from annotation.judgments import judgment_input, judgment_submit
 from annotation.models import Judgment
 from annotation.selectors import participant_in_study
-from pluralweb.api_errors import service_error_answer
 from pluralweb.auth import CachedTokenAuthentication
 from pluralweb.request_limits import BoundedJSONParser, RequestTooLarge
 

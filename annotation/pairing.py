@@ -1,9 +1,29 @@
 """Making a prompt's pairs from its candidates, by the study's pair strategy, with their slots."""
 
 import zlib
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from annotation.groups import slot_groups
 from annotation.models import Candidate, Pair, Prompt, Slot, Study
+
+
+class SelectedPair(Protocol):
+    i: int
+    j: int
+    diversity: float
+
+
+# texts, number of pairs, strategy, seed -> the chosen pairs of text indices.
+PairSelector = Callable[[list[str], int, str, int], Sequence[SelectedPair]]
+
+# Choosing pairs (embedding the texts, NC or random selection) is alignment's work. It registers its
+# selector when the app loads (alignment/apps.py), so that annotation, the floor below, never imports it.
+_selector: list[PairSelector] = []
+
+
+def pair_selector_register(selector: PairSelector) -> None:
+    _selector[:] = [selector]
 
 
 def _seed(prompt: Prompt) -> int:
@@ -14,14 +34,11 @@ def _seed(prompt: Prompt) -> int:
 def pairs_create(*, study: Study, prompt: Prompt, candidates: list[Candidate], strategy: str | None = None) -> int:
     """Select pairs among the candidates by the study's strategy (or `strategy`) and create those the
     prompt lacks, each with its k slots; returns the number of new pairs."""
-    from alignment.embedding_store import embeddings_for_texts
-    from alignment.sampling import nc_select_pairs
-
-    strategy = strategy or study.pair_strategy
-    embeddings = embeddings_for_texts([c.text for c in candidates])
+    if not _selector:
+        raise RuntimeError("no pair selector registered: the 'alignment' app must be in INSTALLED_APPS")
     # n - 1 pairs can still show every candidate, at a fraction of all n(n-1)/2.
     n_pairs = study.pairs_per_prompt or max(1, len(candidates) - 1)
-    selected = nc_select_pairs(embeddings, n_pairs, strategy=strategy, seed=_seed(prompt))
+    selected = _selector[0]([c.text for c in candidates], n_pairs, strategy or study.pair_strategy, _seed(prompt))
     existing = {frozenset(ab) for ab in Pair.objects.filter(prompt=prompt).values_list("candidate_a", "candidate_b")}
     selected = [s for s in selected if frozenset((candidates[s.i].pk, candidates[s.j].pk)) not in existing]
     pairs = Pair.objects.bulk_create(

@@ -250,11 +250,30 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True  # job state lives in our own tables, not in a result backend
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Every broker call (connect, check, publish, a worker's reads) gives up after this many seconds: a frozen
+# broker (Redis stopped, a half-open connection) then costs a launch a few seconds and a 503, never a hung request.
+BROKER_TIMEOUT_SECONDS = env_int("BROKER_TIMEOUT_SECONDS", 3, minimum=1)
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": BROKER_TIMEOUT_SECONDS,
+                                   "socket_connect_timeout": BROKER_TIMEOUT_SECONDS}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ROUTES = {"alignment.tasks.fit_run": {"queue": "fits"}}  # GPU workers take `fits`
+# A fit's worker writes a heartbeat every FIT_HEARTBEAT_SECONDS; a running fit whose heartbeat is older than
+# FIT_STALE_AFTER_SECONDS is failed ("the worker stopped responding") by the check beat runs every
+# FIT_STALE_CHECK_SECONDS (and the run page on each poll). A killed worker is so detected after
+# FIT_STALE_AFTER_SECONDS plus up to one check interval. A queued run that no worker has started after
+# FIT_QUEUED_STALE_SECONDS (its message was lost, or no worker serves the `fits` queue) fails the same way.
+FIT_HEARTBEAT_SECONDS = env_int("FIT_HEARTBEAT_SECONDS", 10, minimum=1)
+FIT_STALE_AFTER_SECONDS = env_int("FIT_STALE_AFTER_SECONDS", 180, minimum=2)
+FIT_STALE_CHECK_SECONDS = env_int("FIT_STALE_CHECK_SECONDS", 60, minimum=1)
+FIT_QUEUED_STALE_SECONDS = env_int("FIT_QUEUED_STALE_SECONDS", 3600, minimum=1)
+if FIT_STALE_AFTER_SECONDS < 2 * FIT_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(f"FIT_STALE_AFTER_SECONDS={FIT_STALE_AFTER_SECONDS} must be at least twice "
+                               f"FIT_HEARTBEAT_SECONDS={FIT_HEARTBEAT_SECONDS}, or live runs would be failed")
+
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "annotation.tasks.assignments_expire", "schedule": 60.0},
-    "fail-stale-fit-runs": {"task": "alignment.tasks.fit_runs_fail_stale", "schedule": 60.0},
+    "fail-stale-fit-runs": {"task": "alignment.tasks.fit_runs_fail_stale", "schedule": float(FIT_STALE_CHECK_SECONDS)},
     "launch-due-refits": {"task": "alignment.tasks.fit_runs_due", "schedule": 60.0},
     "refresh-dashboards": {"task": "alignment.tasks.dashboards_refresh", "schedule": 60.0},
 }

@@ -1,53 +1,26 @@
 """A real Celery worker process, on the configured broker (Redis in CI), runs a task against the test database."""
 
 import io
-import os
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from annotation.assignment import pair_next_for_annotator
 from annotation.models import Assignment, Slot
 from annotation.tasks import assignments_expire
 from tests.factories import make_participant, make_study
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+from tests.worker_process import worker_start, worker_stop
 
 
 @pytest.fixture
 def worker(transactional_db, tmp_path):
-    env = {**os.environ, "DATABASE_URL": _test_database_url(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-           "DJANGO_SETTINGS_MODULE": "pluralweb.settings_test"}
-    log = (tmp_path / "worker.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "pluralweb", "worker", "--pool=solo", "--loglevel=INFO",
-         "--without-gossip", "--without-mingle", "-Q", "celery,fits", "-n", f"test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    log = tmp_path / "worker.log"
+    process = worker_start(log, broker_url=settings.CELERY_BROKER_URL)
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
-    print((tmp_path / "worker.log").read_text()[-3000:])
+    worker_stop(process, log)
 
 
 @pytest.mark.worker

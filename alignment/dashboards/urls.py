@@ -1,16 +1,10 @@
-"""Mounted under /studies/<slug>/dashboards/ (pluralweb/urls.py)."""
+"""Mounted under /studies/<slug>/dashboards/ (pluralweb/urls.py): one page per dashboard of the catalog."""
 
 from django.urls import path
 
 from alignment.dashboards import views
+from alignment.dashboards.catalog import DASHBOARDS
 
 app_name = "dashboards"
 
-urlpatterns = [
-    path("divergence/", views.divergence, name="divergence"),
-    path("leaderboard/", views.leaderboard, name="leaderboard"),
-    path("strategies/", views.strategies, name="strategies"),
-    path("progress/", views.progress, name="progress"),
-    path("pal/", views.pal, name="pal"),
-    path("spica/", views.spica, name="spica"),
-]
+urlpatterns = [path(f"{d.name}/", getattr(views, d.name), name=d.name) for d in DASHBOARDS]

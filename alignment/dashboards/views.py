@@ -15,34 +15,17 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from alignment.dashboards import plots, reports
-from alignment.dashboards.group_divergence import divergence_report
+from alignment.dashboards.catalog import BY_NAME, DASHBOARDS
 from alignment.dashboards.pal_plots import pal_figures
-from alignment.dashboards.pal_report import pal_report
 from alignment.dashboards.selectors import analytical_reads
 from alignment.dashboards.snapshots import report_snapshot, snapshot_key
 from alignment.dashboards.spica_plots import spica_figures
-from alignment.dashboards.spica_report import spica_report
 from annotation.access import is_researcher
 from annotation.errors import Rejected
 from annotation.models import Study
 from annotation.selectors import study_get
 
-TITLES = {
-    "divergence": "Per-group preference divergence",
-    "leaderboard": "Per-group leaderboard",
-    "strategies": "NC vs random pairs",
-    "progress": "Annotation progress",
-    "pal": "PAL mixtures",
-    "spica": "SPICA group norms",
-}
-DASHBOARDS = [
-    ("divergence", "dashboards:divergence", "Divergence"),
-    ("leaderboard", "dashboards:leaderboard", "Leaderboard"),
-    ("strategies", "dashboards:strategies", "NC vs random"),
-    ("progress", "dashboards:progress", "Progress"),
-    ("pal", "dashboards:pal", "PAL mixtures"),
-    ("spica", "dashboards:spica", "SPICA norms"),
-]
+TABS = [(d.name, d.url_name, d.label) for d in DASHBOARDS]
 LEADERBOARD_BY = ("source", "strategy")
 
 
@@ -93,7 +76,7 @@ def _respond(request: HttpRequest, study: Study, attribute: str | None, name: st
         figure["empty"] = not plots.has_content(figure["figure"])
         figure["title"] = figure["figure"].get("layout", {}).get("title", {}).get("text", "")
     return render(request, f"alignment/dashboards/{name}.html", {
-        "study": study, "dashboard": name, "page_title": TITLES[name], "dashboards": DASHBOARDS,
+        "study": study, "dashboard": name, "page_title": BY_NAME[name].title, "dashboards": TABS,
         "attribute": attribute or "", "attributes": sorted(study.group_attributes), "tables": report.tables,
         "summary": report.summary, "figures": figures, "nothing_to_show": bool(figures) and all(
             figure["empty"] for figure in figures), "table_names": report.table_names,
@@ -125,7 +108,7 @@ def _csv(rows: list[dict], filename: str) -> HttpResponse:
 @dashboard_page
 def divergence(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
     report = _report(request, study, snapshot_key("divergence", attribute=attribute),
-                     lambda: divergence_report(study=study, attribute=attribute))
+                     lambda: BY_NAME["divergence"].report(study=study, attribute=attribute))
     return _respond(request, study, attribute, "divergence", report, plots.divergence_figures)
 
 
@@ -135,7 +118,7 @@ def leaderboard(request: HttpRequest, study: Study, attribute: str | None) -> Ht
     if by not in LEADERBOARD_BY:
         return _message(request, f"by must be one of {', '.join(LEADERBOARD_BY)}.", 400)
     report = _report(request, study, snapshot_key("leaderboard", attribute=attribute, by=by),
-                     lambda: reports.leaderboard_report(study=study, by=by, attribute=attribute))
+                     lambda: BY_NAME["leaderboard"].report(study=study, by=by, attribute=attribute))
     return _respond(request, study, attribute, "leaderboard", report, plots.leaderboard_figures,
                     by=by, by_options=LEADERBOARD_BY)
 
@@ -143,24 +126,26 @@ def leaderboard(request: HttpRequest, study: Study, attribute: str | None) -> Ht
 @dashboard_page
 def strategies(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
     report = _report(request, study, snapshot_key("strategies", attribute=attribute),
-                     lambda: reports.strategies_report(study=study, attribute=attribute))
+                     lambda: BY_NAME["strategies"].report(study=study, attribute=attribute))
     return _respond(request, study, attribute, "strategies", report, plots.strategies_figures)
 
 
 @dashboard_page
 def progress(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
     report = _report(request, study, snapshot_key("progress", attribute=attribute),
-                     lambda: reports.progress_report(study=study, attribute=attribute))
+                     lambda: BY_NAME["progress"].report(study=study, attribute=attribute))
     return _respond(request, study, attribute, "progress", report, plots.progress_figures)
 
 
 @dashboard_page
 def pal(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
     # With ?attribute=, the latest run fitted on that attribute, else the current model's annotators regrouped.
-    return _respond(request, study, attribute, "pal", pal_report(study=study, attribute=attribute), pal_figures)
+    return _respond(request, study, attribute, "pal", BY_NAME["pal"].report(study=study, attribute=attribute),
+                    pal_figures)
 
 
 @dashboard_page
 def spica(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
     # With ?attribute=, the latest refit fitted on that attribute's groups (spica_report).
-    return _respond(request, study, attribute, "spica", spica_report(study=study, attribute=attribute), spica_figures)
+    return _respond(request, study, attribute, "spica", BY_NAME["spica"].report(study=study, attribute=attribute),
+                    spica_figures)

@@ -15,9 +15,10 @@ import numpy as np
 import torch
 
 from alignment.pal.data import TIE, Judgments, PalData, PalSplit
+from alignment.pal.device_data import DeviceData
 from alignment.pal.fewshot import FewShotConfig, fit_new_users
 from alignment.pal.model import PalModel
-from alignment.pal.train import DeviceData, PalFit, TrainConfig, fit_pal, torch_threads
+from alignment.pal.train import PalFit, TrainConfig, fit_pal, torch_threads
 
 SHOTS = (1, 2, 5, 10, 20, 50)
 

@@ -9,8 +9,8 @@ import torch
 from torch.nn import functional as F
 
 from alignment.pal.data import Judgments, PalData, first_judgments
+from alignment.pal.device_data import DeviceData
 from alignment.pal.model import PalModel
-from alignment.pal.train import DeviceData
 
 
 @dataclass(frozen=True)

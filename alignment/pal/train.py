@@ -17,6 +17,7 @@ import torch
 from torch.nn import functional as F
 
 from alignment.pal.data import TIE, Judgments, PalData
+from alignment.pal.device_data import DeviceData
 from alignment.pal.model import PalArchitecture, PalModel, build_model
 from alignment.pal.warmup import warm_start_users
 
@@ -112,22 +113,6 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
-
-
-class DeviceData:
-    """Embedding matrices moved to the device once per fit."""
-
-    def __init__(self, data: PalData, device: torch.device) -> None:
-        self.device = device
-        self.prompts = torch.as_tensor(data.prompt_embeddings, dtype=torch.float32, device=device)
-        self.candidates = torch.as_tensor(data.candidate_embeddings, dtype=torch.float32, device=device)
-
-    def columns(self, judgments: Judgments) -> tuple[torch.Tensor, ...]:
-        indices = (judgments.user, judgments.prompt, judgments.a, judgments.b)
-        return (
-            *(torch.as_tensor(c, device=self.device) for c in indices),
-            torch.as_tensor(judgments.label, device=self.device),
-        )
 
 
 def batch_logits(model: PalModel, batch: Iterable[torch.Tensor], tensors: DeviceData) -> torch.Tensor:

@@ -12,15 +12,11 @@ settle it. Random assignments instead get stuck with two groups sharing a protot
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch.nn import functional as F
 
+from alignment.pal.device_data import DeviceData
 from alignment.pal.model import PalModel
-
-if TYPE_CHECKING:  # train.py imports this module
-    from alignment.pal.train import DeviceData
 
 START_LOGIT = 2.0  # softmax([2, 0, 0]) = (0.79, 0.11, 0.11): a clear vertex, still free to move
 

@@ -20,15 +20,18 @@ def disagreeing_study(*, slug: str = "fit", prompts: int = 8, annotators: int = 
         index = int(candidate.external_id.split("c")[-1])
         candidate.text = f"{TEXTS[index]} (prompt {candidate.prompt.external_id})"
         candidate.save(update_fields=["text"])
+    judgments_import(study=study, stream=jsonl_bytes(disagreeing_lines(range(annotators), range(prompts))))
+    return study
+
+
+def disagreeing_lines(annotators: range, prompts: range) -> list[dict]:
+    """Judgment-file lines: annotator n (party D when n is even) judges every pair of the given prompts."""
     lines = []
-    for n in range(annotators):
+    for n in annotators:
         party = "DR"[n % 2]
-        for p in range(prompts):
+        for p in prompts:
             for i in range(4):
                 for j in range(i + 1, 4):
-                    d_choice = "A"
                     lines.append({"annotator_id": f"a{n}", "attributes": {"party": party}, "prompt_id": f"p{p}",
-                                  "a": f"p{p}c{i}", "b": f"p{p}c{j}",
-                                  "choice": d_choice if party == "D" else "B"})
-    judgments_import(study=study, stream=jsonl_bytes(lines))
-    return study
+                                  "a": f"p{p}c{i}", "b": f"p{p}c{j}", "choice": "A" if party == "D" else "B"})
+    return lines

@@ -2,15 +2,17 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from alignment.fit_params import FIT_PARAMS, attribute_check
 from alignment.fits import fit_run_launch
 from alignment.models import FitRun
-from alignment.spica_refit import attribute_check, spica_headline
+from alignment.spica_refit import spica_headline
 from annotation.errors import InputError, Rejected
 from annotation.selectors import study_get
 
-PARAMS = {FitRun.Kind.PAL: ("model", "k", "max_epochs", "seed", "unseen_fraction"),
-          FitRun.Kind.SPICA: ("m", "tau", "seed", "attribute")}
-ALL_PARAMS = {name for names in PARAMS.values() for name in names}
+PARAMS = {kind: tuple(p.name for p in declared) for kind, declared in FIT_PARAMS.items()}
+# One option per parameter name; a name two kinds share (seed) is one option.
+OPTIONS = {p.name: (p, [kind for kind, names in PARAMS.items() if p.name in names])
+           for declared in FIT_PARAMS.values() for p in declared}
 
 
 class Command(BaseCommand):
@@ -19,26 +21,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("slug")
         parser.add_argument("--kind", choices=[kind for kind, _ in FitRun.Kind.choices], default=FitRun.Kind.PAL)
-        parser.add_argument("--model", choices=["pal-b", "pal-a"])
-        parser.add_argument("--k", type=int)
-        parser.add_argument("--max-epochs", type=int, dest="max_epochs")
-        parser.add_argument("--seed", type=int)
-        parser.add_argument("--unseen-fraction", type=float, dest="unseen_fraction")
-        parser.add_argument("--m", type=int, help="SPICA: scenarios retrieved per query")
-        parser.add_argument("--tau", type=float, help="SPICA: shrinkage strength, in judgments")
-        parser.add_argument("--attribute", help="SPICA: groups by this one attribute instead of full group keys")
+        for name, (param, kinds) in OPTIONS.items():
+            parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=param.type,
+                                choices=[value for value, _ in param.choices] or None,
+                                help=f"{', '.join(kinds)}: {param.label} (default {param.default})")
         parser.add_argument("--wait", action="store_true", help="poll the run until it ends; fail if it fails")
 
     def handle(self, *args, slug: str, kind: str, wait: bool, **options) -> None:
         names = PARAMS[kind]
-        given = {name for name in ALL_PARAMS if options.get(name) is not None}
+        given = {name for name in OPTIONS if options.get(name) is not None}
         if given - set(names):
             raise CommandError(f"--kind {kind} takes no {', '.join(sorted(given - set(names)))}")
         params = {name: options[name] for name in names if options.get(name) is not None}
         try:
             study = study_get(slug=slug)
-            if kind == FitRun.Kind.SPICA:
-                attribute_check(study, params.get("attribute"))
+            attribute_check(study, params.get("attribute"))
             run = fit_run_launch(study=study, kind=kind, params=params, user=None)
         except (InputError, Rejected) as exc:
             raise CommandError(str(exc)) from None
