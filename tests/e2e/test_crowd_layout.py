@@ -38,7 +38,7 @@ def test_on_a_desktop_the_choices_stay_visible_however_long_the_responses(page, 
     _long_study()
     _join(page, live_server)
     assert page.is_visible("#instructions") and page.get_attribute("#instructions", "open") is not None
-    assert page.evaluate("getComputedStyle(document.querySelector('#response-a pre code')).fontFamily").find(
+    assert page.evaluate("getComputedStyle(document.querySelector('.response pre code')).fontFamily").find(
         "monospace") >= 0
     assert page.is_visible(".shortcuts")
     assert _in_viewport(page, "#choices")
