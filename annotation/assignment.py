@@ -227,14 +227,26 @@ def pair_next_for_annotator(*, participant: Participant, now: datetime | None = 
     if participant.excluded_at is not None or participant.screened_out_at is not None:
         return None
     if gold_due(participant.study.gold_rate):
-        gold = gold_lease(participant_id=participant.pk, now=now)
-        if gold is not None:
-            assignment_id, done, quota = gold
-            with statements() as sql:
-                return _task_of(sql.one(_TASK_SQL, [assignment_id]), Progress(done=done, quota=quota))
+        task = _gold_next(participant, now)
+        if task is not None:
+            return task
     if connection.vendor == "postgresql":
         return _pair_next_in_database(participant, now)
     return _pair_next(participant, now)
+
+
+def _gold_next(participant: Participant, now: datetime) -> Task | None:
+    """A gold item (annotation/gold_serving.py), or None: the ordinary `next` answers instead."""
+    if connection.vendor == "postgresql":
+        with single_statement_transaction(), statements() as sql:
+            row = sql.one("SELECT * FROM pluralweb_gold_next(%s, %s)", [participant.pk, now])
+        return None if row is None else _task_of(row[2:], Progress(done=row[0], quota=row[1]))
+    leased = gold_lease(participant_id=participant.pk, now=now)
+    if leased is None:
+        return None
+    assignment_id, done, quota = leased
+    with statements() as sql:
+        return _task_of(sql.one(_TASK_SQL, [assignment_id]), Progress(done=done, quota=quota))
 
 
 def _pair_next_in_database(participant: Participant, now: datetime) -> Task | None:

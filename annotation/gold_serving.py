@@ -1,10 +1,12 @@
 """Serving gold items at the study's gold_rate, and screening out participants who fail them.
 
-Gold stays outside the slot machinery and outside the server-side functions of the annotation loop:
-`next` rolls the die in Python (most calls pay nothing more), and on a hit leases a gold pair here
-through a slot that is born done (never claimable, never reopened). The submit is the ordinary one, so
-a gold answer is a Judgment of the gold pair: it counts toward the participant's quota (the progress bar
-moves as for any pair, so it does not give gold away) and never toward any pair's k.
+Gold stays outside the slot machinery and leaves the server-side functions of migration 0008 alone:
+`next` rolls the die in Python (most calls pay nothing more), and on a hit leases a gold pair through a
+slot that is born done (never claimable, never reopened): on PostgreSQL in one round trip with
+`pluralweb_gold_next` (migration 0011), on SQLite statement by statement here (`gold_lease`). The
+submit is the ordinary one, so a gold answer is a Judgment of the gold pair: it counts toward the
+participant's quota (the progress bar moves as for any pair, so it does not give gold away) and never
+toward any pair's k.
 
 Screening rule (docs/formats.md): once a participant has answered at least `screen_min_gold` gold
 items, they are screened out if fewer than `screen_min_accuracy` of their gold answers were right.
@@ -17,9 +19,9 @@ import time
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
 
-from annotation.models import Assignment, GoldItem, Judgment, Participant, Slot
+from annotation.models import Assignment, GoldItem, Slot
 from annotation.plain_sql import db_time, statements
 
 # Same key as pluralweb_pair_next's lock (migration 0008): a participant's gold lease and ordinary
@@ -46,7 +48,7 @@ def gold_due(gold_rate: float) -> bool:
 def gold_lease(*, participant_id: int, now: datetime) -> tuple[int, int, int] | None:
     """(assignment id, judgments done, quota) of a newly leased gold pair; None when the participant holds
     a live lease, is at quota, the study is closed, or no gold item is left for them (the ordinary `next`
-    then answers)."""
+    then answers). The rules of pluralweb_gold_next, statement by statement (SQLite)."""
     with transaction.atomic(), statements() as sql:
         if connection.vendor == "postgresql":
             sql.run(_LOCK_SQL, [participant_id])
@@ -94,15 +96,23 @@ GOLD_RIGHT = Q(choice="A", candidate_a_id=F("pair__gold__expected_id")) | Q(
 )
 
 
+# The screening rule over the participant's gold answers, applied in one statement after each of them.
+_SCREEN_SQL = """
+UPDATE annotation_participant SET screened_out_at = %s
+WHERE id = %s AND screened_out_at IS NULL AND (
+  SELECT count(*) >= st.screen_min_gold
+     AND sum(CASE WHEN (j.choice = 'A' AND j.candidate_a_id = g.expected_id)
+                    OR (j.choice = 'B' AND j.candidate_b_id = g.expected_id) THEN 1 ELSE 0 END)
+         < st.screen_min_accuracy * count(*)
+  FROM annotation_judgment j
+  JOIN annotation_golditem g ON g.pair_id = j.pair_id
+  JOIN annotation_study st ON st.id = g.study_id
+  WHERE j.participant_id = %s
+  GROUP BY st.screen_min_gold, st.screen_min_accuracy)
+RETURNING id"""
+
+
 def participant_screen(*, participant_id: int, now: datetime) -> bool:
-    """Apply the screening rule after a gold answer; True when the participant is (now) screened out."""
-    participant = Participant.objects.select_related("study").get(pk=participant_id)
-    if participant.screened_out_at is not None:
-        return True
-    study = participant.study
-    answers = Judgment.objects.filter(participant_id=participant_id, pair__gold__isnull=False)
-    counts = answers.aggregate(n=Count("id"), right=Count("id", filter=GOLD_RIGHT))
-    if counts["n"] < study.screen_min_gold or counts["right"] >= study.screen_min_accuracy * counts["n"]:
-        return False
-    Participant.objects.filter(pk=participant_id, screened_out_at__isnull=True).update(screened_out_at=now)
-    return True
+    """Apply the screening rule after a gold answer; True when this answer screened the participant out."""
+    with statements() as sql:
+        return sql.one(_SCREEN_SQL, [db_time(now), participant_id, participant_id]) is not None
