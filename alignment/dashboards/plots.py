@@ -250,7 +250,8 @@ def split_share_figure(rows: list[dict]) -> dict:
          "hovertemplate": "%{x}: %{y:.2f} (%{customdata[0]} of %{customdata[1]} pairs)<extra></extra>"},
         {"type": "bar", "name": "mean |Δp|", "x": [row["strategy"] for row in rows],
          "y": [row["mean_abs_diff"] for row in rows], "marker": {"color": PALETTE[1]},
-         "hovertemplate": "%{x}: mean |Δp| %{y:.3f}<extra></extra>"},
+         "customdata": [row["pairs_compared"] for row in rows],
+         "hovertemplate": "%{x}: mean |Δp| %{y:.3f} over %{customdata} pairs<extra></extra>"},
     ]
     layout = _layout("Pairs that split groups, per strategy (95% Wilson intervals)", barmode="group",
                      yaxis={"range": [0, 1]}, height=380)
