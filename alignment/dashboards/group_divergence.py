@@ -19,16 +19,20 @@ def divergence_report(*, study: Study, attribute: str | None = None, top_pairs: 
     div = table.divergence
     pairs = {pk: rest for pk, *rest in selectors.study_pairs(study=study)}
     prompts = selectors.prompt_labels(study=study)
-    # Most divisive first: largest gap, then largest JS, then most judgments (the best-supported).
+    # Most divisive first by a support-aware score: the lower 95% bound of the largest gap, so that a
+    # gap of 1 between two groups of one judgment each does not outrank a gap of 0.8 on thirty each;
+    # then the gap itself, then the most judgments.
     judged = np.flatnonzero(div.groups >= 2)
     totals = table.n.sum(axis=1)
-    order = judged[np.lexsort((-totals[judged], -div.js[judged], -div.abs_diff[judged]))]
+    bound = stats.gap_lower_bound(table.rates, table.low, table.high)
+    order = judged[np.lexsort((-totals[judged], -div.abs_diff[judged], -bound[judged]))]
 
     prompt_ids = sorted(prompts)
     prompt_at = {pk: i for i, pk in enumerate(prompt_ids)}
     prompt_of = np.array([prompt_at[pairs[pk][0]] for pk in table.pair_ids[order].tolist()], dtype=np.int64)
     strategy_of = [pairs[pk][1] for pk in table.pair_ids[order].tolist()]
-    values = {"abs_diff": div.abs_diff[order], "js": div.js[order], "splits": div.splits[order].astype(float)}
+    values = {"abs_diff_low": bound[order], "abs_diff": div.abs_diff[order], "js": div.js[order],
+              "splits": div.splits[order].astype(float)}
 
     prompt_names = [prompts[pk][0] for pk in prompt_ids]
     tag_names, has_tag = _tag_membership(prompts, prompt_ids)
@@ -56,7 +60,7 @@ def divergence_report(*, study: Study, attribute: str | None = None, top_pairs: 
         "split_share": num(float(values["splits"].mean()) if len(order) else None),
     }
     details = {
-        "pairs": lambda: _pair_rows(table, order, pairs, prompts),
+        "pairs": lambda: _pair_rows(table, order, bound, pairs, prompts),
         "group_rates": lambda: _group_rate_rows(table, order, pairs, prompts),
     }
     return Report(tables=tables, groups=table.groups, summary=summary, details=details)
@@ -88,13 +92,13 @@ def _mean_rows(name: str, keys: list[str], membership: np.ndarray, values: dict[
         sums = {f: membership.T.astype(float) @ column for f, column in values.items()}
     seen = np.flatnonzero(count > 0)
     means = {f: total[seen] / count[seen] for f, total in sums.items()}
-    rank = np.lexsort((-count[seen], -means["abs_diff"]))
+    rank = np.lexsort((-count[seen], -means["abs_diff"], -means["abs_diff_low"]))
     return records(**{name: [keys[i] for i in seen[rank]]}, pairs=count[seen][rank].astype(int),
-                    mean_abs_diff=means["abs_diff"][rank], mean_js=means["js"][rank],
-                    split_share=means["splits"][rank])
+                    mean_abs_diff_low=means["abs_diff_low"][rank], mean_abs_diff=means["abs_diff"][rank],
+                    mean_js=means["js"][rank], split_share=means["splits"][rank])
 
 
-def _pair_rows(table: PairTable, order: np.ndarray, pairs: dict, prompts: dict) -> list[dict]:
+def _pair_rows(table: PairTable, order: np.ndarray, bound: np.ndarray, pairs: dict, prompts: dict) -> list[dict]:
     div = table.divergence
     ids = table.pair_ids[order].tolist()
     return records(
@@ -103,7 +107,9 @@ def _pair_rows(table: PairTable, order: np.ndarray, pairs: dict, prompts: dict) 
         diversity=np.array([np.nan if pairs[pk][2] is None else pairs[pk][2] for pk in ids], dtype=float),
         groups=div.groups[order], judgments=table.n[order].sum(axis=1).astype(int),
         both_bad=table.counts[order, :, 3].sum(axis=1).astype(int),
-        abs_diff=div.abs_diff[order], js=div.js[order], splits=div.splits[order],
+        abs_diff_low=bound[order], abs_diff=div.abs_diff[order], js=div.js[order], splits=div.splits[order],
+        group_n=[{name: int(table.n[p, g]) for g, name in enumerate(table.groups) if table.n[p, g] > 0}
+                 for p in order.tolist()],
     )
 
 

@@ -87,7 +87,8 @@ def group_rates_figure(rows: list[dict], groups: list[str]) -> dict:
             "offsetgroup": str(i),
         })
     layout = _layout(
-        "Preference for the pair's candidate A, by group (most divisive pairs, 95% Wilson intervals)",
+        "Preference for the pair's candidate A, by group (most divisive pairs by the gap's lower bound, "
+        "95% Wilson intervals)",
         xaxis={"categoryorder": "array", "categoryarray": labels, "tickangle": -45, "automargin": True},
         yaxis={"range": [-0.05, 1.05], "title": {"text": "rate of preferring A (ties count 1/2)"}, "zeroline": False},
         shapes=[{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 0.5, "y1": 0.5,
@@ -249,7 +250,8 @@ def split_share_figure(rows: list[dict]) -> dict:
          "hovertemplate": "%{x}: %{y:.2f} (%{customdata[0]} of %{customdata[1]} pairs)<extra></extra>"},
         {"type": "bar", "name": "mean |Δp|", "x": [row["strategy"] for row in rows],
          "y": [row["mean_abs_diff"] for row in rows], "marker": {"color": PALETTE[1]},
-         "hovertemplate": "%{x}: mean |Δp| %{y:.3f}<extra></extra>"},
+         "customdata": [row["pairs_compared"] for row in rows],
+         "hovertemplate": "%{x}: mean |Δp| %{y:.3f} over %{customdata} pairs<extra></extra>"},
     ]
     layout = _layout("Pairs that split groups, per strategy (95% Wilson intervals)", barmode="group",
                      yaxis={"range": [0, 1]}, height=380)

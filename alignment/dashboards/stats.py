@@ -93,6 +93,26 @@ def pair_divergence(rates: np.ndarray) -> PairDivergence:
     )
 
 
+def gap_lower_bound(rates: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Per pair (row): the largest lower 95% bound of a gap p_g - p_h between two of its groups, by
+    Newcombe's hybrid score interval from each group's Wilson interval (low, high): p_g - p_h -
+    sqrt((p_g - low_g)^2 + (high_h - p_h)^2), at least 0. A gap seen on one or two judgments has a low
+    bound near 0, so ranking by it puts the well-supported divisive pairs first. NaN below two groups.
+
+    One group at a time against all others, so memory stays (pairs x groups), not (pairs x groups^2).
+    """
+    rates, low, high = (np.asarray(a, dtype=float) for a in (rates, low, high))
+    best = np.full(rates.shape[0], -np.inf)
+    for g in range(rates.shape[1]):
+        gap = rates[:, [g]] - rates
+        bound = gap - np.sqrt((rates[:, [g]] - low[:, [g]]) ** 2 + (high - rates) ** 2)
+        bound[:, g] = np.nan
+        with np.errstate(invalid="ignore"):
+            best = np.fmax(best, np.nanmax(np.where(np.isnan(bound), -np.inf, bound), axis=1))
+    enough = (~np.isnan(rates)).sum(axis=1) >= 2
+    return np.where(enough, np.clip(best, 0, 1), np.nan)
+
+
 def divergence_matrix(rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group x group mean |p_g - p_h| over the pairs both groups judged, and how many pairs that is."""
     rates = np.asarray(rates, dtype=float)

@@ -291,6 +291,10 @@ def test_every_dashboard_figure_is_a_valid_plotly_figure_even_without_data():
         for figures in (build(tables, GROUPS), build(empty(tables), [])):
             for figure in figures:
                 _valid(figure["figure"])
+        # Built from rows, every figure has something to draw; from no rows, none has (the page then
+        # says "Nothing to show yet" instead of drawing bare axes).
+        assert all(plots.has_content(figure["figure"]) for figure in build(tables, GROUPS))
+        assert not any(plots.has_content(figure["figure"]) for figure in build(empty(tables), []))
 
 
 def test_the_leaderboard_puts_the_pooled_fit_first_and_orders_competitors_by_it():

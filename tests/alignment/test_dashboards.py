@@ -156,12 +156,32 @@ def test_prompts_tags_and_strategies_are_ranked_by_mean_divergence(researcher_cl
     ])
     tables = download(researcher_client, study, "divergence")["tables"]
     assert [(r["prompt"], r["mean_abs_diff"]) for r in tables["prompts"]] == [("p0", 1.0), ("p1", 0.0)]
-    assert tables["tags"] == [{"tag": "t", "pairs": 2, "mean_abs_diff": 0.5, "mean_js": 0.5, "split_share": 0.5}]
+    assert tables["tags"] == [{"tag": "t", "pairs": 2, "mean_abs_diff_low": 0.0, "mean_abs_diff": 0.5,
+                               "mean_js": 0.5, "split_share": 0.5}]
     assert [r["strategy"] for r in tables["strategies"]] == ["all"]
     top = tables["divisive_prompts"][0]
     assert top["prompt"] == "p0" and top["prompt_text"] == "Question number 0 about values?"
     assert {top["response_a"], top["response_b"]} == {"Answer 0 to question 0: stance 0.",
                                                       "Answer 1 to question 0: stance 7."}
+
+
+def test_most_divisive_ranks_a_well_supported_gap_above_a_full_gap_on_one_judgment_per_group(
+    researcher_client, study
+):
+    _pair, a0, b0 = pair_of(study, "p0c0", "p0c1")  # |Δp| = 1 on one judgment per group
+    _pair, a1, b1 = pair_of(study, "p1c0", "p1c1")  # |Δp| = 0.9 on ten judgments per group
+    lines = [judgment("d0", "D", a0, b0, "A", prompt="p0"), judgment("r0", "R", a0, b0, "B", prompt="p0")]
+    lines += [judgment(f"d{n}", "D", a1, b1, "A" if n < 10 else "B", prompt="p1") for n in range(1, 11)]
+    lines += [judgment(f"r{n}", "R", a1, b1, "B", prompt="p1") for n in range(1, 11)]
+    judge(study, lines)
+    tables = download(researcher_client, study, "divergence")["tables"]
+    assert [(r["abs_diff"], r["groups"]) for r in tables["pairs"]] == [(0.9, 2), (1.0, 2)]
+    assert tables["pairs"][0]["abs_diff_low"] > 0.4 and tables["pairs"][1]["abs_diff_low"] == 0.0
+    assert tables["pairs"][0]["group_n"] == {"party=D": 10, "party=R": 10}
+    assert [r["prompt"] for r in tables["divisive_prompts"]] == ["p1", "p0"]
+    html = researcher_client.get(url(study, "divergence")).content.decode()
+    assert html.index("party=D 0.9 (n=10)") < html.index("party=D 1.0 (n=1)")
+    assert 'id="divisive-ranking"' in html
 
 
 def test_the_divergence_page_shows_the_most_divisive_prompt_with_both_responses(researcher_client, study):
