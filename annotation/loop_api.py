@@ -17,12 +17,11 @@ from rest_framework.views import APIView
 
 from annotation.assignment import pair_next_for_annotator
 from annotation.errors import InputError, Rejected, service_error_answer
-from annotation.input_rules import json_parse
 from annotation.judgments import judgment_input, judgment_submit
 from annotation.models import Judgment
 from annotation.selectors import participant_in_study
 from pluralweb.auth import CachedTokenAuthentication
-from pluralweb.request_limits import BoundedJSONParser, RequestTooLarge
+from pluralweb.request_limits import BoundedJSONParser, RequestTooLarge, json_body
 
 _TOKEN = CachedTokenAuthentication()
 _SESSION = SessionAuthentication()
@@ -50,7 +49,7 @@ def _json_body(request: HttpRequest) -> object:
     content_type = request.content_type or ""
     if content_type != "application/json":
         raise exceptions.UnsupportedMediaType(content_type)
-    return json_parse(body)  # depth-bounded; NUL, non-finite numbers and huge integers name their field
+    return json_body(body)  # depth-bounded; NUL, non-finite numbers and huge integers name their field
 
 
 def _answer(body: dict, status_code: int = 200, **headers: str) -> JsonResponse:

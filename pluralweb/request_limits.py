@@ -4,9 +4,10 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
+from annotation.errors import InputError
 from annotation.input_rules import json_parse
 
 
@@ -20,6 +21,17 @@ def body_too_large(length: int, limit: int) -> str:
     return f"the request body is {length} bytes; the limit is {limit} bytes"
 
 
+def json_body(raw: bytes) -> object:
+    """A request's JSON body: a value that names its field stays an InputError (400 with the field), a
+    malformed or over-deep document is DRF's ParseError, as every JSON view answered before."""
+    try:
+        return json_parse(raw)
+    except InputError as exc:
+        if exc.field is None:
+            raise ParseError(f"JSON parse error - {exc.message}") from None
+        raise
+
+
 class BoundedJSONParser(JSONParser):
     """DRF's JSON parser, reading at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes and refusing over-deep, NUL-bearing
     or non-finite documents with a 400 that names the field (annotation.input_rules.json_check)."""
@@ -29,7 +41,7 @@ class BoundedJSONParser(JSONParser):
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise RequestTooLarge(f"the JSON body is over the limit of {limit} bytes")
-        return json_parse(raw)
+        return json_body(raw)
 
 
 class RequestSizeLimitMiddleware:

@@ -259,3 +259,42 @@ def test_the_admin_refuses_a_completion_url_that_is_not_http(client, study, admi
 def test_an_api_url_that_matches_nothing_is_a_json_404(researcher):
     response = client_for(researcher).get("/api/fits/null,null/")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+# --- 20 MB strings at each door ----------------------------------------------------------------------------
+
+TWENTY_MB = "x" * 20_000_000
+
+
+def test_a_20_mb_submit_is_a_413(leased):
+    api, body = leased
+    assert api.post("/api/judgments/", {**body, "rationale": TWENTY_MB}, format="json").status_code == 413
+
+
+def test_a_20_mb_join_is_a_413(study):
+    body = {"consent": True, "attributes": {"party": "D"}, "external_id": TWENTY_MB}
+    assert APIClient().post("/api/studies/s1/join/", body, format="json").status_code == 413
+
+
+def test_a_20_mb_form_field_on_the_judge_page_is_refused(client, study):
+    fields = _page_task(client)
+    # A multipart form: Django's per-field limit (DATA_UPLOAD_MAX_MEMORY_SIZE) answers 400.
+    assert client.post("/s/s1/judge/", {**fields, "rationale": TWENTY_MB}).status_code == 400
+    assert not Judgment.objects.exists()
+
+
+def test_a_20_mb_candidate_in_an_uploaded_study_file_is_a_400_naming_it(admin_user):
+    lines = study_lines(slug="big")
+    lines[1]["candidates"][0]["text"] = TWENTY_MB
+    upload = SimpleUploadedFile("big.jsonl", jsonl_bytes(lines).getvalue())
+    response = client_for(admin_user).post("/api/studies/", {"file": upload})
+    assert response.status_code == 400
+    assert (response.json()["line"], response.json()["field"]) == (2, "candidates[0].text")
+
+
+def test_a_20_mb_rationale_in_a_judgment_file_is_refused_by_the_command(study, tmp_path):
+    path = tmp_path / "j.jsonl"
+    path.write_text(json.dumps({"annotator_id": "w1", "attributes": {"party": "D"}, "prompt_id": "p0", "a": "p0c0",
+                                "b": "p0c1", "choice": "A", "rationale": TWENTY_MB}) + "\n")
+    with pytest.raises(CommandError, match=r"j.jsonl:1: field 'rationale': must be at most"):
+        call_command("import_judgments", "s1", str(path), stdout=io.StringIO())
