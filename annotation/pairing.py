@@ -36,9 +36,10 @@ def pairs_create(*, study: Study, prompt: Prompt, candidates: list[Candidate], s
     prompt lacks, each with its k slots; returns the number of new pairs."""
     if not _selector:
         raise RuntimeError("no pair selector registered: the 'alignment' app must be in INSTALLED_APPS")
+    strategy = strategy or study.pair_strategy
     # n - 1 pairs can still show every candidate, at a fraction of all n(n-1)/2.
     n_pairs = study.pairs_per_prompt or max(1, len(candidates) - 1)
-    selected = _selector[0]([c.text for c in candidates], n_pairs, strategy or study.pair_strategy, _seed(prompt))
+    selected = _selector[0]([c.text for c in candidates], n_pairs, strategy, _seed(prompt))
     existing = {frozenset(ab) for ab in Pair.objects.filter(prompt=prompt).values_list("candidate_a", "candidate_b")}
     selected = [s for s in selected if frozenset((candidates[s.i].pk, candidates[s.j].pk)) not in existing]
     pairs = Pair.objects.bulk_create(
