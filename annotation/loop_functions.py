@@ -16,10 +16,11 @@ from pathlib import Path
 SQL_DIR = Path(__file__).resolve().parent / "loop_sql"
 
 # name -> version the newest migration installs.
-CURRENT = {"slot_claim": 2, "pair_next": 1, "judgment_submit": 2}
+CURRENT = {"slot_claim": 2, "pair_next": 1, "judgment_submit": 2, "gold_next": 1}
 
 # Every version some migration installs, by the sha256 of its file: a changed file fails the test.
 PINNED = {
+    ("gold_next", 1): "a400511df2677489926f67cc82799be514db5660909e1db4737fc3d824e146f2",
     ("slot_claim", 1): "c925af7ada812e20786c2d4001170619b689fee761c0c8c222bcff03aa089a88",
     ("slot_claim", 2): "08b2dbd03fd092e6c9ca7f79db2a2b4ce5db8b971b884728c6d134668e5b5a41",
     ("pair_next", 1): "f72dd7f8d9775bf9cc05e447d97375c61e65bb0fd7e7a53c00e5c079775fd09a",

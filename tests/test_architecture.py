@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("annotation", "alignment", "pluralweb")
 CORES = ("alignment.pal", "alignment.sampling", "alignment.embeddings", "alignment.spica")
 FLOORS = (
-    ("foundation", ("annotation.errors", "annotation.input_rules", "pluralweb.env", "pluralweb.auth", "pluralweb.celery",
-                    "pluralweb.throttling", "pluralweb.request_limits", "pluralweb.security_headers")),
+    ("foundation", ("annotation.errors", "annotation.input_rules", "pluralweb.env", "pluralweb.auth",
+                    "pluralweb.celery", "pluralweb.throttling", "pluralweb.request_limits",
+                    "pluralweb.security_headers")),
     ("cores", CORES),
     ("annotation", ("annotation",)),
     ("alignment", ("alignment",)),

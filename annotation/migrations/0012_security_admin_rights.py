@@ -8,7 +8,7 @@ from annotation.roles import grant_role_permissions
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotation", "0010_fewer_foreign_key_indexes"),
+        ("annotation", "0011_faults_loop_functions"),
         ("alignment", "0004_dashboard_snapshot"),
     ]
     operations = [migrations.RunPython(grant_role_permissions, migrations.RunPython.noop)]

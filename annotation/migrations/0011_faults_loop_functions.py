@@ -1,7 +1,7 @@
 """Re-install the annotation loop's PostgreSQL functions from their versioned files (annotation/loop_sql/).
 
 0008 was edited after it had been applied, so a database migrated before that edit kept the old functions;
-this installs version 1 (0008's final text) everywhere, and 0015 then installs what 0013 changed as version 2. From here on, every change to a function is a new file version
+this installs version 1 (0008's final text) everywhere. From here on, every change to a function is a new file version
 and a new migration like this one (annotation/loop_functions.py says how).
 """
 
@@ -15,6 +15,6 @@ def install(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("annotation", "0013_crowd_annotator_loop")]
+    dependencies = [("annotation", "0010_fewer_foreign_key_indexes")]
     # Backwards: 0008's text is version 1, so there is nothing to restore.
     operations = [migrations.RunPython(install, migrations.RunPython.noop)]
