@@ -7,7 +7,6 @@ the field, which every door turns into a 400 (or a message), never a 5xx.
 
 import json
 import math
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -35,6 +34,10 @@ def _int_literal(text: str) -> int | _HugeInteger:
     return int(text) if len(text) <= _MAX_INT_DIGITS else _HugeInteger(len(text))
 
 
+# One decoder, built once: json.loads(..., parse_int=...) builds a new one on every call.
+_DECODER = json.JSONDecoder(parse_int=_int_literal)
+
+
 def max_depth() -> int:
     return settings.PLURALWEB_MAX_JSON_DEPTH
 
@@ -42,7 +45,7 @@ def max_depth() -> int:
 def json_parse(text: str | bytes, *, line: int | None = None, source: str = "") -> object:
     """A JSON document, checked by json_check(); malformed, over-deep or over-long input is an InputError."""
     try:
-        value = json.loads(text, parse_int=_int_literal)
+        value = _DECODER.decode(text.decode("utf-8") if isinstance(text, bytes) else text)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", line=line, source=source) from None
     except RecursionError:
@@ -53,42 +56,59 @@ def json_parse(text: str | bytes, *, line: int | None = None, source: str = "") 
     return value
 
 
-def _child_path(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else key
+def _render(path: tuple) -> str | None:
+    # Paths are kept as (parent, key) chains and spelled out only for an error: the walk runs on every
+    # annotation-loop submit, where building a string per value cost more than the parse.
+    keys = []
+    while path:
+        path, key = path
+        keys.append(key)
+    out = ""
+    for key in reversed(keys):
+        out = f"{out}[{key}]" if isinstance(key, int) else (f"{out}.{key}" if out else str(key))
+    return out or None
 
 
-def _children(value: object, path: str) -> Iterator[tuple[str, object]]:
-    if isinstance(value, dict):
-        for key, child in value.items():
-            if "\x00" in key:
-                raise InputError("keys must not contain NUL characters", field=path or None)
-            yield _child_path(path, key), child
-    else:
-        for i, child in enumerate(value):
-            yield _child_path(path, i), child
+def _scalar_problem(item: object) -> str | None:
+    kind = type(item)
+    if kind is str:
+        return "must not contain NUL characters" if "\x00" in item else None
+    if kind is float:
+        return None if math.isfinite(item) else "must be a finite number"
+    if kind is _HugeInteger:
+        return f"an integer of {item.digits} digits is out of range"
+    return None
 
 
 def json_check(value: object, *, path: str = "") -> None:
     """Walk a parsed JSON value without recursion: no NUL in strings or keys, finite numbers, integers
     of convertible size, nesting at most PLURALWEB_MAX_JSON_DEPTH; the error names the offending field."""
     limit = max_depth()
-    stack: list[tuple[str, object, int]] = [(path, value, 0)]
+    stack: list[tuple[object, int, tuple]] = [(value, 0, ((), path) if path else ())]
     while stack:
-        where, item, depth = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise InputError("must not contain NUL characters", field=where or None)
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                raise InputError("must be a finite number", field=where or None)
-        elif isinstance(item, _HugeInteger):
-            raise InputError(f"an integer of {item.digits} digits is out of range", field=where or None)
-        elif isinstance(item, (dict, list)):
-            if depth >= limit:
-                raise InputError(f"nested deeper than {limit} levels", field=where or None)
-            stack.extend((child_path, child, depth + 1) for child_path, child in _children(item, where))
+        item, depth, where = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            pairs = item.items()
+        elif kind is list:
+            pairs = enumerate(item)
+        else:
+            problem = _scalar_problem(item)
+            if problem:
+                raise InputError(problem, field=_render(where))
+            continue
+        if depth >= limit:
+            raise InputError(f"nested deeper than {limit} levels", field=_render(where))
+        for key, child in pairs:
+            if kind is dict and "\x00" in key:
+                raise InputError("keys must not contain NUL characters", field=_render(where))
+            child_kind = type(child)
+            if child_kind is dict or child_kind is list:
+                stack.append((child, depth + 1, (where, key)))
+            elif child_kind is not int and child_kind is not bool and child is not None:
+                problem = _scalar_problem(child)
+                if problem:
+                    raise InputError(problem, field=_render((where, key)))
 
 
 def clean_text(value: str, field: str, *, max_length: int | None = None) -> str:
