@@ -19,6 +19,7 @@ class FitParam:
     high: float | None = None
     choices: tuple[tuple[str, str], ...] = ()  # (value, label) for a choice among names
     on_page: bool = True  # a field of the models page's form
+    optional: bool = False  # absent from the cleaned set unless given (the run reads its absence as the default)
 
     @property
     def type(self) -> type:
@@ -58,7 +59,7 @@ def attribute_check(study: "Study", attribute: str | None) -> None:
 SEED = FitParam("seed", "Seed", 0, 0, 2**31 - 1)
 # Groups by one attribute's values ("party=D") instead of full group keys; "" = full keys. The models page
 # draws it as a select of the study's attributes, not as a generic field.
-ATTRIBUTE = FitParam("attribute", "Group by one attribute", "", on_page=False)
+ATTRIBUTE = FitParam("attribute", "Group by one attribute", "", on_page=False, optional=True)
 
 FIT_PARAMS: dict[str, tuple[FitParam, ...]] = {
     "pal": (
@@ -89,4 +90,5 @@ def fit_params_clean(kind: str, params: dict) -> dict:
     unknown = set(params) - {p.name for p in declared}
     if unknown:
         raise InputError(f"unknown parameters: {', '.join(sorted(map(str, unknown)))}", field="params")
-    return {p.name: p.clean(params[p.name]) if p.name in params else p.default for p in declared}
+    return {p.name: p.clean(params[p.name]) if p.name in params else p.default for p in declared
+            if p.name in params or not p.optional}

@@ -23,8 +23,9 @@ def _column(rows: list[tuple], i: int) -> np.ndarray:
     return np.fromiter((row[i] for row in rows), dtype=np.int64, count=len(rows))
 
 
-def pal_data_for_study(*, study: Study, last_judgment_id: int | None, attribute: str | None = None) -> StudyPalData:
-    """The study's A / B / tie judgments that count, up to `last_judgment_id` (the run's snapshot).
+def pal_data_for_study(*, study: Study, last_judgment_id: int | None = None,
+                       attribute: str | None = None) -> StudyPalData:
+    """The study's A / B / tie judgments that count, up to `last_judgment_id` (the run's snapshot; None: all now).
     Groups are full group keys, or one attribute's values ("party=D") when `attribute` is given."""
     rows = list(
         training_judgments(study=study, last_judgment_id=last_judgment_id)

@@ -25,7 +25,7 @@ def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     params = run.params
     started = time.perf_counter()
     attribute_check(run.study, params.get("attribute") or None)  # InputError is a ValueError: the run fails
-    study_data = pal_data_for_study(study=run.study, last_judgment_id=run.last_judgment_id,
+    study_data = pal_data_for_study(study=run.study, last_judgment_id=run.last_judgment_id or 0,
                                     attribute=params.get("attribute") or None)
     data = study_data.data
     if len(data.judgments) < MIN_JUDGMENTS or data.n_users < MIN_ANNOTATORS:

@@ -30,7 +30,7 @@ def group_of_key(key: str, attribute: str | None) -> str:
     return next((part for part in key.split("|") if part.partition("=")[0] == attribute), "")
 
 
-def spica_data_for_study(*, study: Study, last_judgment_id: int | None, last_rating_id: int | None,
+def spica_data_for_study(*, study: Study, last_judgment_id: int | None = None, last_rating_id: int | None = None,
                          attribute: str | None = None) -> tuple[SpicaData, np.ndarray, np.ndarray]:
     """(data, prompt id of each scenario row, (n_s, C) candidate ids with -1 padding), from the judgments
     and ratings that count up to the run's snapshot. Judgments and ratings carry their Participant's pk
@@ -94,7 +94,7 @@ def run_spica_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     attribute = params.get("attribute") or None
     attribute_check(run.study, attribute)  # InputError is a ValueError: the run fails with the reason
     data, prompt_ids, candidate_ids = spica_data_for_study(
-        study=run.study, last_judgment_id=run.last_judgment_id, last_rating_id=run.last_rating_id,
+        study=run.study, last_judgment_id=run.last_judgment_id or 0, last_rating_id=run.last_rating_id or 0,
         attribute=attribute)
     if data.n_scenarios < MIN_SCENARIOS or data.n_groups < 2:
         raise ValueError(f"a SPICA fit needs at least {MIN_SCENARIOS} judged scenarios and 2 groups; the study has "

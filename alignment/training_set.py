@@ -28,12 +28,13 @@ def training_snapshot(*, study: Study) -> TrainingSnapshot:
     return TrainingSnapshot(count, last_judgment, last_rating)
 
 
-def training_judgments(*, study: Study, last_judgment_id: int | None) -> QuerySet[Judgment]:
-    """The judgments that count (no gold answers, no excluded annotators) up to the snapshot."""
+def training_judgments(*, study: Study, last_judgment_id: int | None = None) -> QuerySet[Judgment]:
+    """The judgments that count (no gold answers, no excluded annotators) up to the snapshot; None: all of
+    them now (a run passes 0 for a study that had none at launch)."""
     rows = judgments_that_count(study=study).filter(choice__in=list(LABELS))
-    return rows.none() if last_judgment_id is None else rows.filter(id__lte=last_judgment_id)
+    return rows if last_judgment_id is None else rows.filter(id__lte=last_judgment_id)
 
 
-def training_ratings(*, study: Study, last_rating_id: int | None) -> QuerySet[Rating]:
+def training_ratings(*, study: Study, last_rating_id: int | None = None) -> QuerySet[Rating]:
     rows = ratings_that_count(study=study)
-    return rows.none() if last_rating_id is None else rows.filter(id__lte=last_rating_id)
+    return rows if last_rating_id is None else rows.filter(id__lte=last_rating_id)

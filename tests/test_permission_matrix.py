@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from alignment.models import FitRun
 from annotation.access import ADMINS, RESEARCHERS
+from annotation.assignment import pair_next_for_annotator
 from annotation.models import Study
 from annotation.roles import ensure_roles
 from tests.factories import make_participant, make_study
@@ -22,7 +23,8 @@ ROLES = ("anonymous", "stranger", "annotator", "other_annotator", "researcher", 
 # Pages that need a sign-in send strangers to the login page (302); the API answers 401/403.
 LOGIN = 302
 # Expected status per role, in ROLES order: anonymous, signed-in stranger, annotator of study s1,
-# annotator of study s2 only, researcher, admin. `{slug}` is s1, `{run}` a fit run of s1.
+# annotator of study s2 only, researcher, admin. `{slug}` is s1, `{run}` a fit run of s1, `{pk}` the s1
+# annotator's live assignment, `{participant_id}` the s1 annotator.
 ROWS: dict[tuple[str, str], tuple[int, ...]] = {
     ("", "GET"): (200, 200, 200, 200, 200, 200),
     ("healthz", "GET"): (200, 200, 200, 200, 200, 200),
@@ -36,6 +38,8 @@ ROWS: dict[tuple[str, str], tuple[int, ...]] = {
     ("api/studies/<slug:slug>/next/", "POST"): (401, 403, 200, 403, 403, 403),
     ("api/judgments/", "POST"): (401, 400, 400, 400, 400, 400),
     ("api/studies/<slug:slug>/join/", "POST"): (400, 400, 400, 400, 400, 400),
+    ("api/assignments/<int:pk>/renew/", "POST"): (401, 403, 200, 403, 403, 403),  # one's own lease only
+    ("api/assignments/<int:pk>/skip/", "POST"): (401, 403, 200, 403, 403, 403),
     ("api/studies/", "GET"): (401, 403, 403, 403, 200, 200),
     ("api/studies/", "POST"): (401, 403, 403, 403, 403, 400),
     ("api/studies/<slug:slug>/", "GET"): (401, 403, 403, 403, 200, 200),
@@ -56,12 +60,18 @@ ROWS: dict[tuple[str, str], tuple[int, ...]] = {
     ("studies/<slug:slug>/fits/<int:run_id>/", "GET"): (LOGIN, 403, 403, 403, 200, 200),
     ("studies/<slug:slug>/fits/<int:run_id>/progress/", "GET"): (LOGIN, 403, 403, 403, 200, 200),
     ("studies/<slug:slug>/fits/<int:run_id>/cancel/", "POST"): (LOGIN, 403, 403, 403, 403, 302),
+    ("studies/<slug:slug>/quality/", "GET"): (LOGIN, 403, 403, 403, 200, 200),
+    # Researchers flag, admins exclude: without an action both get the form's 400.
+    ("studies/<slug:slug>/quality/<int:participant_id>/", "POST"): (LOGIN, 403, 403, 403, 400, 400),
     # Annotator pages: anyone may open the join link; the rest send non-participants to it.
     ("s/<slug:slug>/", "GET"): (200, 200, 302, 200, 200, 200),
     ("s/<slug:slug>/profile/", "GET"): (302, 302, 302, 302, 302, 302),
     ("s/<slug:slug>/annotate/", "GET"): (302, 302, 200, 302, 302, 302),
     ("s/<slug:slug>/judge/", "POST"): (403, 403, 400, 403, 403, 403),
     ("s/<slug:slug>/done/", "GET"): (302, 302, 302, 302, 302, 302),
+    ("s/<slug:slug>/renew/", "POST"): (403, 403, 400, 403, 403, 403),
+    ("s/<slug:slug>/skip/", "POST"): (403, 403, 400, 403, 403, 403),
+    ("s/<slug:slug>/practice/", "GET"): (302, 302, 302, 302, 302, 302),  # s1 has no practice: on to annotate
 }
 
 # The Django admin: staff only (researchers and admins are staff here). Researchers view our models,
@@ -127,7 +137,8 @@ def test_every_url_has_a_row():
 
 @pytest.fixture(scope="module")
 def cast(django_db_setup, django_db_blocker):
-    """Two studies, one participant in each, a researcher and an admin (staff), a stranger, a fit run."""
+    """Two studies, one participant in each (s1's holding a leased pair), a researcher and an admin (staff),
+    a stranger, a fit run."""
     with django_db_blocker.unblock():
         ensure_roles()
         s1, s2 = make_study(slug="s1"), make_study(slug="s2")
@@ -135,29 +146,35 @@ def cast(django_db_setup, django_db_blocker):
 
         users = get_user_model().objects
         cast = {"anonymous": None, "stranger": users.create_user("m-stranger")}
-        cast["annotator"] = make_participant(s1, users.create_user("m-ann"), party="D").user
+        annotator = make_participant(s1, users.create_user("m-ann"), party="D")
+        cast["annotator"] = annotator.user
         cast["other_annotator"] = make_participant(s2, users.create_user("m-other"), party="R").user
         for role, group in (("researcher", RESEARCHERS), ("admin", ADMINS)):
             cast[role] = users.create_user(f"m-{role}", is_staff=True)
             cast[role].groups.add(Group.objects.get(name=group))
         run = FitRun.objects.create(study=s1, kind="pal")
-        yield cast, run
+        ids = {"run_id": run.pk, "pk": pair_next_for_annotator(participant=annotator).assignment_id,
+               "participant_id": annotator.pk}
+        yield cast, ids
         Study.objects.filter(pk__in=[s1.pk, s2.pk]).delete()
         users.filter(username__startswith="m-").delete()
 
 
-def _path(route: str, run: FitRun) -> str:
-    return "/" + route.replace("<slug:slug>", "s1").replace("<int:run_id>", str(run.pk))
+def _path(route: str, ids: dict[str, int]) -> str:
+    path = route.replace("<slug:slug>", "s1")
+    for name, pk in ids.items():
+        path = path.replace(f"<int:{name}>", str(pk))
+    return "/" + path
 
 
 @pytest.mark.parametrize(("route", "method", "role", "expected"), CASES,
                          ids=[f"{m} /{r} as {who}" for r, m, who, _ in CASES])
 def test_the_permission_matrix(cast, db, route, method, role, expected):
-    users, run = cast
+    users, ids = cast
     client = Client()
     if users[role] is not None:
         client.force_login(users[role])
-    path = _path(route, run)
+    path = _path(route, ids)
     if method == "GET":
         response = client.get(path)
     else:

@@ -107,9 +107,11 @@ def test_the_join_pages_answer_429_once_one_address_created_too_many_accounts(ra
 
 
 def test_the_join_pages_count_attempts_per_crowd_id(rates, study):
-    assert _profile_post(Client(REMOTE_ADDR="10.0.8.1"), "PID-7").status_code == 302
-    assert _profile_post(Client(REMOTE_ADDR="10.0.8.2"), "PID-7").status_code != 429
-    _assert_throttled(_profile_post(Client(REMOTE_ADDR="10.0.8.3"), "PID-7"))
+    assert _profile_post(Client(REMOTE_ADDR="10.0.8.1"), "PID-7").status_code == 302  # joins: 1 of 2
+    # The id has joined: its link resumes that participant elsewhere, a use of the id as a credential.
+    assert Client(REMOTE_ADDR="10.0.8.2").get("/s/s1/?PROLIFIC_PID=PID-7").status_code == 302
+    _assert_throttled(Client(REMOTE_ADDR="10.0.8.3").get("/s/s1/?PROLIFIC_PID=PID-7"))
+    assert _profile_post(Client(REMOTE_ADDR="10.0.8.4"), "PID-8").status_code == 302  # other ids unaffected
 
 
 def test_the_annotation_loop_stays_open_for_a_participant_whose_address_is_throttled(rates, study):

@@ -16,6 +16,7 @@ def test_missing_parameters_take_their_declared_defaults():
     ("pal", {"model": ["pal-b"]}, "params.model"), ("pal", {"k": [2]}, "params.k"), ("pal", {"k": True}, "params.k"),
     ("pal", {"k": 2.5}, "params.k"), ("pal", {"max_epochs": 1e400}, "params.max_epochs"),
     ("spica", {"tau": float("nan")}, "params.tau"), ("spica", {"k": 2}, "params"), ("nope", {}, "kind"),
+    ("spica", {"attribute": ["party"]}, "params.attribute"), ("pal", {"attribute": "x" * 101}, "params.attribute"),
 ])
 def test_bad_values_are_refused_naming_the_parameter(kind, params, field):
     with pytest.raises(InputError) as error:

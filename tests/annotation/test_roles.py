@@ -49,7 +49,7 @@ def test_an_admin_still_manages_participants(client, admin_user, study):
 def test_the_migration_takes_back_user_rights_an_earlier_definition_granted(roles):
     admins = Group.objects.get(name=ADMINS)
     admins.permissions.add(*Permission.objects.filter(content_type__app_label="auth", codename__endswith="_user"))
-    migration = importlib.import_module("annotation.migrations.0011_security_admin_rights").Migration
+    migration = importlib.import_module("annotation.migrations.0012_security_admin_rights").Migration
     migration.operations[0].code(apps, None)
     assert not admins.permissions.filter(content_type__app_label="auth").exists()
     assert admins.permissions.filter(codename="change_participant").exists()
