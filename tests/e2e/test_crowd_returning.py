@@ -1,5 +1,7 @@
 """A returning participant on a new browser (another device) resumes, and after completion sees the code again."""
 
+import re
+
 import pytest
 
 from annotation.models import Participant
@@ -28,7 +30,7 @@ def test_a_returning_participant_resumes_in_a_new_browser_and_sees_the_code_agai
     page.wait_for_selector("#judge-form")  # no consent and no profile again
     assert page.get_attribute("#task", "data-assignment") == shown
     page.click("button[name=choice][value=A]")
-    page.wait_for_function("document.querySelector('.progress-label').innerText.startsWith('1 of 2')")
+    page.locator(".progress-label", has_text=re.compile(r"^1 of 2")).wait_for()  # no eval: the page's CSP forbids it
     page.click("button[name=choice][value=B]")
     page.wait_for_url(f"{live_server.url}/s/back/done/")
     phone.close()
