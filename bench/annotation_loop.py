@@ -168,7 +168,7 @@ def server_start(env: dict[str, str], command: list[str], *, log: Path) -> subpr
                                 start_new_session=True)
 
 
-def healthz_wait(port: int, server: subprocess.Popen, *, timeout: float = 60.0) -> None:
+def healthz_wait(port: int, server: subprocess.Popen, *, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -176,7 +176,10 @@ def healthz_wait(port: int, server: subprocess.Popen, *, timeout: float = 60.0) 
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
+            answer = conn.getresponse()
+            # A deployed server is past its start-up warm-up (the model load) long before traffic: wait
+            # for it, or its seconds of CPU would land inside the measured run.
+            if answer.status == 200 and json.loads(answer.read()).get("warm", True):
                 return
         except OSError:
             pass  # not listening yet

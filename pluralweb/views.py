@@ -8,6 +8,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 
 from annotation.access import is_researcher
 from annotation.models import Study
+from pluralweb.startup import warm_up_finished
 from pluralweb.throttling import LoginThrottle, attempt_wait, login_checks, throttled_page
 
 
@@ -17,9 +18,10 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness (the database answers) and readiness: `warm` is false while the warm-up loads the model."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
-    return JsonResponse({"ok": True})
+    return JsonResponse({"ok": True, "warm": warm_up_finished()})
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
