@@ -254,8 +254,17 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # broker (Redis stopped, a half-open connection) then costs a launch a few seconds and a 503, never a hung request.
 BROKER_TIMEOUT_SECONDS = env_int("BROKER_TIMEOUT_SECONDS", 3, minimum=1)
 CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": BROKER_TIMEOUT_SECONDS,
-                                   "socket_connect_timeout": BROKER_TIMEOUT_SECONDS}
+
+
+def broker_transport_options(url: str, timeout: int) -> dict:
+    """Socket timeouts for Redis. Kombu hands a transport's options to its client, and SQLAlchemy's
+    create_engine refuses socket options: on the embedded broker they failed every publish (and the worker)."""
+    if url.startswith(("redis://", "rediss://")):
+        return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    return {}
+
+
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL, BROKER_TIMEOUT_SECONDS)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ROUTES = {"alignment.tasks.fit_run": {"queue": "fits"}}  # GPU workers take `fits`
 # A fit's worker writes a heartbeat every FIT_HEARTBEAT_SECONDS; a running fit whose heartbeat is older than
