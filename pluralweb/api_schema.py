@@ -26,7 +26,10 @@ _WHY = {
     403: "The caller's role or study does not allow this.",
     404: "No such study, run or object.",
     413: "The body is larger than its limit (DATA_UPLOAD_MAX_MEMORY_SIZE; uploads PLURALWEB_MAX_REQUEST_BYTES).",
+    429: "Too many attempts from this address, user or crowd id (pluralweb/throttling.py); see Retry-After.",
 }
+# The doors that count attempts (password login and join): only these answer 429.
+THROTTLED_PATHS = {"/api/auth/token/", "/api/studies/{slug}/join/"}
 
 
 def _codes(path: str, operation: dict) -> list[int]:
@@ -37,6 +40,8 @@ def _codes(path: str, operation: dict) -> list[int]:
         codes.append(400)
     if "requestBody" in operation:
         codes.append(413)
+    if path in THROTTLED_PATHS:
+        codes.append(429)
     return codes
 
 
