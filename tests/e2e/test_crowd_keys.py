@@ -43,6 +43,9 @@ def test_holding_a_key_down_gives_one_judgment(page, live_server):
 def test_a_double_press_gives_one_judgment_on_the_pair_that_was_shown(page, live_server):
     make_study(slug="double", quota=5, min_view_ms=1000)
     _join(page, live_server, "double", "double-1")
+    # The buttons come enabled in the HTML until the script holds them: wait out min_view_ms itself, so the
+    # first press is a real answer (under CI load the enabled-wait alone could pass before the hold began).
+    page.wait_for_timeout(1200)
     page.locator("button[name=choice][value=B]:not([disabled])").wait_for()  # no eval: the page's CSP forbids it
     first = _shown_assignment(page)
     page.keyboard.press("2")
