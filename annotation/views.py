@@ -69,10 +69,7 @@ def study_join(request: HttpRequest, study: Study) -> HttpResponse:
             message = _("This study link is malformed (%(field)s); please use the link you were given.") % {
                 "field": exc.field}
             return render(request, "annotation/message.html", {"study": study, "message": message}, status=400)
-        try:
-            resumed = _resume(request, study, crowd) if crowd else None
-        except _Throttled as exc:
-            return throttled_page(request, exc.wait)
+        resumed = _resume(request, study, crowd) if crowd else None
         if resumed is not None:
             return resumed
         if crowd:
@@ -90,31 +87,20 @@ def study_join(request: HttpRequest, study: Study) -> HttpResponse:
     return render(request, "annotation/join.html", {"study": study})
 
 
-class _Throttled(Exception):
-    def __init__(self, wait: int):
-        self.wait = wait
-
-
 def _resume(request: HttpRequest, study: Study, crowd: dict[str, str]) -> HttpResponse | None:
     """The annotate page, signed in as the participant who already joined with this crowd id, if there is
     one; None otherwise. A signed-in staff or researcher account is never swapped out for it. A resume uses
     the crowd id as a credential, so it counts as a join attempt (per address and per id): guessing gets 429."""
-    if not _resumed(request, study, crowd):
-        return None
-    return redirect("annotation:annotate", slug=study.slug)
-
-
-def _resumed(request: HttpRequest, study: Study, crowd: dict[str, str]) -> bool:
     returning = participant_returning(study=study, crowd_params=crowd)
     if returning is None or (request.user.is_authenticated and not is_crowd_account(request.user)):
-        return False
+        return None
     wait = attempt_wait(join_checks(request, crowd_external_id(crowd)))
     if wait is not None:
-        raise _Throttled(wait)
+        return throttled_page(request, wait)
     state = request.session.get(_session_key(study), {})
     login(request, returning.user, backend="django.contrib.auth.backends.ModelBackend")
     request.session[_session_key(study)] = state | {"crowd": crowd, "consent": True}
-    return True
+    return redirect("annotation:annotate", slug=study.slug)
 
 
 @study_page
@@ -142,10 +128,7 @@ def study_profile(request: HttpRequest, study: Study) -> HttpResponse:
                 study=study, consent=True, attributes=selected, crowd_params=crowd, user=request.user
             )
         except (InputError, Rejected) as exc:
-            try:
-                resumed = _resume(request, study, crowd) if getattr(exc, "code", "") == "already_joined" else None
-            except _Throttled as throttled:
-                return throttled_page(request, throttled.wait)
+            resumed = _resume(request, study, crowd) if getattr(exc, "code", "") == "already_joined" else None
             if resumed is not None:
                 return resumed  # joined meanwhile on another device
             context |= {"selected": selected, "error": getattr(exc, "message", str(exc))}
