@@ -69,7 +69,8 @@ class StudyDetailApi(APIView):
 
 
 class StudyJoinApi(APIView):
-    """Consent and group profile: creates the annotator's account and returns its API token."""
+    """Consent and group profile: creates the annotator's account (or finds the returning one) and returns
+    its API token."""
 
     permission_classes = [AllowAny]
     throttle_classes = [JoinThrottle]  # per address and per crowd id: joining creates an account
@@ -88,12 +89,15 @@ class StudyJoinApi(APIView):
         token = serializers.CharField()
 
     @extend_schema(request=Input, responses={201: Output, 409: OpenApiResponse(
-        description="This annotator id has already joined the study.")})
+        description="This annotator id belongs to an annotator who did not join as a crowd participant "
+                    "(an imported annotator, a staff account).")})
     def post(self, request: Request, slug: str) -> Response:
+        # An external_id that already joined as a crowd id answers as a new join would, with that
+        # participant's token (README: returning participants): a 409 would tell anyone which ids joined.
         data = _valid(self.Input, request.data)
         participant = participant_join(
             study=study_get(slug=slug), consent=data["consent"], attributes=data["attributes"],
-            external_id=data.get("external_id", ""), user=request.user,
+            external_id=data.get("external_id", ""), user=request.user, resume=True,
         )
         token, _ = Token.objects.get_or_create(user=participant.user)
         return Response(

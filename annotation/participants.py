@@ -15,6 +15,8 @@ from annotation.models import Participant, Study
 # Query parameters that crowd platforms append to a study link (Prolific, MTurk, CloudResearch).
 CROWD_PARAMS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID", "workerId", "assignmentId", "hitId", "participantId")
 CROWD_ID_PARAMS = ("PROLIFIC_PID", "workerId", "participantId")
+# Where an API join's `external_id` is recorded among the crowd parameters: a join link never sets it.
+API_CROWD_ID = "external_id"
 
 
 def crowd_params_from(query: dict) -> dict[str, str]:
@@ -43,58 +45,86 @@ def participant_join(
     external_id: str = "",
     crowd_params: dict[str, str] | None = None,
     user: AbstractBaseUser | None = None,
+    resume: bool = False,
 ) -> Participant:
-    """Register an annotator in a study; a user already in the study gets their existing profile."""
+    """Register an annotator in a study; a user already in the study gets their existing profile.
+
+    With `resume`, an `external_id` that already joined as a crowd id gives back that participant (to an
+    anonymous caller or another crowd account), as a returning link does on the pages: so the answer to a
+    taken crowd id is the answer to a new one, and nobody can probe which ids have joined.
+    """
     if not study.is_open:
         raise Forbidden(f"study {study.slug!r} is closed to new annotators", code="study_closed")
     if consent is not True:
         raise InputError("consent must be given (true) to take part", field="consent")
     clean = validate_attributes(attributes, study.group_attributes)
-    if user is not None and user.is_authenticated:
-        existing = Participant.objects.filter(study=study, user=user).first()
+    caller = user if user is not None and user.is_authenticated else None
+    if caller is not None:
+        existing = Participant.objects.filter(study=study, user=caller).first()
         if existing is not None:
             return existing
-    else:
-        user = _new_annotator_account()
-    external_id = clean_text((external_id or "").strip()[:128], "external_id") or crowd_external_id(crowd_params or {})
+    given_id = clean_text((external_id or "").strip()[:128], "external_id")
+    if given_id and not crowd_params:
+        crowd_params = {API_CROWD_ID: given_id}
+    external_id = given_id or crowd_external_id(crowd_params or {})
     if external_id and Participant.objects.filter(study=study, external_id=external_id).exists():
-        raise Conflict(f"annotator id {external_id!r} has already joined this study", code="already_joined")
+        return _returning_or_conflict(study, external_id, caller, resume=resume)
+    account = caller or _new_annotator_account()
     try:
         with transaction.atomic():
             return Participant.objects.create(
                 study=study,
-                user=user,
-                external_id=external_id or user.get_username(),
+                user=account,
+                external_id=external_id or account.get_username(),
                 attributes=clean,
                 group_key=group_key(clean, study.group_attributes),
                 crowd_params=crowd_params or {},
                 consented_at=timezone.now(),
             )
     except IntegrityError:
-        raise Conflict(f"annotator id {external_id!r} has already joined this study", code="already_joined") from None
+        # The same id joined meanwhile (another device, a double submit): as if it had been there first.
+        if caller is None:
+            account.delete()
+        return _returning_or_conflict(study, external_id, caller, resume=resume)
+
+
+def _returning_or_conflict(study: Study, external_id: str, caller: AbstractBaseUser | None, *,
+                           resume: bool) -> Participant:
+    returning = participant_by_crowd_id(study=study, crowd_id=external_id) if resume else None
+    if returning is not None and (caller is None or is_crowd_account(caller)):
+        return returning
+    raise Conflict(f"annotator id {external_id!r} has already joined this study", code="already_joined")
 
 
 def participant_returning(*, study: Study, crowd_params: dict[str, str]) -> Participant | None:
-    """The participant who joined this study through a crowd link carrying the same crowd id, so that the
-    same person on another device continues instead of being refused (docs/formats.md, returning participants).
+    """The participant who joined this study with the crowd id these link parameters carry, so that the same
+    person on another device continues instead of being refused (README, returning participants)."""
+    crowd_id = crowd_external_id(crowd_params)
+    return participant_by_crowd_id(study=study, crowd_id=crowd_id) if crowd_id else None
 
-    Whoever holds the link can continue as that participant; the crowd platform is what keeps the id to
-    its owner. So only a crowd id recorded from a join link counts (never a username or an imported id),
-    and only an annotator's own sign-in-less account is handed over, never a staff or researcher account.
+
+def participant_by_crowd_id(*, study: Study, crowd_id: str) -> Participant | None:
+    """The participant who joined this study with `crowd_id` as their crowd id: from a join link's crowd
+    parameters or as the API join's `external_id`.
+
+    Whoever holds the id can continue as that participant; the crowd platform is what keeps the id to its
+    owner. So only an id recorded as a crowd id at the join counts (never a username, nor an id from a
+    judgment import), and only an annotator's own sign-in-less account is handed over, never a staff or
+    researcher account.
     """
-    for name in CROWD_ID_PARAMS:
-        value = crowd_params.get(name)
-        if not value:
-            continue
-        participant = (
-            Participant.objects.select_related("user", "study")
-            .filter(study=study, external_id=value, **{f"crowd_params__{name}": value}, user__isnull=False)
-            .first()
-        )
-        if participant is None or not is_crowd_account(participant.user):
-            return None
-        return participant
-    return None
+    participant = (
+        Participant.objects.select_related("user", "study")
+        .filter(study=study, external_id=crowd_id, user__isnull=False)
+        .first()
+    )
+    if participant is None or crowd_id not in _recorded_crowd_ids(participant):
+        return None
+    return participant if is_crowd_account(participant.user) else None
+
+
+def _recorded_crowd_ids(participant: Participant) -> set[str]:
+    recorded = participant.crowd_params or {}
+    return {recorded[name] for name in (*CROWD_ID_PARAMS, API_CROWD_ID) if recorded.get(name)}
 
 
 def is_crowd_account(user: AbstractBaseUser) -> bool:

@@ -5,6 +5,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -54,10 +55,33 @@ def test_join_refuses_missing_consent_or_bad_attributes(api, study, payload, fie
     assert not Participant.objects.exists()
 
 
-def test_join_refuses_a_crowd_id_that_already_joined(api, study):
-    assert join(api, external_id="P1").status_code == 201
-    second = join(api.__class__(), external_id="P1")
-    assert second.status_code == 409 and second.json()["code"] == "already_joined"
+def test_a_second_join_with_the_same_crowd_id_gets_the_same_participant_and_nothing_tells_them_apart(api, study):
+    first = join(api, external_id="P1")
+    second = join(api.__class__(), party="R", external_id="P1")
+    new = join(api.__class__(), external_id="P2")
+    assert first.status_code == second.status_code == new.status_code == 201
+    assert set(second.json()) == set(new.json())
+    assert second.json() == first.json()  # the same participant, group and token: the profile is not changed
+    assert Participant.objects.count() == 2 and get_user_model().objects.count() == 2
+
+
+def test_join_refuses_an_id_held_by_an_annotator_who_did_not_join_by_crowd_id(api, study, django_user_model):
+    imported = Participant.objects.create(study=study, external_id="ann-17", attributes={"party": "D"},
+                                          group_key="party=D")
+    staff = django_user_model.objects.create_user("lab-member", is_staff=True)
+    Participant.objects.create(study=study, user=staff, external_id="lab-1", attributes={"party": "D"},
+                               group_key="party=D", crowd_params={"external_id": "lab-1"})
+    for taken in (imported.external_id, "lab-1"):
+        answer = join(api.__class__(), external_id=taken)
+        assert answer.status_code == 409 and answer.json()["code"] == "already_joined"
+    assert Participant.objects.count() == 2 and not Token.objects.exists()
+
+
+def test_a_researcher_joining_with_a_taken_crowd_id_is_not_handed_that_participant(api, study, researcher):
+    join(api.__class__(), external_id="P9")
+    api.force_authenticate(researcher)
+    answer = join(api, external_id="P9")
+    assert answer.status_code == 409
 
 
 def test_join_of_an_unknown_study_is_404(api, db):

@@ -42,12 +42,14 @@ def test_a_returning_participant_who_finished_sees_the_completion_code_again(db)
     assert "CODE-1" in page.content.decode()
 
 
-def test_an_id_given_to_the_api_or_a_username_does_not_resume(study, api_joined):
+def test_an_id_given_to_the_api_join_resumes_by_link_but_a_username_does_not(study, api_joined):
+    returning = Client()
+    page = returning.get(f"/s/s1/?PROLIFIC_PID={api_joined.external_id}")
+    assert page.status_code == 302 and int(returning.session["_auth_user_id"]) == api_joined.user_id
     stranger = Client()
-    page = stranger.get(f"/s/s1/?PROLIFIC_PID={api_joined.external_id}")
-    assert page.status_code == 200 and b'id="consent"' in page.content
     username = stranger.get(f"/s/s1/?workerId={api_joined.user.username}")
-    assert username.status_code == 200 and "_auth_user_id" not in stranger.session
+    assert username.status_code == 200 and b'id="consent"' in username.content
+    assert "_auth_user_id" not in stranger.session
 
 
 def test_a_signed_in_researcher_is_not_swapped_for_the_participant(study, researcher):
@@ -68,12 +70,17 @@ def test_a_second_device_that_reaches_the_profile_form_resumes_too(study):
     assert Participant.objects.get().group_key == "party=D"
 
 
-def test_the_api_join_of_a_joined_crowd_id_says_no_more_than_before(study, api):
+def test_the_api_join_of_a_crowd_id_joined_by_link_answers_as_a_new_join_would(study, api):
     _join_by_link(Client(), "s1", "pid-5")
-    answer = api.post("/api/studies/s1/join/", {"consent": True, "attributes": {"party": "D"},
+    answer = api.post("/api/studies/s1/join/", {"consent": True, "attributes": {"party": "R"},
                                                   "external_id": "pid-5"}, format="json")
-    assert answer.status_code == 409
-    assert answer.json() == {"detail": "annotator id 'pid-5' has already joined this study", "code": "already_joined"}
+    fresh = api.post("/api/studies/s1/join/", {"consent": True, "attributes": {"party": "R"},
+                                                 "external_id": "pid-6"}, format="json")
+    assert answer.status_code == fresh.status_code == 201
+    assert set(answer.json()) == set(fresh.json())
+    joined = Participant.objects.get(external_id="pid-5")
+    assert answer.json()["participant_id"] == joined.pk and answer.json()["group"] == "party=D"
+    assert Participant.objects.count() == 2
 
 
 @pytest.fixture
