@@ -6,6 +6,16 @@
   var locked = false;
   var keys = { "1": "A", a: "A", "2": "B", b: "B", "3": "tie", t: "tie", "4": "both_bad", x: "both_bad" };
 
+  // The shortcut a key press means. The character typed names it on layouts that type Latin letters and
+  // digits; where the key types something else (AZERTY's digit row gives & é " ' without Shift, a
+  // Devanagari layout gives its letters), the physical key names it, so no layout needs Shift.
+  function shortcut(event) {
+    var key = (event.key || "").toLowerCase();
+    if (/^[a-z0-9]$/.test(key)) return key;
+    var code = /^(?:Digit|Numpad)([0-9])$|^Key([A-Z])$/.exec(event.code || "");
+    return code ? (code[1] || code[2].toLowerCase()) : key;
+  }
+
   function form() { return document.getElementById("judge-form"); }
 
   function minViewMs() {
@@ -99,7 +109,7 @@
       if (event.key === "Escape") target.blur();
       return;
     }
-    var key = event.key.toLowerCase();
+    var key = shortcut(event);
     if (event.repeat) {  // a held key: one press, one action
       if (keys[key] || key === "s" || key === "c" || key === "r") event.preventDefault();
       return;
