@@ -10,7 +10,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
@@ -20,7 +20,7 @@ from annotation.errors import InputError, Rejected, service_error_answer
 from annotation.judgments import judgment_input, judgment_submit
 from annotation.models import Judgment
 from annotation.selectors import participant_in_study
-from pluralweb.auth import CachedTokenAuthentication
+from pluralweb.auth import CachedTokenAuthentication, CheckedTokenAuthentication
 from pluralweb.request_limits import BoundedJSONParser, RequestTooLarge, json_body
 
 _TOKEN = CachedTokenAuthentication()
@@ -67,7 +67,7 @@ def _refusal(exc: Exception) -> JsonResponse:
 class AnnotationLoopApi(APIView):
     # What the schema shows; dispatch() enforces them, with the cached token lookup (_caller): the only
     # views that use it. _json_body() takes JSON only, bounded as BoundedJSONParser is.
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [CheckedTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes = [BoundedJSONParser]
 

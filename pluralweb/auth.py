@@ -11,6 +11,7 @@ entries also lapse after TOKEN_CACHE_SECONDS.
 """
 
 import hashlib
+import re
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -18,9 +19,13 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
 
 TOKEN_CACHE_SECONDS = 60
 _REVOKED = "revoked"
+# What a stored key can be (the column holds 40 characters; DRF makes 40 hex digits). Anything else is
+# refused before the lookup: a NUL byte there is an error of PostgreSQL's, which would answer 500.
+_STORABLE_KEY = re.compile(r"[\x21-\x7e]{1,40}")
 
 
 def _entry(key: str) -> str:
@@ -38,7 +43,16 @@ def user_tokens_forget(*, user_id: int) -> None:
     token_forget(keys=list(Token.objects.filter(user_id=user_id).values_list("key", flat=True)))
 
 
-class CachedTokenAuthentication(TokenAuthentication):
+class CheckedTokenAuthentication(TokenAuthentication):
+    """DRF's token authentication, with a key that no token can have refused as an invalid token."""
+
+    def authenticate_credentials(self, key: str):
+        if not _STORABLE_KEY.fullmatch(key):
+            raise AuthenticationFailed("Invalid token.")
+        return super().authenticate_credentials(key)
+
+
+class CachedTokenAuthentication(CheckedTokenAuthentication):
     """Returns (user, None) from the cache: the loop reads only the user's id, every other field is
     deferred (loaded on first use, never stale)."""
 

@@ -177,7 +177,7 @@ CONTENT_SECURITY_POLICY = env_str(
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Uncached: rights read fresh on every call. Only the annotation loop caches (annotation/loop_api.py).
-        "rest_framework.authentication.TokenAuthentication",
+        "pluralweb.auth.CheckedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
