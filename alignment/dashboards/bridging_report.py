@@ -77,7 +77,9 @@ def _candidate_rows(study: Study, result: Bridging, candidates: list[tuple], gro
             "bridging_high": num(result.high[i]),
             "lowest_group": groups[result.lowest_group[i]] if result.lowest_group[i] >= 0 else None,
             "win_rate": win_rate, "win_low": num(result.win_low[i]), "win_high": num(result.win_high[i]),
-            "games": int(result.games[i]), "mark": mark, "rejected_by": rejected_by, "groups": cells,
+            "games": int(result.games[i]), "mark": mark,
+            # The mark reads the point estimates; on thin data only an interval above one half says more.
+            "supported": bool(mark == BRIDGE and result.low[i] > 0.5), "rejected_by": rejected_by, "groups": cells,
         })
     return rows
 

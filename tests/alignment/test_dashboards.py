@@ -14,7 +14,7 @@ from tests.factories import jsonl_bytes, make_study, study_lines
 
 pytestmark = pytest.mark.django_db
 
-DASHBOARDS = ["divergence", "leaderboard", "strategies", "progress"]
+DASHBOARDS = ["divergence", "leaderboard", "strategies", "progress", "bridging"]
 
 
 def url(study, name, **params):
