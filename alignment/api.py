@@ -1,11 +1,13 @@
-"""Fit runs over REST: admins launch and cancel, researchers read."""
+"""Fit runs over REST: admins launch and cancel, researchers read; model serving and the bridging view."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alignment.dashboards.bridging_report import bridging_report
+from alignment.dashboards.selectors import analytical_reads
 from alignment.examples import MAX_M, scenario_examples
 from alignment.fits import fit_run_cancel, fit_run_launch
 from alignment.models import FitRun
@@ -13,6 +15,7 @@ from alignment.rewards import MAX_ITEMS, annotator_mixture, current_pal, rewards
 from alignment.selectors import fit_eta_seconds, fit_run_get, fit_runs_for
 from alignment.spica_refit import attribute_check
 from annotation.access import IsResearcher, IsStudyAdmin
+from annotation.errors import InputError
 from annotation.selectors import study_get
 
 
@@ -138,3 +141,26 @@ class StudyExamplesApi(APIView):
         data = serializer.validated_data
         return Response(scenario_examples(study=study_get(slug=slug), query=data["query"], group=data["group"],
                                           m=data.get("m")))
+
+
+class StudyBridgingApi(APIView):
+    """Per prompt, the candidate every group prefers (bridging score) beside the top by overall win rate;
+    every table of the bridging dashboard, computed live."""
+
+    permission_classes = [IsResearcher]
+
+    @extend_schema(parameters=[OpenApiParameter("attribute", str, description="slice groups by one attribute"),
+                               OpenApiParameter("top", int, description="rows of the top tables (1-100, default 10)")],
+                   responses={200: dict})
+    def get(self, request: Request, slug: str) -> Response:
+        study = study_get(slug=slug)
+        attribute = request.query_params.get("attribute") or None
+        if attribute is not None and attribute not in study.group_attributes:
+            raise InputError(f"{attribute!r} is not a group attribute of this study", field="attribute")
+        top = request.query_params.get("top", "10")
+        if not (top.isascii() and top.isdigit() and 1 <= int(top) <= 100):
+            raise InputError("must be an integer from 1 to 100", field="top")
+        with analytical_reads():
+            report = bridging_report(study=study, attribute=attribute, top=int(top))
+            return Response({"study": study.slug, "attribute": attribute, "groups": report.groups,
+                             "summary": report.summary, "tables": report.all_tables()})

@@ -17,4 +17,5 @@ api_urls = [
     path("studies/<slug:slug>/reward/", api.StudyRewardApi.as_view(), name="api-reward"),
     path("studies/<slug:slug>/mixture/", api.StudyMixtureApi.as_view(), name="api-mixture"),
     path("studies/<slug:slug>/examples/", api.StudyExamplesApi.as_view(), name="api-examples"),
+    path("studies/<slug:slug>/bridging/", api.StudyBridgingApi.as_view(), name="api-bridging"),
 ]

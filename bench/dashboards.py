@@ -7,7 +7,7 @@ with group-dependent preferences, slots and leases), runs ANALYZE, then times ea
 and its JSON download through Django's test Client as a researcher: the median of `--repeat` runs
 after one warm-up, with the share spent in SQL.
 
-    .venv/bin/python bench/dashboards.py [--judgments 1000000] [--explain] [--json] [--drop]
+    .venv/bin/python bench/dashboards.py [--judgments 1000000] [--pages bridging] [--explain] [--json] [--drop]
 
 Everything stays on 127.0.0.1.
 """
@@ -25,7 +25,7 @@ from pg_setup import bench_env, database_drop, database_recreate
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUG = "bench-dash"
-PAGES = ["divergence", "leaderboard", "strategies", "progress"]
+PAGES = ["divergence", "leaderboard", "strategies", "progress", "bridging"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,6 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--candidates", type=int, default=4, help="per prompt; every two of them make a pair")
     parser.add_argument("--participants", type=int, default=4000, help="spread evenly over the 4 groups")
     parser.add_argument("--assignments", type=int, default=1_200_000, help="leases (judged, expired, active)")
+    parser.add_argument("--pages", nargs="+", choices=PAGES, default=PAGES, help="pages to time (default: all)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per page (the median is printed)")
     parser.add_argument("--database", default="pluralweb_bench_dash", help="database to (re)create")
     parser.add_argument("--reuse", action="store_true", help="keep the database of a previous run")
@@ -88,9 +89,9 @@ JOIN annotation_prompt p ON p.id = a.prompt_id
 WHERE p.study_id = %(study)s;
 
 INSERT INTO annotation_participant (study_id, user_id, external_id, attributes, group_key, crowd_params,
-                                    consented_at, created_at)
+                                    consented_at, created_at, flag_note)
 SELECT %(study)s, NULL, 'w' || g, jsonb_build_object('party', party, 'country', country),
-       'country=' || country || '|party=' || party, '{}'::jsonb, now(), now()
+       'country=' || country || '|party=' || party, '{}'::jsonb, now(), now(), ''
 FROM (SELECT g, (ARRAY['D', 'R'])[1 + g %% 2] AS party, (ARRAY['FR', 'US'])[1 + (g / 2) %% 2] AS country
       FROM generate_series(0, %(participants)s - 1) g) t;
 
@@ -184,7 +185,7 @@ def counts() -> dict[str, int]:
 # --- timing -----------------------------------------------------------------------------------------
 
 
-def time_pages(repeat: int, *, snapshots: bool) -> tuple[list[dict], dict[str, str]]:
+def time_pages(repeat: int, *, snapshots: bool, pages: list[str] = PAGES) -> tuple[list[dict], dict[str, str]]:
     """Seconds per page (and per JSON download), and the slowest SQL statement of each page.
 
     With snapshots, pages read what beat's refresh computed (as researchers do when beat runs);
@@ -201,7 +202,7 @@ def time_pages(repeat: int, *, snapshots: bool) -> tuple[list[dict], dict[str, s
     client.force_login(User.objects.get(username="bench-researcher"))
     settings.DASHBOARD_MAX_AGE_SECONDS = 3600 if snapshots else 0
     results, slowest = [], {}
-    for page in PAGES:
+    for page in pages:
         downloads = () if snapshots else (("?download=json", f"{page} (json)"),)
         for suffix, label in (("", f"{page} (snapshot)" if snapshots else page), *downloads):
             url = f"/studies/{SLUG}/dashboards/{page}/{suffix}"
@@ -261,14 +262,14 @@ def main(argv: list[str] | None = None) -> None:
     sizes = counts()
     print("data: " + ", ".join(f"{name} {value:,}" for name, value in sizes.items()))
     print("setup: " + ", ".join(f"{name} {value:.1f}" for name, value in timings.items()))
-    results, slowest = time_pages(args.repeat, snapshots=False)
+    results, slowest = time_pages(args.repeat, snapshots=False, pages=args.pages)
     from alignment.dashboards.refresh import dashboards_refresh
 
     started = time.perf_counter()
     dashboards_refresh()
     timings["beat_refresh_s"] = time.perf_counter() - started
     print(f"beat refresh of the default views: {timings['beat_refresh_s']:.2f} s")
-    results += time_pages(args.repeat, snapshots=True)[0]
+    results += time_pages(args.repeat, snapshots=True, pages=args.pages)[0]
     print(f"{'page':<24}{'median s':>10}{'min s':>8}{'SQL s':>8}{'queries':>9}{'KiB':>8}")
     for row in results:
         print(f"{row['page']:<24}{row['median_s']:>10.3f}{row['min_s']:>8.3f}{row['sql_s']:>8.3f}"

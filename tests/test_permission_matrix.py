@@ -52,9 +52,10 @@ ROWS: dict[tuple[str, str], tuple[int, ...]] = {
     ("api/studies/<slug:slug>/reward/", "POST"): (401, 403, 403, 403, 400, 400),
     ("api/studies/<slug:slug>/mixture/", "POST"): (401, 403, 403, 403, 400, 400),
     ("api/studies/<slug:slug>/examples/", "POST"): (401, 403, 403, 403, 400, 400),
+    ("api/studies/<slug:slug>/bridging/", "GET"): (401, 403, 403, 403, 200, 200),
     # Dashboards and model pages: researchers and admins.
     **{(f"studies/<slug:slug>/dashboards/{name}/", "GET"): (LOGIN, 403, 403, 403, 200, 200)
-       for name in ("divergence", "leaderboard", "strategies", "progress", "pal", "spica")},
+       for name in ("divergence", "leaderboard", "strategies", "progress", "bridging", "pal", "spica")},
     ("studies/<slug:slug>/models/", "GET"): (LOGIN, 403, 403, 403, 200, 200),
     ("studies/<slug:slug>/models/launch/", "POST"): (LOGIN, 403, 403, 403, 403, 302),  # defaults: a PAL run
     ("studies/<slug:slug>/fits/<int:run_id>/", "GET"): (LOGIN, 403, 403, 403, 200, 200),

@@ -26,18 +26,30 @@ def bradley_terry(wins: np.ndarray, *, prior: float = 0.5, iterations: int = 50,
     the plain maximum-likelihood fit, which needs every competitor to have won and lost). Every
     leading axis (groups, bootstrap draws) is fitted at once with batched solves.
     """
+    scores = _newton(np.asarray(wins, dtype=float), prior, iterations, tol)
+    return scores - scores.mean(axis=-1, keepdims=True)
+
+
+def bradley_terry_covariance(wins: np.ndarray, *, prior: float = 0.5, iterations: int = 50,
+                             tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """The fit of bradley_terry and the Laplace covariance of the log-strengths, (-Hessian)^-1 at the
+    maximum (..., K, K): the delta method turns it into an interval for any function of the score
+    differences. Needs a prior > 0, which makes the Hessian invertible even for a competitor that never
+    played (its variance is then the prior's alone, which is large, as it should be)."""
+    if prior <= 0:
+        raise ValueError("the covariance needs a prior > 0")
     wins = np.asarray(wins, dtype=float)
-    games = wins + np.swapaxes(wins, -1, -2)
-    won = wins.sum(axis=-1)
+    scores = _newton(wins, prior, iterations, tol)
+    _, hessian = _gradient_hessian(wins, scores, prior)
+    covariance = np.linalg.inv(-hessian)
+    return scores - scores.mean(axis=-1, keepdims=True), covariance
+
+
+def _newton(wins: np.ndarray, prior: float, iterations: int, tol: float) -> np.ndarray:
+    """Uncentred maximum (a posteriori, with the prior) of the log-likelihood, by Newton's method."""
     scores = np.zeros(wins.shape[:-1])
     for _ in range(iterations):
-        p_win = _sigmoid(scores[..., :, None] - scores[..., None, :])
-        p_ref = _sigmoid(scores)
-        gradient = won - (games * p_win).sum(axis=-1) + prior * (1 - 2 * p_ref)
-        curvature = games * p_win * (1 - p_win)
-        hessian = curvature - np.eye(scores.shape[-1]) * (
-            curvature.sum(axis=-1) + 2 * prior * p_ref * (1 - p_ref)
-        )[..., None]
+        gradient, hessian = _gradient_hessian(wins, scores, prior)
         if prior == 0:
             # Without the reference, strengths are identified only up to a shift; pinning the direction of
             # all-ones (which the gradient never has a component along) makes the system solvable.
@@ -46,7 +58,20 @@ def bradley_terry(wins: np.ndarray, *, prior: float = 0.5, iterations: int = 50,
         scores = scores - step
         if np.max(np.abs(step), initial=0.0) < tol:
             break
-    return scores - scores.mean(axis=-1, keepdims=True)
+    return scores
+
+
+def _gradient_hessian(wins: np.ndarray, scores: np.ndarray, prior: float) -> tuple[np.ndarray, np.ndarray]:
+    games = wins + np.swapaxes(wins, -1, -2)
+    won = wins.sum(axis=-1)
+    p_win = _sigmoid(scores[..., :, None] - scores[..., None, :])
+    p_ref = _sigmoid(scores)
+    gradient = won - (games * p_win).sum(axis=-1) + prior * (1 - 2 * p_ref)
+    curvature = games * p_win * (1 - p_win)
+    hessian = curvature - np.eye(scores.shape[-1]) * (
+        curvature.sum(axis=-1) + 2 * prior * p_ref * (1 - p_ref)
+    )[..., None]
+    return gradient, hessian
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from alignment.dashboards import reports
+from alignment.dashboards.bridging_report import bridging_report
 from alignment.dashboards.group_divergence import divergence_report
 from alignment.dashboards.pal_report import pal_report
 from alignment.dashboards.reports import Report
@@ -34,6 +35,7 @@ DASHBOARDS = (
     Dashboard("leaderboard", "Leaderboard", "Per-group leaderboard", reports.leaderboard_report, {"by": "source"}),
     Dashboard("strategies", "NC vs random", "NC vs random pairs", reports.strategies_report, {}),
     Dashboard("progress", "Progress", "Annotation progress", reports.progress_report, {}),
+    Dashboard("bridging", "Bridging", "What every group prefers", bridging_report, {}),
     Dashboard("pal", "PAL mixtures", "PAL mixtures", pal_report),
     Dashboard("spica", "SPICA norms", "SPICA group norms", spica_report),
 )

@@ -212,3 +212,32 @@ def assignments_per_participant(*, study: Study) -> list[tuple[int, str, int]]:
         .exclude(pair__strategy=GOLD_STRATEGY)
         .values_list("participant_id", "status").annotate(n=Count("id")).order_by()
     )
+
+
+# --- bridging ------------------------------------------------------------------------------------------
+
+
+def pair_candidates(*, study: Study) -> dict[int, tuple[int, int, int]]:
+    """pair_id -> (prompt_id, candidate_a_id, candidate_b_id) of every pair of the study but gold ones."""
+    return {pk: (prompt, a, b) for pk, prompt, a, b in _rows(
+        Pair.objects.filter(prompt__study_id=study.pk).exclude(strategy=GOLD_STRATEGY)
+        .values_list("id", "prompt_id", "candidate_a_id", "candidate_b_id")
+    )}
+
+
+def study_candidates(*, study: Study) -> list[tuple[int, int, str, str]]:
+    """(candidate_id, prompt_id, external id, source) of every candidate of the study."""
+    return _rows(Candidate.objects.filter(prompt__study_id=study.pk)
+                 .values_list("id", "prompt_id", "external_id", "source").order_by("id"))
+
+
+def candidate_texts(*, candidate_ids: list[int]) -> dict[int, str]:
+    return dict(Candidate.objects.filter(id__in=candidate_ids).values_list("id", "text"))
+
+
+def prompt_texts(*, prompt_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """prompt_id -> (external id, its turns' contents as one text) for a few prompts."""
+    return {pk: (external_id, "\n\n".join(str(turn.get("content", "")) for turn in turns if isinstance(turn, dict))
+                 if isinstance(turns, list) else "")
+            for pk, external_id, turns in Prompt.objects.filter(id__in=prompt_ids)
+            .values_list("id", "external_id", "turns")}

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from alignment.dashboards import plots, reports
+from alignment.dashboards.bridging_plots import bridging_figures
 from alignment.dashboards.catalog import BY_NAME, DASHBOARDS
 from alignment.dashboards.pal_plots import pal_figures
 from alignment.dashboards.selectors import analytical_reads
@@ -135,6 +136,15 @@ def progress(request: HttpRequest, study: Study, attribute: str | None) -> HttpR
     report = _report(request, study, snapshot_key("progress", attribute=attribute),
                      lambda: BY_NAME["progress"].report(study=study, attribute=attribute))
     return _respond(request, study, attribute, "progress", report, plots.progress_figures)
+
+
+@dashboard_page
+def bridging(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
+    report = _report(request, study, snapshot_key("bridging", attribute=attribute),
+                     lambda: BY_NAME["bridging"].report(study=study, attribute=attribute))
+    tops = [("Top by bridging score", report.tables["top_bridging"]),
+            ("Top by overall win rate", report.tables["top_overall"])]
+    return _respond(request, study, attribute, "bridging", report, bridging_figures, tops=tops)
 
 
 @dashboard_page

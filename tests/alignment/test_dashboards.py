@@ -14,7 +14,7 @@ from tests.factories import jsonl_bytes, make_study, study_lines
 
 pytestmark = pytest.mark.django_db
 
-DASHBOARDS = ["divergence", "leaderboard", "strategies", "progress"]
+DASHBOARDS = ["divergence", "leaderboard", "strategies", "progress", "bridging"]
 
 
 def url(study, name, **params):
@@ -392,6 +392,6 @@ def test_the_beat_refresh_recomputes_every_default_dashboard(study):
     from alignment.models import DashboardSnapshot
 
     judge(study, [judgment("d1", "D", "p0c0", "p0c1", "A")])
-    assert dashboards_refresh() == 4
+    assert dashboards_refresh() == 5
     assert set(DashboardSnapshot.objects.values_list("key", flat=True)) == {
-        "divergence", "leaderboard|by=source", "strategies", "progress"}
+        "divergence", "leaderboard|by=source", "strategies", "progress", "bridging"}

@@ -8,7 +8,7 @@ from tests.factories import jsonl_bytes, make_study
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DASHBOARDS = ("divergence", "leaderboard", "strategies", "progress", "pal", "spica")
+DASHBOARDS = ("divergence", "leaderboard", "strategies", "progress", "bridging", "pal", "spica")
 _WATCH = """document.addEventListener('securitypolicyviolation', e =>
   (window.__cspViolations = window.__cspViolations || []).push(e.violatedDirective + ' ' + e.blockedURI));"""
 
@@ -54,6 +54,8 @@ def test_the_dashboards_draw_under_the_policy_with_no_violation(watched, live_se
         if name == "divergence":
             page.wait_for_selector("#figure-group-rates.js-plotly-plot svg.main-svg")
             page.hover("#figure-group-rates .point", force=True)  # plotly's hover label styles itself at run time
+        if name == "bridging":
+            page.wait_for_selector("#figure-group-win.js-plotly-plot svg.main-svg")
     _visit(page, problems, f"{live_server.url}/studies/csp-e2e/models/")
     _visit(page, problems, f"{live_server.url}/api/docs/")
     page.wait_for_selector(".swagger-ui .opblock")
