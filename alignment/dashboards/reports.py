@@ -127,7 +127,10 @@ LEADERBOARD_SHOWN = 30
 
 
 def leaderboard_report(*, study: Study, by: str = "source", attribute: str | None = None,
-                       draws: int = 200, shown: int = LEADERBOARD_SHOWN) -> Report:
+                       draws: int = 200, shown: int | None = None) -> Report:
+    """Per-group Bradley-Terry leaderboards. The page's `scores` hold the `shown` (LEADERBOARD_SHOWN)
+    strongest competitors by the pooled fit; the downloads hold every competitor and every comparison."""
+    shown = LEADERBOARD_SHOWN if shown is None else shown
     keys, key_of_row, seen, pair_of_row, results = selectors.competitor_counts(study=study, by=by)
     labels = [selectors.group_label(key, attribute) for key in keys]
     groups = sorted(set(labels))
