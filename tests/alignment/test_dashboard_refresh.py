@@ -177,3 +177,27 @@ def test_a_leaderboard_figure_given_every_competitor_draws_only_the_cap():
     assert figure["data"][0]["y"] == [f"m{c}" for c in range(40, 50)]
     assert "strongest 10 of 50" in figure["layout"]["title"]["text"]
     assert "strongest" not in plots.leaderboard_figure(rows[:5], [], limit=10)["layout"]["title"]["text"]
+
+
+def test_the_leaderboard_takes_fewer_draws_when_its_boards_are_large_and_says_so(many_sources, monkeypatch, reader):
+    # 28 pairs of sources played, pooled and in each of two groups: 84 edges; a budget of 840 edge-draws.
+    monkeypatch.setattr("alignment.dashboards.reports.LEADERBOARD_EDGE_DRAWS", 840)
+    monkeypatch.setattr("alignment.dashboards.reports.LEADERBOARD_MIN_DRAWS", 5)
+    data = download(reader, many_sources, "leaderboard")
+    assert data["summary"]["draws"] == 10 and data["summary"]["draws_asked"] == 200
+    assert "fewer than 200" in reader.get(url(many_sources, "leaderboard")).content.decode()
+
+
+def test_the_group_matrix_one_group_at_a_time_equals_the_all_at_once_formula():
+    import numpy as np
+
+    from alignment.dashboards.stats import divergence_matrix
+
+    rng = np.random.default_rng(3)
+    rates = rng.random((200, 6))
+    rates[rng.random((200, 6)) < 0.4] = np.nan
+    present, filled = ~np.isnan(rates), np.nan_to_num(rates)
+    both = present[:, :, None] & present[:, None, :]
+    expected = (np.abs(filled[:, :, None] - filled[:, None, :]) * both).sum(axis=0) / both.sum(axis=0)
+    matrix, shared = divergence_matrix(rates)
+    assert np.allclose(matrix, expected) and (shared == both.sum(axis=0)).all()
