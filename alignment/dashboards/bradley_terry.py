@@ -72,19 +72,16 @@ class _Edges:
 def bradley_terry_sparse(
     first: np.ndarray, second: np.ndarray, first_won: np.ndarray, second_won: np.ndarray, k: int, *,
     prior: float = 0.5, iterations: int = 50, tol: float = 1e-8, cg_tol: float = 1e-10,
-    start: np.ndarray | None = None,
 ) -> np.ndarray:
     """(problems, k) centred log-strengths, the same estimate as bradley_terry.
 
     first, second: (E,) the two competitors of each edge (each unordered pair once); first_won,
     second_won: (problems, E) wins of each side on that edge (ties already split half to each side).
-    `start` (k,): where Newton's method starts; the optimum is unique (the prior makes the likelihood
-    strictly concave), so a start near it (the observed fit, for bootstrap resamples) only saves steps.
     """
     edges = _Edges(np.asarray(first, np.int64), np.asarray(second, np.int64), first_won.shape[0], k)
     games = first_won + second_won
     won = edges.onto_first(first_won) + edges.onto_second(second_won)
-    scores = np.zeros(edges.shape) if start is None else np.broadcast_to(start, edges.shape).copy()
+    scores = np.zeros(edges.shape)
     for _ in range(iterations):
         p_first = _sigmoid(scores[:, edges.first] - scores[:, edges.second])
         p_ref = _sigmoid(scores)
@@ -234,15 +231,15 @@ def _table_bootstrap(matches: Matches, local: np.ndarray, k: int, draws: int, rn
             mine = kind_of == kind
             first_won[:, edge_of[mine]] += to_first * sampled[:, mine]
             second_won[:, edge_of[mine]] += to_second * sampled[:, mine]
-        fitted[1 + start : 1 + start + size] = _fit(first, second, first_won, second_won, k, prior, fitted[0])
+        fitted[1 + start : 1 + start + size] = _fit(first, second, first_won, second_won, k, prior)
     return fitted
 
 
 def _fit(first: np.ndarray, second: np.ndarray, first_won: np.ndarray, second_won: np.ndarray, k: int,
-         prior: float, start: np.ndarray | None = None) -> np.ndarray:
+         prior: float) -> np.ndarray:
     first_won, second_won = np.atleast_2d(first_won), np.atleast_2d(second_won)
     if k <= DENSE_MAX:
         wins = np.zeros((first_won.shape[0], k, k))
         wins[:, first, second], wins[:, second, first] = first_won, second_won  # each pair once
         return bradley_terry(wins, prior=prior)
-    return bradley_terry_sparse(first, second, first_won, second_won, k, prior=prior, start=start)
+    return bradley_terry_sparse(first, second, first_won, second_won, k, prior=prior)
