@@ -105,9 +105,9 @@ JOIN annotation_prompt p ON p.id = a.prompt_id
 WHERE p.study_id = %(study)s;
 
 INSERT INTO annotation_participant (study_id, user_id, external_id, attributes, group_key, crowd_params,
-                                    consented_at, created_at)
+                                    consented_at, created_at, flag_note)
 SELECT %(study)s, NULL, 'w' || g, jsonb_build_object('party', party, 'country', country),
-       'country=' || country || '|party=' || party, '{}'::jsonb, now(), now()
+       'country=' || country || '|party=' || party, '{}'::jsonb, now(), now(), ''
 FROM (SELECT g, (ARRAY['D', 'R'])[1 + g %% 2] AS party, (ARRAY['FR', 'US'])[1 + (g / 2) %% 2] AS country
       FROM generate_series(0, %(participants)s - 1) g) t;
 
