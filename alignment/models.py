@@ -88,9 +88,28 @@ class DashboardSnapshot(models.Model):
     payload = models.JSONField(help_text="tables, groups, summary, names of the live-only tables")
     seconds = models.FloatField(help_text="how long computing it took")
     computed_at = models.DateTimeField()
+    # What it was computed from (alignment/dashboards/sources.py): while the study's marker is the same,
+    # the numbers are current whatever their age, and beat does not recompute them.
+    source = models.JSONField(null=True, blank=True, help_text="the study's change marker when computed")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["study", "key"], name="dashboard_snapshot_unique")]
 
     def __str__(self) -> str:
         return f"{self.study_id}:{self.key} at {self.computed_at:%H:%M:%S}"
+
+
+class DashboardRefresh(models.Model):
+    """Beat's refresh of one study's dashboards: a lease, so that overlapping beat runs (or workers) never
+    recompute the same study at once, and the last refresh's duration, so that a slow study is not
+    recomputed back to back (DASHBOARD_REFRESH_SPACING)."""
+
+    study = models.OneToOneField("annotation.Study", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    lease_until = models.DateTimeField(null=True, blank=True, help_text="a refresh holds the study until then")
+    lease_holder = models.CharField(max_length=64, blank=True)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_seconds = models.FloatField(default=0.0, help_text="how long the last recomputation took")
+    checked_at = models.DateTimeField(null=True, blank=True, help_text="last time beat compared the marker")
+
+    def __str__(self) -> str:
+        return f"dashboards of study {self.study_id}"

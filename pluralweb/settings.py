@@ -285,11 +285,20 @@ CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "annotation.tasks.assignments_expire", "schedule": 60.0},
     "fail-stale-fit-runs": {"task": "alignment.tasks.fit_runs_fail_stale", "schedule": float(FIT_STALE_CHECK_SECONDS)},
     "launch-due-refits": {"task": "alignment.tasks.fit_runs_due", "schedule": 60.0},
-    "refresh-dashboards": {"task": "alignment.tasks.dashboards_refresh", "schedule": 60.0},
+    # A message older than a beat interval is dropped rather than run: a worker kept busy does not
+    # find a queue of refreshes to run back to back.
+    "refresh-dashboards": {"task": "alignment.tasks.dashboards_refresh", "schedule": 60.0,
+                           "options": {"expires": 55.0}},
 }
 
-# Dashboard pages serve numbers at most this old (beat refreshes the default views every minute).
+# Dashboard pages serve numbers at most this old unless the study's data is unchanged since (beat checks
+# every minute and recomputes only studies whose judgments, exclusions, settings or leases changed).
 DASHBOARD_MAX_AGE_SECONDS = env_int("DASHBOARD_MAX_AGE_SECONDS", 120, minimum=0)
+# A study's dashboards are recomputed at most every DASHBOARD_REFRESH_SPACING times their last
+# computation's duration (a 30 s refresh: at most every 2.5 minutes), by beat and by pages alike.
+DASHBOARD_REFRESH_SPACING = env_int("DASHBOARD_REFRESH_SPACING", 5, minimum=0)
+# One refresh holds a study at a time; a lease lapses after this long (a worker killed mid-refresh).
+DASHBOARD_REFRESH_LEASE_SECONDS = env_int("DASHBOARD_REFRESH_LEASE_SECONDS", 600, minimum=1)
 PLURALWEB_ARTIFACT_DIR = Path(env_str("PLURALWEB_ARTIFACT_DIR", str(VAR_DIR / "artifacts")))
 # Threads a fit may use; default: half the cores this process may run on (at least one). Torch's
 # OpenMP threads wait for each other at every op: on a shared machine, one thread per core made

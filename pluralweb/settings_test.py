@@ -21,6 +21,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 # Dashboards compute live in tests unless a test asks for snapshots (tests/alignment/test_dashboards.py).
 DASHBOARD_MAX_AGE_SECONDS = 0
+# ...and a stale snapshot is recomputed at once, however long the last computation took.
+DASHBOARD_REFRESH_SPACING = 0
 
 # Local memory whatever CACHE_URL says: tests clear the cache between them (tests/conftest.py), and
 # clearing a Redis cache empties its whole database, a broker's queues included.

@@ -51,10 +51,10 @@ def divergence_report(*, study: Study, attribute: str | None = None, top_pairs: 
     tables["divisive_prompts"] = _divisive_prompts(table, order, prompt_of, prompt_names,
                                                    tables["prompts"][:top_prompts])
     summary = {
-        "pairs_judged": int((div.groups >= 1).sum()),
+        "pairs_judged": table.pairs_judged,
         "pairs_compared": len(judged),
-        "preference_judgments": int(table.n.sum()),
-        "both_bad": int(table.counts[..., 3].sum()),
+        "preference_judgments": table.preference_judgments,
+        "both_bad": table.both_bad,
         "mean_abs_diff": num(float(values["abs_diff"].mean()) if len(order) else None),
         "mean_js": num(float(values["js"].mean()) if len(order) else None),
         "split_share": num(float(values["splits"].mean()) if len(order) else None),

@@ -179,16 +179,24 @@ def divergence_figures(tables: dict[str, list[dict]], groups: list[str]) -> list
 # --- leaderboard -----------------------------------------------------------------------------------
 
 
-def leaderboard_figure(rows: list[dict], groups: list[str]) -> dict:
+LEADERBOARD_LIMIT = 30  # competitors a leaderboard figure draws (the strongest by the pooled fit)
+
+
+def leaderboard_figure(rows: list[dict], groups: list[str], *, limit: int = LEADERBOARD_LIMIT,
+                       competitors: int | None = None) -> dict:
     """Bradley-Terry scores with bootstrap intervals, one trace per group side by side, the pooled
-    fit first."""
+    fit first: the `limit` strongest competitors by the pooled fit, the title saying so when the study
+    has more (`competitors`, else those in `rows`)."""
     colours = colour_of(groups)
     overall = sorted((row for row in rows if row["group"] == ALL_GROUPS and row["score"] is not None),
-                     key=lambda row: row["score"])
+                     key=lambda row: row["score"])[-limit:] if limit else []
     order = [row["competitor"] for row in overall]
+    drawn = set(order)
+    total = max(competitors or 0, len({row["competitor"] for row in rows}))
     data = []
     for group in [ALL_GROUPS, *groups]:
-        mine = [row for row in rows if row["group"] == group and row["score"] is not None]
+        mine = [row for row in rows if row["group"] == group and row["score"] is not None
+                and row["competitor"] in drawn]
         if not mine:
             continue
         scores = [row["score"] for row in mine]
@@ -204,7 +212,8 @@ def leaderboard_figure(rows: list[dict], groups: list[str]) -> dict:
                              "win rate %{customdata[1]:.2f}<extra></extra>",
         })
     layout = _layout(
-        "Bradley-Terry strength by group (log-strength, 95% bootstrap intervals)",
+        "Bradley-Terry strength by group (log-strength, 95% bootstrap intervals)"
+        + (f": the strongest {len(order)} of {total:,} competitors (downloads hold all)" if total > len(order) else ""),
         xaxis={"title": {"text": "log-strength: P(i beats j) = σ(s_i − s_j)"}, "zeroline": True},
         yaxis={"categoryorder": "array", "categoryarray": order, "automargin": True},
         scattermode="group", height=max(320, 70 * len(order) + 160),
@@ -212,8 +221,9 @@ def leaderboard_figure(rows: list[dict], groups: list[str]) -> dict:
     return {"data": data, "layout": layout}
 
 
-def leaderboard_figures(tables: dict[str, list[dict]], groups: list[str]) -> list[dict]:
-    return [{"id": "leaderboard", "figure": leaderboard_figure(tables["scores"], groups)}]
+def leaderboard_figures(tables: dict[str, list[dict]], groups: list[str], *,
+                        competitors: int | None = None) -> list[dict]:
+    return [{"id": "leaderboard", "figure": leaderboard_figure(tables["scores"], groups, competitors=competitors)}]
 
 
 # --- NC vs random ------------------------------------------------------------------------------------

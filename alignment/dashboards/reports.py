@@ -34,13 +34,20 @@ class Report:
 
     @property
     def table_names(self) -> list[str]:
-        return [*self.tables, *self.details]
+        return list(dict.fromkeys([*self.tables, *self.details]))
 
     def table(self, name: str) -> list[dict]:
-        return self.tables[name] if name in self.tables else self.details[name]()
+        """The complete table: a table the page shows capped (the strongest competitors) has its complete
+        version among the details, computed when a download asks for it."""
+        return self.details[name]() if name in self.details else self.tables[name]
 
     def all_tables(self) -> dict[str, list[dict]]:
         return {name: self.table(name) for name in self.table_names}
+
+    @property
+    def capped(self) -> list[str]:
+        """Tables the page shows in part (their downloads are complete)."""
+        return [name for name in self.tables if name in self.details]
 
 
 def num(value: float | None, digits: int = 4) -> float | None:
@@ -64,8 +71,13 @@ def records(**columns: np.ndarray | list) -> list[dict]:
 
 @dataclass
 class PairTable:
-    """Answers of every judged pair (rows) by group (columns): counts over ANSWERS, the rate of
-    preferring the pair's candidate_a with its Wilson interval, and the pair's divergence."""
+    """Answers of the pairs that two or more groups judged (rows; only those can diverge) by group
+    (columns): counts over ANSWERS, the rate of preferring the pair's candidate_a with its Wilson
+    interval, and the pair's divergence. The totals count every judged pair and judgment.
+
+    Only pairs judged by two or more groups are held as a pairs x groups array: in a ratings-derived
+    study most pairs have one judgment, so this array is a fraction of pairs x groups (there, 272k
+    pairs x 39 groups x 4 answers would be 340 MB before the rates and intervals)."""
 
     pair_ids: np.ndarray
     groups: list[str]
@@ -75,79 +87,119 @@ class PairTable:
     low: np.ndarray
     high: np.ndarray
     divergence: stats.PairDivergence
+    pairs_judged: int = 0  # pairs with a preference judgment from at least one group
+    preference_judgments: int = 0
+    both_bad: int = 0
 
 
 def pair_table(*, study: Study, attribute: str | None) -> PairTable:
-    rows = selectors.pair_group_counts(study=study)
-    keys = sorted({row[1] for row in rows})
+    pair_of_row, keys, key_of_row, answers = selectors.pair_group_arrays(study=study)
     labels = [selectors.group_label(key, attribute) for key in keys]
     groups = sorted(set(labels))
-    group_of_key = {key: groups.index(label) for key, label in zip(keys, labels, strict=True)}
-    pair_ids, pair_pos = np.unique(np.array([row[0] for row in rows], dtype=np.int64), return_inverse=True)
-    counts = np.zeros((len(pair_ids), len(groups), len(ANSWERS)))
-    if rows:
-        group_pos = np.array([group_of_key[row[1]] for row in rows])
-        # add.at, not assignment: with an attribute slice several keys fall into one group.
-        np.add.at(counts, (pair_pos, group_pos), np.array([row[2:] for row in rows], dtype=float))
+    group_of_key = np.array([groups.index(label) for label in labels], dtype=np.int64)
+    group_of_row = group_of_key[key_of_row] if len(keys) else np.zeros(0, np.int64)
+    pair_ids, pair_of_row = np.unique(pair_of_row, return_inverse=True)
+    # A group is present on a pair when it gave a preference there (both-bad answers say nothing).
+    prefers = answers[:, :3].sum(axis=1) > 0
+    present = np.unique(pair_of_row[prefers] * max(1, len(groups)) + group_of_row[prefers])
+    groups_per_pair = np.bincount(present // max(1, len(groups)), minlength=len(pair_ids))
+    compared = np.flatnonzero(groups_per_pair >= 2)
+    position = np.full(len(pair_ids), -1, dtype=np.int64)
+    position[compared] = np.arange(len(compared))
+    mine = position[pair_of_row] >= 0
+    counts = np.zeros((len(compared), len(groups), len(ANSWERS)))
+    # add.at, not assignment: with an attribute slice several keys fall into one group.
+    np.add.at(counts, (position[pair_of_row[mine]], group_of_row[mine]), answers[mine])
     rates, n = stats.preference_rate(counts[..., :3])
     low, high = stats.wilson_interval(counts[..., 0] + 0.5 * counts[..., 2], n)
-    return PairTable(pair_ids, groups, counts, rates, n, low, high, stats.pair_divergence(rates))
+    return PairTable(pair_ids[compared], groups, counts, rates, n, low, high, stats.pair_divergence(rates),
+                     pairs_judged=int((groups_per_pair >= 1).sum()),
+                     preference_judgments=int(answers[:, :3].sum()), both_bad=int(answers[:, 3].sum()))
 
 
 # --- per-group leaderboard ---------------------------------------------------------------------
 
 
+# Competitors a leaderboard page shows (its table and figure): the strongest by the pooled fit. A figure
+# of 1,500 competitors x 40 groups is 60,000 markers on a 100,000-pixel-high axis, which no reader reads;
+# the downloads hold every competitor.
+LEADERBOARD_SHOWN = 30
+# Bootstrap work budget: draws x edges (summed over the boards). 200 draws up to 50,000 edges.
+LEADERBOARD_EDGE_DRAWS = 10_000_000
+LEADERBOARD_MIN_DRAWS = 50
+
+
 def leaderboard_report(*, study: Study, by: str = "source", attribute: str | None = None,
-                       draws: int = 200) -> Report:
-    rows = selectors.competitor_counts(study=study, by=by, attribute=attribute)
-    groups = sorted({row[0] for row in rows})
+                       draws: int = 200, shown: int | None = None) -> Report:
+    """Per-group Bradley-Terry leaderboards. The page's `scores` hold the `shown` (LEADERBOARD_SHOWN)
+    strongest competitors by the pooled fit; the downloads hold every competitor and every comparison."""
+    shown = LEADERBOARD_SHOWN if shown is None else shown
+    keys, key_of_row, seen, pair_of_row, results = selectors.competitor_counts(study=study, by=by)
+    labels = [selectors.group_label(key, attribute) for key in keys]
+    groups = sorted(set(labels))
     # Every competitor of the study is listed, so one that never played a group shows as such.
-    names = sorted({row[1] for row in rows} | {row[2] for row in rows} | set(selectors.competitors(study=study, by=by)))
+    names = sorted(set(seen) | set(selectors.competitors(study=study, by=by)))
     boards = [ALL_GROUPS, *groups]
-    cells = _match_cells(rows, names, boards)
-    # Edge lists, never competitors x competitors arrays: a study may have thousands of competitors.
-    tables = [_matches(cells, t) for t in range(len(boards))]
+    tables = _match_tables(pair_of_row, results, np.array([names.index(name) for name in seen], dtype=np.int64),
+                           1 + np.array([groups.index(label) for label in labels], dtype=np.int64)[key_of_row]
+                           if keys else np.zeros(0, np.int64), len(boards))
+    # Bounded work: each draw refits every board, so a per-candidate study (1,500 competitors, 600k
+    # edges over its boards) takes fewer draws, never fewer than LEADERBOARD_MIN_DRAWS; the page says how many.
+    edges = sum(len(matches.first) for matches in tables)
+    draws_asked, draws = draws, min(draws, max(LEADERBOARD_MIN_DRAWS, LEADERBOARD_EDGE_DRAWS // max(1, edges)))
     board = bradley_terry.leaderboard_bootstrap(tables, len(names), draws=draws, seed=0)
     won = np.array([_points(matches, len(names)) for matches in tables]).reshape(len(boards), len(names))
-    scores = [
-        {"group": group, "competitor": name or "(none)", "score": num(board.scores[t, i]),
-         "low": num(board.low[t, i]), "high": num(board.high[t, i]), "games": int(board.games[t, i]),
-         "win_rate": num(won[t, i] / board.games[t, i] if board.games[t, i] else math.nan)}
-        for t, group in enumerate(boards) for i, name in enumerate(names)
-    ]
-    comparisons = [
-        {"group": boards[t], "competitor_a": names[i] or "(none)", "competitor_b": names[j] or "(none)",
-         "a_won": int(i_won), "b_won": int(j_won), "ties": int(tied)}
-        for (t, i, j), (i_won, j_won, tied) in sorted(cells.items()) if i_won + j_won + tied > 0
-    ]
-    summary = {"by": by, "competitors": len(names), "draws": draws,
-               "judgments": int(sum(row["a_won"] + row["b_won"] + row["ties"] for row in comparisons
-                                    if row["group"] == ALL_GROUPS))}
-    return Report(tables={"scores": scores, "comparisons": comparisons}, groups=groups, summary=summary)
+
+    def score_rows(competitors: np.ndarray) -> list[dict]:
+        return [
+            {"group": group, "competitor": names[i] or "(none)", "score": num(board.scores[t, i]),
+             "low": num(board.low[t, i]), "high": num(board.high[t, i]), "games": int(board.games[t, i]),
+             "win_rate": num(won[t, i] / board.games[t, i] if board.games[t, i] else math.nan)}
+            for t, group in enumerate(boards) for i in competitors.tolist()
+        ]
+
+    def comparisons() -> list[dict]:
+        return [
+            {"group": boards[t], "competitor_a": names[i] or "(none)", "competitor_b": names[j] or "(none)",
+             "a_won": int(i_won), "b_won": int(j_won), "ties": int(tied)}
+            for t, matches in enumerate(tables)
+            for i, j, i_won, j_won, tied in zip(matches.first.tolist(), matches.second.tolist(),
+                                                matches.first_won.tolist(), matches.second_won.tolist(),
+                                                matches.tied.tolist(), strict=True)
+        ]
+
+    # The strongest first by the pooled fit (competitors without games last), listed by name as before.
+    pooled = np.where(np.isnan(board.scores[0]), -np.inf, board.scores[0])
+    top = np.sort(np.argsort(-pooled, kind="stable")[:shown])
+    summary = {"by": by, "competitors": len(names), "shown": len(top), "draws": draws, "draws_asked": draws_asked,
+               "judgments": int(tables[0].first_won.sum() + tables[0].second_won.sum() + tables[0].tied.sum())}
+    details = {"comparisons": comparisons}
+    if len(top) < len(names):
+        details["scores"] = lambda: score_rows(np.arange(len(names)))
+    return Report(tables={"scores": score_rows(top)}, groups=groups, summary=summary, details=details)
 
 
-def _match_cells(rows: list[tuple], names: list[str], boards: list[str]) -> dict[tuple[int, int, int], list[int]]:
-    """(board, i, j) with i < j -> [i won, j won, ties], each group's games also in the pooled board 0."""
-    at = {name: i for i, name in enumerate(names)}
-    board_at = {group: t for t, group in enumerate(boards)}
-    cells: dict[tuple[int, int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for group, a, b, a_won, b_won, tied in rows:
-        i, j = at[a], at[b]
-        if i > j:
-            i, j, a_won, b_won = j, i, b_won, a_won
-        for t in (0, board_at[group]):
-            cell = cells[(t, i, j)]
-            cell[0] += a_won
-            cell[1] += b_won
-            cell[2] += tied
-    return cells
-
-
-def _matches(cells: dict[tuple[int, int, int], list[int]], board: int) -> bradley_terry.Matches:
-    mine = sorted((key, value) for key, value in cells.items() if key[0] == board)
-    pairs = np.array([key[1:] for key, _ in mine], dtype=np.int64).reshape(-1, 2)
-    counts = np.array([value for _, value in mine], dtype=float).reshape(-1, 3)
-    return bradley_terry.Matches(pairs[:, 0], pairs[:, 1], counts[:, 0], counts[:, 1], counts[:, 2])
+def _match_tables(pair_of_row: np.ndarray, results: np.ndarray, name_at: np.ndarray, board_of_row: np.ndarray,
+                  boards: int) -> list[bradley_terry.Matches]:
+    """One edge list per board (board 0 pools every group's games): each unordered pair of competitors
+    (i < j) once, with i's wins, j's wins and ties, in (i, j) order; pairs that only drew both-bad
+    answers are left out. Arrays throughout: a per-candidate study has hundreds of thousands of edges."""
+    i, j = name_at[pair_of_row[:, 0]], name_at[pair_of_row[:, 1]]
+    swap = i > j
+    first, second = np.where(swap, j, i), np.where(swap, i, j)
+    first_won = np.where(swap, results[:, 1], results[:, 0])
+    second_won = np.where(swap, results[:, 0], results[:, 1])
+    k = int(max(name_at.max(initial=0), 0)) + 1
+    board = np.concatenate([np.zeros(len(first), np.int64), board_of_row])
+    cell = (board * k + np.tile(first, 2)) * k + np.tile(second, 2)
+    cells, at = np.unique(cell, return_inverse=True)
+    sums = [np.bincount(at, np.tile(column, 2).astype(float), len(cells))
+            for column in (first_won, second_won, results[:, 2])]
+    played = sums[0] + sums[1] + sums[2] > 0
+    cells, sums = cells[played], [column[played] for column in sums]
+    starts = np.searchsorted(cells // (k * k), np.arange(boards + 1))
+    return [bradley_terry.Matches((cells[a:b] // k) % k, cells[a:b] % k, sums[0][a:b], sums[1][a:b], sums[2][a:b])
+            for a, b in zip(starts[:-1], starts[1:], strict=True)]
 
 
 def _points(matches: bradley_terry.Matches, k: int) -> np.ndarray:

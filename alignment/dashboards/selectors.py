@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+import numpy as np
 from django.db import connection, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncHour
@@ -104,6 +105,31 @@ def pair_group_counts(*, study: Study) -> list[tuple[int, str, int, int, int, in
     )
 
 
+def pair_group_arrays(*, study: Study, chunk: int = 50_000) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """pair_group_counts as columns, read a chunk at a time: (pair ids, the full group keys, each row's
+    index into them, answers as rows x (prefers a, prefers b, ties, both bad)). A few hundred thousand
+    rows stay a few megabytes of arrays instead of as many Python tuples and strings."""
+    queryset = (
+        study_judgments(study).values_list("pair_id", "group_key")
+        .annotate(a=Count("id", filter=PREFERS_PAIR_A), b=Count("id", filter=PREFERS_PAIR_B),
+                  tie=Count("id", filter=Q(choice="tie")), bad=Count("id", filter=Q(choice="both_bad")))
+        .order_by()
+    )
+    sql, params = queryset.query.sql_with_params()
+    keys: dict[str, int] = {}
+    pair_parts, key_parts, answer_parts = [], [], []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(chunk):
+            pair_parts.append(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)))
+            key_parts.append(np.fromiter((keys.setdefault(row[1], len(keys)) for row in rows), dtype=np.int32,
+                                         count=len(rows)))
+            answer_parts.append(np.array([row[2:] for row in rows], dtype=np.int64).reshape(-1, 4))
+    if not pair_parts:
+        return np.zeros(0, np.int64), [], np.zeros(0, np.int32), np.zeros((0, 4), np.int64)
+    return np.concatenate(pair_parts), list(keys), np.concatenate(key_parts), np.concatenate(answer_parts)
+
+
 def study_pairs(*, study: Study) -> list[tuple[int, int, str, float | None]]:
     """(pair_id, prompt_id, strategy, diversity) of every pair of the study."""
     return list(
@@ -133,25 +159,38 @@ def pairs_with_texts(*, pair_ids: list[int]) -> dict[int, dict]:
 
 
 def competitor_counts(
-    *, study: Study, by: str, attribute: str | None = None
-) -> list[tuple[str, str, str, int, int, int]]:
-    """(group, competitor of the pair's a, competitor of its b, a won, b won, ties) where a competitor is a
-    candidate's `source` or `strategy`. Built on pair_group_counts (one pass over the judgments) and the
-    pairs' competitors; both-bad answers and pairs of one competitor say nothing about who is better."""
+    *, study: Study, by: str, chunk: int = 50_000
+) -> tuple[list[str], np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """Judgments between different competitors, where a competitor is a candidate's `source` or
+    `strategy`, aggregated in SQL per (full group key, competitor of the pair's a, competitor of its b)
+    and read a chunk at a time into columns: (group keys, each row's key index, competitor names, each
+    row's (a, b) name indices as rows x 2, (a won, b won, ties) as rows x 3). Both-bad answers and pairs of
+    one competitor say nothing about who is better and are left out."""
     if by not in COMPETITOR_FIELDS:
         raise ValueError(f"by must be one of {COMPETITOR_FIELDS}")
-    competitor = {pk: (a, b) for pk, a, b in _rows(
-        Pair.objects.filter(prompt__study_id=study.pk).values_list("id", f"candidate_a__{by}", f"candidate_b__{by}")
-    )}
-    merged: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for pair_id, key, a_won, b_won, tie, _bad in pair_group_counts(study=study):
-        a, b = competitor[pair_id]
-        if a != b:
-            sums = merged[(group_label(key, attribute), a, b)]
-            sums[0] += a_won
-            sums[1] += b_won
-            sums[2] += tie
-    return [(*head, *sums) for head, sums in merged.items()]
+    first, second = f"pair__candidate_a__{by}", f"pair__candidate_b__{by}"
+    queryset = (
+        study_judgments(study).exclude(**{first: F(second)}).filter(choice__in=("A", "B", "tie"))
+        .values_list("group_key", first, second)
+        .annotate(a=Count("id", filter=PREFERS_PAIR_A), b=Count("id", filter=PREFERS_PAIR_B),
+                  tie=Count("id", filter=Q(choice="tie")))
+        .order_by()
+    )
+    sql, params = queryset.query.sql_with_params()
+    keys: dict[str, int] = {}
+    names: dict[str, int] = {}
+    key_parts, name_parts, count_parts = [], [], []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(chunk):
+            key_parts.append(np.fromiter((keys.setdefault(row[0], len(keys)) for row in rows), np.int64, len(rows)))
+            name_parts.append(np.fromiter((names.setdefault(name, len(names)) for row in rows for name in row[1:3]),
+                                          np.int64, 2 * len(rows)).reshape(-1, 2))
+            count_parts.append(np.array([row[3:] for row in rows], dtype=np.int64).reshape(-1, 3))
+    if not key_parts:
+        return [], np.zeros(0, np.int64), [], np.zeros((0, 2), np.int64), np.zeros((0, 3), np.int64)
+    return (list(keys), np.concatenate(key_parts), list(names), np.concatenate(name_parts),
+            np.concatenate(count_parts))
 
 
 def competitors(*, study: Study, by: str) -> list[str]:

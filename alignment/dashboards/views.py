@@ -7,7 +7,7 @@ Each page answers `?download=json` (every table behind its figures) or `?downloa
 import csv
 import json
 from collections.abc import Callable
-from functools import wraps
+from functools import partial, wraps
 from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
@@ -120,7 +120,8 @@ def leaderboard(request: HttpRequest, study: Study, attribute: str | None) -> Ht
         return _message(request, f"by must be one of {', '.join(LEADERBOARD_BY)}.", 400)
     report = _report(request, study, snapshot_key("leaderboard", attribute=attribute, by=by),
                      lambda: BY_NAME["leaderboard"].report(study=study, by=by, attribute=attribute))
-    return _respond(request, study, attribute, "leaderboard", report, plots.leaderboard_figures,
+    return _respond(request, study, attribute, "leaderboard", report,
+                    partial(plots.leaderboard_figures, competitors=report.summary.get("competitors")),
                     by=by, by_options=LEADERBOARD_BY)
 
 
