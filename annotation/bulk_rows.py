@@ -9,12 +9,37 @@ Callers pass field names and rows as tuples in that order; every NOT NULL column
 default must be among the fields, since COPY and the INSERT fallback both skip Django's defaults.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 
 from django.db import connection
 from django.db.models import Model
 
 BATCH = 1000  # rows per INSERT where COPY is not there (SQLite caps the variables of one statement)
+COPY_CHUNK = 1 << 20  # characters of COPY text sent at a time
+
+# COPY's text format, written here rather than by psycopg's write_row: its per-value adapter lookup cost
+# about 20 us a row, more than the server's insert, on a machine where both share two cores.
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_TEXT: dict[type, Callable[[object], str]] = {
+    str: lambda value: value.translate(_ESCAPES),
+    int: str,
+    float: repr,  # shortest text that reads back as the same double
+    bool: lambda value: "t" if value else "f",
+    type(None): lambda value: "\\N",
+    datetime: lambda value: value.isoformat(),  # aware (USE_TZ): the offset travels with it
+}
+
+
+def _text(value: object) -> str:
+    text = _TEXT.get(type(value))
+    if text is not None:
+        return text(value)
+    return value.translate(_ESCAPES) if isinstance(value, str) else str(value).translate(_ESCAPES)
+
+
+def _copy_line(row: Sequence) -> str:
+    return "\t".join([_text(value) for value in row]) + "\n"
 
 
 def _columns(model: type[Model], fields: Sequence[str]) -> str:
@@ -23,11 +48,18 @@ def _columns(model: type[Model], fields: Sequence[str]) -> str:
 
 def _copy(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence]) -> int:
     table = connection.ops.quote_name(model._meta.db_table)
-    written = 0
+    written, size, chunk = 0, 0, []
     with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({_columns(model, fields)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row(row)
+            line = _copy_line(row)
+            chunk.append(line)
+            size += len(line)
             written += 1
+            if size >= COPY_CHUNK:
+                copy.write("".join(chunk))
+                size, chunk = 0, []
+        if chunk:
+            copy.write("".join(chunk))
     return written
 
 

@@ -46,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--per-annotator", type=int, default=50, help="ratings per annotator (mean)")
     parser.add_argument("--items", type=int, default=1500, help="candidates of the one prompt")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", action="store_true", help="print the import's cProfile (slows it)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     return parser.parse_args(argv)
 
@@ -119,14 +120,25 @@ def main(argv: list[str] | None = None) -> None:
     data, n_groups = ratings_lines(args)
     study = study_create(args.items)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     summary = judgments_import(study=study, stream=io.BytesIO(data), source="bench.jsonl")
-    seconds = time.perf_counter() - started
+    if args.profile:
+        profiler.disable()
+        import pstats
+
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     found = counts(study)
     print(f"file: {args.annotators} annotators in {n_groups} groups, {args.items} items, "
           f"{len(data) / 1e6:.1f} MB")
-    print(f"import: {seconds:.1f} s; peak RSS {rss_after:.0f} MiB (before the import {rss_before:.0f} MiB)")
+    print(f"import: {seconds:.1f} s (this process's CPU {cpu:.1f} s, the rest is the server and waits); "
+          f"peak RSS {rss_after:.0f} MiB (before the import {rss_before:.0f} MiB)")
     print("summary: " + ", ".join(f"{k} {v:,}" for k, v in vars(summary).items()))
     print("stored: " + ", ".join(f"{k} {v:,}" for k, v in found.items())
           + f"; ties {found['ties'] / max(found['judgments'], 1):.0%}")
