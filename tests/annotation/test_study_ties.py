@@ -10,8 +10,8 @@ from annotation.admin import StudyAdminForm
 from annotation.counted_judgments import (
     judgments_that_count,
     participant_judgments_that_count,
-    ties_left_out,
     tie_rule_text,
+    ties_left_out,
 )
 from annotation.errors import InputError
 from annotation.judgment_export import export_records
