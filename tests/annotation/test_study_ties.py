@@ -17,7 +17,7 @@ from annotation.errors import InputError
 from annotation.judgment_export import export_records
 from annotation.judgment_files import judgments_import
 from annotation.models import Participant, Study
-from tests.factories import jsonl_bytes, make_study
+from tests.factories import client_for, jsonl_bytes, make_study
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +93,8 @@ def test_an_admin_switches_the_tie_rule_and_dashboard_snapshots_go_stale(client,
     judged.refresh_from_db()
     assert judged.ties == Study.Ties.DROP and judged.exclusions_changed_at is not None
     assert judgments_that_count(study=judged).count() == 2
+
+
+def test_the_study_api_says_which_tie_rule_holds(researcher):
+    make_study(slug="strict", ties="drop")
+    assert client_for(researcher).get("/api/studies/strict/").json()["ties"] == "drop"
