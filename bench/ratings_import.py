@@ -87,6 +87,21 @@ def study_create(items: int):
     return study
 
 
+def backend_cpu() -> float | None:
+    """CPU seconds (user + system) of this connection's PostgreSQL backend, where the server runs on this
+    machine: with the client's CPU it says what the import costs apart from waiting for a shared CPU."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def counts(study) -> dict[str, int]:
     from annotation.models import Judgment, Pair, Participant, Rating, Slot
 
@@ -120,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     data, n_groups = ratings_lines(args)
     study = study_create(args.items)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    server_cpu = backend_cpu()
     started, cpu = time.perf_counter(), time.process_time()
     if args.profile:
         import cProfile
@@ -133,11 +149,13 @@ def main(argv: list[str] | None = None) -> None:
 
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    server_cpu = backend_cpu() - server_cpu if server_cpu is not None else None
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     found = counts(study)
     print(f"file: {args.annotators} annotators in {n_groups} groups, {args.items} items, "
           f"{len(data) / 1e6:.1f} MB")
-    print(f"import: {seconds:.1f} s (this process's CPU {cpu:.1f} s, the rest is the server and waits); "
+    server = f"{server_cpu:.1f} s" if server_cpu is not None else "not readable here"
+    print(f"import: {seconds:.1f} s wall; CPU: this process {cpu:.1f} s, its PostgreSQL backend {server}; "
           f"peak RSS {rss_after:.0f} MiB (before the import {rss_before:.0f} MiB)")
     print("summary: " + ", ".join(f"{k} {v:,}" for k, v in vars(summary).items()))
     print("stored: " + ", ".join(f"{k} {v:,}" for k, v in found.items())
