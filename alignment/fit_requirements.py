@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 from django.db.models import Count
 
-from annotation.models import Judgment, Study
+from annotation.counted_judgments import judgments_that_count
+from annotation.models import Study
 
 PAL_MIN_JUDGMENTS = 40
 PAL_MIN_ANNOTATORS = 4
@@ -23,15 +24,17 @@ class FitRequirement:
 
 
 def fit_requirements(*, study: Study) -> dict[str, FitRequirement]:
-    counts = Judgment.objects.filter(participant__study=study, choice__in=FIT_CHOICES).aggregate(
+    # What the runners will read: the judgments that count (gold, exclusions and the tie rule applied).
+    counts = judgments_that_count(study=study).filter(choice__in=FIT_CHOICES).aggregate(
         judgments=Count("id"), annotators=Count("participant_id", distinct=True),
         scenarios=Count("pair__prompt_id", distinct=True), groups=Count("group_key", distinct=True),
     )
     judgments, annotators = counts["judgments"], counts["annotators"]
+    choices = "A/B" if study.ties == Study.Ties.DROP else "A/B/tie"
     scenarios, groups = counts["scenarios"], counts["groups"]
     return {
         "pal": FitRequirement(
-            "pal", f"at least {PAL_MIN_JUDGMENTS} A/B/tie judgments from {PAL_MIN_ANNOTATORS} annotators",
+            "pal", f"at least {PAL_MIN_JUDGMENTS} {choices} judgments from {PAL_MIN_ANNOTATORS} annotators",
             f"{judgments} from {annotators}",
             judgments >= PAL_MIN_JUDGMENTS and annotators >= PAL_MIN_ANNOTATORS),
         "spica": FitRequirement(

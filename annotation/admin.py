@@ -10,6 +10,7 @@ from django.utils.html import format_html
 
 from annotation.access import is_admin
 from annotation.annotator_review import annotator_set_excluded
+from annotation.counted_judgments import study_ties_set
 from annotation.errors import InputError, Rejected
 from annotation.input_rules import group_count, web_url
 from annotation.judgment_files import judgments_import
@@ -66,6 +67,11 @@ class StudyAdmin(admin.ModelAdmin):
     search_fields = ["slug", "title"]
     change_list_template = "admin/annotation/study/change_list.html"
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def save_model(self, request, obj: Study, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "ties" in form.changed_data:
+            study_ties_set(study=obj, ties=obj.ties)  # dashboard snapshots made under the old rule go stale
 
     @admin.display(description="Links")
     def links(self, study: Study) -> str:

@@ -28,7 +28,7 @@ class StudyOutput(serializers.ModelSerializer):
     class Meta:
         model = Study
         fields = ["slug", "title", "description", "group_attributes", "overlap", "quota", "language",
-                  "pair_strategy", "is_open", "created_at"]
+                  "pair_strategy", "ties", "is_open", "created_at"]
 
 
 class StudyListApi(APIView):

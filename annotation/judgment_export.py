@@ -23,7 +23,7 @@ def export_records(*, study: Study, include_excluded: bool = False) -> Iterator[
     derives them again, so export -> import reproduces the same judgments.
     """
     judgments = (
-        judgments_that_count(study=study, include_excluded=include_excluded)
+        judgments_that_count(study=study, include_excluded=include_excluded, keep_ties=True)
         .exclude(origin=Judgment.Origin.RATINGS)
         .select_related("participant", "pair__prompt", "candidate_a", "candidate_b")
         .order_by("id")

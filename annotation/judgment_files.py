@@ -5,17 +5,25 @@ A line is either a pairwise judgment ({"annotator_id", "attributes", "prompt_id"
 become pairwise judgments between candidates the same annotator rated on the same prompt. Files
 stream: lines are validated and written in batches inside one transaction, so a bad line anywhere
 leaves the database as it was.
+
+Scale (issue 11): 13k ratings of 1,500 items derive ~320k judgments on ~270k new pairs. New pairs wait
+in the index and are written in bulk (annotation/bulk_rows.py: COPY on PostgreSQL) just before the
+judgments that need them; derived judgments are plain tuples written every FLUSH_ROWS, so memory
+stays bounded by the study's pair index, not by the number of judgments. Pairs made here get no
+slots: they hold imported judgments, not wanted work, so `next` (which serves slots only) never hands
+them out and they count toward no k, like gold pairs.
 """
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import combinations, groupby
+from itertools import combinations, count, groupby
 from typing import IO
 
 from django.db import transaction
 from django.utils import timezone
 
+from annotation.bulk_rows import rows_write, rows_write_with_ids
 from annotation.errors import InputError
 from annotation.gold import GOLD_STRATEGY
 from annotation.groups import group_key, validate_attributes
@@ -24,6 +32,11 @@ from annotation.jsonl import field, iter_jsonl, text_field
 from annotation.models import Candidate, Judgment, Pair, Participant, Rating, Study
 
 BATCH = 1000
+FLUSH_ROWS = 20_000  # derived judgments held before they are written
+PAIR_FIELDS = ("prompt_id", "candidate_a_id", "candidate_b_id", "strategy", "created_at")
+DERIVED_FIELDS = ("participant_id", "pair_id", "candidate_a_id", "candidate_b_id", "choice", "strength", "rationale",
+                  "rating_a", "rating_b", "group_key", "origin", "client_id", "created_at")
+PairKey = tuple[int, int]  # (candidate_a_id, candidate_b_id) in the pair's own order
 
 
 @dataclass
@@ -58,6 +71,7 @@ class _StudyIndex:
                 self.gold_orders.add((a, b))
             else:
                 self.pairs[(a, b)] = pk
+        self.pending: dict[PairKey, int] = {}  # new pair -> its prompt, until pairs_write()
         self.participants: dict[str, Participant] = {}
 
     def candidate(self, prompt_id: str, candidate_id: str, name: str) -> tuple[int, int]:
@@ -68,15 +82,28 @@ class _StudyIndex:
             raise InputError(f"unknown candidate {candidate_id!r} for prompt {prompt_id!r}", field=name)
         return found
 
-    def pair(self, prompt_pk: int, a: int, b: int) -> int:
-        pk = self.pairs.get((a, b)) or self.pairs.get((b, a))
-        if pk is None:
-            if (a, b) in self.gold_orders:
-                a, b = b, a
-            pk = Pair.objects.create(prompt_id=prompt_pk, candidate_a_id=a, candidate_b_id=b, strategy="imported").pk
-            self.pairs[(a, b)] = pk
-            self.summary.pairs_created += 1
-        return pk
+    def pair_key(self, prompt_pk: int, a: int, b: int) -> PairKey:
+        """The pair of candidates a and b, in its stored order; a new pair waits until pairs_write()."""
+        for key in ((a, b), (b, a)):
+            if key in self.pairs or key in self.pending:
+                return key
+        if (a, b) in self.gold_orders:
+            a, b = b, a
+        self.pending[(a, b)] = prompt_pk
+        return (a, b)
+
+    def pairs_write(self) -> None:
+        """Write the waiting pairs in bulk (no slots: see the module's docstring)."""
+        if not self.pending:
+            return
+        now = timezone.now()
+        keys = list(self.pending)
+        ids = rows_write_with_ids(
+            Pair, PAIR_FIELDS, [(self.pending[key], *key, "imported", now) for key in keys]
+        )
+        self.pairs.update(zip(keys, ids, strict=True))
+        self.summary.pairs_created += len(keys)
+        self.pending.clear()
 
     def participant(self, annotator_id: str, attributes: object) -> Participant:
         known = self.participants.get(annotator_id)
@@ -107,7 +134,7 @@ def _number(obj: dict, name: str, *, required: bool) -> float | None:
     return None if value is None else rating(value, name)
 
 
-def _judgment(obj: dict, index: _StudyIndex) -> tuple[Judgment, tuple[int, int]]:
+def _judgment(obj: dict, index: _StudyIndex) -> tuple[Judgment, tuple[int, PairKey]]:
     participant = index.participant(text_field(obj, "annotator_id", max_length=128), obj.get("attributes"))
     prompt_id = text_field(obj, "prompt_id")
     a, prompt_pk = index.candidate(prompt_id, text_field(obj, "a"), "a")
@@ -120,16 +147,16 @@ def _judgment(obj: dict, index: _StudyIndex) -> tuple[Judgment, tuple[int, int]]
     strength = text_field(obj, "strength", required=False)
     if strength and strength not in Judgment.Strength.values:
         raise InputError(f"must be empty or one of {', '.join(Judgment.Strength.values)}", field="strength")
-    pair_pk = index.pair(prompt_pk, a, b)
-    judgment = Judgment(
-        participant=participant, pair_id=pair_pk, candidate_a_id=a, candidate_b_id=b, choice=choice,
+    pair_key = index.pair_key(prompt_pk, a, b)
+    judgment = Judgment(  # pair_id is set when its pair is written (_JudgmentBatch)
+        participant=participant, candidate_a_id=a, candidate_b_id=b, choice=choice,
         strength=strength, rationale=long_text(text_field(obj, "rationale", required=False), "rationale"),
         rating_a=_number(obj, "rating_a", required=False), rating_b=_number(obj, "rating_b", required=False),
         group_key=participant.group_key, origin=Judgment.Origin.IMPORT, created_at=_created_at(obj),
         # Client ids are the submitting client's idempotency keys, not data: imports make their own.
         client_id=f"imp-{uuid.uuid4().hex}",
     )
-    return judgment, (participant.pk, pair_pk)
+    return judgment, (participant.pk, pair_key)
 
 
 def _rating(obj: dict, index: _StudyIndex) -> tuple[Rating, tuple[int, int]]:
@@ -177,12 +204,29 @@ class _Batch:
                                  line=self.keys[key], source=self.source)
 
 
+class _JudgmentBatch(_Batch):
+    """Judgment lines keyed by (participant, pair key) until flush writes their new pairs in bulk."""
+
+    def __init__(self, index: _StudyIndex, source: str):
+        super().__init__(Judgment, ("participant_id", "pair_id"), "judgment of this pair", source)
+        self.index = index
+
+    def flush(self) -> int:
+        if self.rows:
+            self.index.pairs_write()
+            # One key per row, in the rows' order (add() refuses a repeated key).
+            for row, (_, pair_key) in zip(self.rows, self.keys, strict=True):
+                row.pair_id = self.index.pairs[pair_key]
+            self.keys = {(who, self.index.pairs[pair_key]): line for (who, pair_key), line in self.keys.items()}
+        return super().flush()
+
+
 @transaction.atomic
 def judgments_import(*, study: Study, stream: IO, source: str = "") -> JudgmentImportSummary:
     """Import a judgment file into a study; any bad line aborts the whole import."""
     summary = JudgmentImportSummary()
     index = _StudyIndex(study, summary)
-    judgments = _Batch(Judgment, ("participant_id", "pair_id"), "judgment of this pair", source)
+    judgments = _JudgmentBatch(index, source)
     ratings = _Batch(Rating, ("participant_id", "candidate_id"), "rating of this candidate", source)
     rated_by: set[int] = set()
     for line_no, obj in iter_jsonl(stream, source=source):
@@ -210,38 +254,49 @@ def judgments_import(*, study: Study, stream: IO, source: str = "") -> JudgmentI
 
 
 def _judgments_from_ratings(index: _StudyIndex, participant_ids: set[int]) -> int:
-    """Pairwise judgments between candidates one annotator rated on one prompt (ratings kept on them)."""
+    """Pairwise judgments between candidates one annotator rated on one prompt (ratings kept on them).
+
+    Rows are tuples (pair key in place of pair_id) written every FLUSH_ROWS, after their new pairs."""
+    now = timezone.now()
+    # Client ids with one prefix per import and a counter: unique, and they land side by side in the
+    # unique index (random uuids scattered 300k inserts over all of its pages).
+    client_ids = (f"rat-{uuid.uuid4().hex}-{n}" for n in count())
+    pending: list[tuple] = []
     created = 0
     ordered = sorted(participant_ids)
     for start in range(0, len(ordered), 200):
         chunk = ordered[start : start + 200]
         judged = set(Judgment.objects.filter(participant_id__in=chunk).values_list("participant_id", "pair_id"))
-        rows = (
+        # A list, not a server-side cursor: the writes below run on the same connection meanwhile.
+        rows = list(
             Rating.objects.filter(participant_id__in=chunk)
-            .select_related("participant")
             .order_by("participant_id", "candidate__prompt_id", "candidate_id")
             .values_list("participant_id", "participant__group_key", "candidate__prompt_id", "candidate_id",
                          "rating", "created_at")
         )
-        batch: list[Judgment] = []
-        for (participant_id, group, prompt_pk), group_rows in groupby(rows.iterator(), key=lambda r: r[:3]):
+        for (participant_id, group, prompt_pk), group_rows in groupby(rows, key=lambda r: r[:3]):
             for left, right in combinations(list(group_rows), 2):
-                pair_pk = index.pair(prompt_pk, left[3], right[3])
-                if (participant_id, pair_pk) in judged:
+                pair_key = index.pair_key(prompt_pk, left[3], right[3])
+                if (participant_id, index.pairs.get(pair_key)) in judged:
                     continue  # an explicit judgment of the same pair wins over the derived one
-                judged.add((participant_id, pair_pk))
-                batch.append(_from_ratings(participant_id, group, pair_pk, left, right))
-        Judgment.objects.bulk_create(batch, batch_size=BATCH)
-        created += len(batch)
-    return created
+                pending.append(_from_ratings(participant_id, group, pair_key, left, right, now, next(client_ids)))
+            if len(pending) >= FLUSH_ROWS:
+                created += _derived_write(index, pending)
+                pending = []
+    return created + _derived_write(index, pending)
 
 
-def _from_ratings(participant_id: int, group: str, pair_pk: int, left: tuple, right: tuple) -> Judgment:
+def _from_ratings(participant_id: int, group: str, pair_key: PairKey, left: tuple, right: tuple,
+                  now: datetime, client_id: str) -> tuple:
+    """A derived judgment as a DERIVED_FIELDS row, with its pair key where pair_id goes."""
     rating_a, rating_b = left[4], right[4]
     choice = "A" if rating_a > rating_b else "B" if rating_b > rating_a else "tie"
     stamps = [stamp for stamp in (left[5], right[5]) if stamp is not None]
-    return Judgment(
-        participant_id=participant_id, pair_id=pair_pk, candidate_a_id=left[3], candidate_b_id=right[3],
-        choice=choice, rating_a=rating_a, rating_b=rating_b, group_key=group, origin=Judgment.Origin.RATINGS,
-        created_at=max(stamps) if stamps else timezone.now(), client_id=f"rat-{uuid.uuid4().hex}",
-    )
+    return (participant_id, pair_key, left[3], right[3], choice, "", "", rating_a, rating_b, group,
+            Judgment.Origin.RATINGS.value, client_id, max(stamps) if stamps else now)
+
+
+def _derived_write(index: _StudyIndex, rows: list[tuple]) -> int:
+    index.pairs_write()
+    pairs = index.pairs
+    return rows_write(Judgment, DERIVED_FIELDS, ((row[0], pairs[row[1]], *row[2:]) for row in rows))

@@ -12,6 +12,10 @@ class Study(models.Model):
         RANDOM = "random", "Random pairs"
         NC = "nc", "Negatively-correlated pairs"
 
+    class Ties(models.TextChoices):
+        HALF = "half", "Ties count half"
+        DROP = "drop", "Ties left out"
+
     slug = models.SlugField(max_length=64, unique=True)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -60,7 +64,14 @@ class Study(models.Model):
     screen_min_accuracy = models.FloatField(
         default=0.5, help_text="Screened out when gold accuracy falls below this (after screen_min_gold answers)."
     )
-    # Dashboard snapshots older than this are stale: an exclusion changed which judgments count.
+    # Which judgments count: ties half a vote each way (default) or left out of every analysis (issue 11).
+    # One rule, in annotation/counted_judgments.py; ties stay stored and exported either way.
+    ties = models.CharField(
+        max_length=8, choices=Ties.choices, default=Ties.HALF,
+        help_text="Ties count half to each side in dashboards, leaderboards and refits, or are left out of them "
+                  "(still stored and exported).",
+    )
+    # Dashboard snapshots older than this are stale: an exclusion (or the tie rule) changed which judgments count.
     exclusions_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # --- end quality ---
 

@@ -76,6 +76,10 @@ def parse_header(obj: dict) -> dict:
         header["open_slots_after"] = field(study, "open_slots_after", int, prefix="study.")
         if header["open_slots_after"] < 0:
             raise InputError("must be 0 or more minutes", field="study.open_slots_after")
+    if study.get("ties") is not None:
+        header["ties"] = text_field(study, "ties", prefix=prefix)
+        if header["ties"] not in Study.Ties.values:
+            raise InputError(f"must be one of {', '.join(Study.Ties.values)}", field="study.ties")
     if "refit_every" in study and study["refit_every"] is not None:
         header["refit_every"] = _positive(study, "refit_every", maximum=10_000_000)
     header.update(_quality_settings(study))

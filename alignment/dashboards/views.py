@@ -22,6 +22,7 @@ from alignment.dashboards.selectors import analytical_reads
 from alignment.dashboards.snapshots import report_snapshot, snapshot_key
 from alignment.dashboards.spica_plots import spica_figures
 from annotation.access import is_researcher
+from annotation.counted_judgments import tie_rule_text
 from annotation.errors import Rejected
 from annotation.models import Study
 from annotation.selectors import study_get
@@ -61,6 +62,7 @@ def _respond(request: HttpRequest, study: Study, attribute: str | None, name: st
     download = request.GET.get("download")
     if download == "json":
         response = JsonResponse({"study": study.slug, "dashboard": name, "attribute": attribute,
+                                 "ties": study.ties, "tie_rule": tie_rule_text(study=study),
                                  "groups": report.groups, "summary": report.summary, "tables": report.all_tables()})
         response["Content-Disposition"] = f'attachment; filename="{study.slug}-{name}.json"'
         return response
@@ -79,7 +81,8 @@ def _respond(request: HttpRequest, study: Study, attribute: str | None, name: st
     return render(request, f"alignment/dashboards/{name}.html", {
         "study": study, "dashboard": name, "page_title": BY_NAME[name].title, "dashboards": TABS,
         "attribute": attribute or "", "attributes": sorted(study.group_attributes), "tables": report.tables,
-        "summary": report.summary, "figures": figures, "nothing_to_show": bool(figures) and all(
+        "summary": report.summary, "tie_rule": tie_rule_text(study=study),
+        "figures": figures, "nothing_to_show": bool(figures) and all(
             figure["empty"] for figure in figures), "table_names": report.table_names,
         "params": urlencode({k: v for k, v in {"attribute": attribute, **context}.items() if isinstance(v, str)}),
         **context,
