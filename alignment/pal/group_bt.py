@@ -22,7 +22,17 @@ from torch.nn import functional as F
 
 from alignment.pal.data import Judgments, PalData, PalSplit
 from alignment.pal.device_data import DeviceData
-from alignment.pal.model import INITIAL_LOG_SCALE, KINDS, MAX_SCALE, PairPlan, StackedMLP, plan_pairs, take
+from alignment.pal.model import (
+    INITIAL_LOG_SCALE,
+    KINDS,
+    MAX_SCALE,
+    PairPlan,
+    PalArchitecture,
+    StackedMLP,
+    build_model,
+    plan_pairs,
+    take,
+)
 from alignment.pal.train import (
     TrainConfig,
     batch_size_for,
@@ -148,8 +158,10 @@ def fit_group_bt(
     started = time.perf_counter()
     cuda_devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda_devices), deterministic_torch(device), torch_threads(config.threads):
-        torch.manual_seed(config.seed)
-        model = GroupBT(kind, len(codes), data.dim, config.hidden, config.out, config.dropout).to(device)
+        model = GroupBT(kind, len(codes), data.dim, config.hidden, config.out, config.dropout)
+        _start_as_separate_fits(model, PalArchitecture(kind, 1, data.dim, data.n_users, config.hidden,
+                                                       config.out, config.theta_init_std, config.dropout), config.seed)
+        model = model.to(device)
         best_epoch, epochs = _train_groups(
             model, DeviceData(data, device), train, train_groups[train_groups >= 0], val,
             val_groups[val_groups >= 0], config,
@@ -158,6 +170,24 @@ def fit_group_bt(
         model.eval(), codes, {int(c): int(e) for c, e in zip(codes, best_epoch, strict=True)}, epochs,
         time.perf_counter() - started,
     )
+
+
+@torch.no_grad()
+def _start_as_separate_fits(model: GroupBT, arch: PalArchitecture, seed: int) -> None:
+    """Every group starts from the K = 1 model fit_pal(seed) would start from: with dropout off,
+    the batched fit then takes exactly the steps of one fit per group."""
+    torch.manual_seed(seed)
+    start = build_model(arch).state_dict()
+    f = {"w1": start["f.0.weight"].t(), "b1": start["f.0.bias"], "w2": start["f.2.weight"].t(),
+         "b2": start["f.2.bias"]}
+    for name, value in f.items():
+        getattr(model.f, name).copy_(value.expand_as(getattr(model.f, name)))
+    if model.kind == "B":
+        for name in ("w1", "b1", "w2", "b2"):
+            getattr(model.g, name).copy_(start[f"g.{name}"].expand_as(getattr(model.g, name)))
+        model.log_scale.fill_(float(start["log_scale"]))
+    else:
+        model.prototypes.copy_(start["prototypes"].expand_as(model.prototypes))
 
 
 class GroupAdamW:
