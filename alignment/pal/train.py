@@ -141,7 +141,7 @@ def batch_logits(model: PalModel, batch: PlannedBatch, tensors: DeviceData) -> t
 
 
 # Prompt blocks need enough prompts per batch to stay a fair sample of the data.
-PROMPTS_PER_BLOCK = 64
+PROMPTS_PER_BLOCK = 32
 
 
 def epoch_batches(
