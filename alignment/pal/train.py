@@ -140,8 +140,11 @@ def batch_logits(model: PalModel, batch: PlannedBatch, tensors: DeviceData) -> t
     return scorer(model.user_weights(batch.user_rows), batch.user)
 
 
-# Prompt blocks need enough prompts per batch to stay a fair sample of the data.
+# Prompt blocks need enough prompts per batch to stay a fair sample of the data, and are only worth
+# it on large sets: a few thousand judgments cost little either way, and their fits (real-text
+# populations of 60 users x 60 judgments) generalised worse with blocks than with random batches.
 PROMPTS_PER_BLOCK = 32
+MIN_JUDGMENTS_FOR_BLOCKS = 20_000
 
 
 def epoch_batches(
@@ -150,13 +153,13 @@ def epoch_batches(
     """One epoch's minibatches, as index arrays into the judgments. f and g_k run on the distinct
     rows a batch touches, so a random batch of 1/16 of the judgments still pays for most texts;
     with many prompts each batch instead takes whole prompts (a random 1/16 of them), so that an
-    epoch computes each text about once, whatever the number of steps. Few prompts (a ratings
-    study on one prompt): random batches."""
+    epoch computes each text about once, whatever the number of steps. Few judgments, or few
+    prompts (a ratings study on one prompt): random batches."""
     n = len(prompts)
     n_batches = max(1, -(-n // batch_size))
     if n_batches == 1:
         return [torch.randperm(n, generator=generator).to(prompts.device)]
-    if n_prompts >= PROMPTS_PER_BLOCK * n_batches:
+    if n >= MIN_JUDGMENTS_FOR_BLOCKS and n_prompts >= PROMPTS_PER_BLOCK * n_batches:
         rank = torch.randperm(int(prompts.max()) + 1, generator=generator).to(prompts.device)
         order = torch.argsort(rank[prompts], stable=True)
     else:

@@ -67,6 +67,14 @@ def test_with_few_prompts_batches_are_random_samples_of_the_judgments():
     assert all(len(prompts[index].unique()) == 20 for index in batches)
 
 
+def test_a_small_set_is_batched_at_random_even_over_many_prompts():
+    generator = torch.Generator().manual_seed(0)
+    prompts = torch.randint(0, 300, (3_000,))
+    batches = epoch_batches(prompts, 300, generator, 300)
+    # Random batches of 300 over 300 prompts meet about 190 of them each; whole-prompt blocks, 30.
+    assert all(len(prompts[index].unique()) > 100 for index in batches)
+
+
 @pytest.fixture(scope="module")
 def grouped():
     population = make_population(kind="B", n_groups=2, n_users=40, n_prompts=30, dim=16,
