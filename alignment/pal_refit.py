@@ -53,6 +53,7 @@ def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
         "val_accuracy": fit.val_accuracy, "fit_seconds": fit.seconds, "attribute": params.get("attribute") or None,
         "participant_ids": [int(pk) for pk in study_data.participant_ids], "threads": config.threads,
         "seconds": {name: round(value, 3) for name, value in phases.items()},
+        "cpu_seconds": {"fit": round(fit.cpu_seconds, 3), **report.cpu_seconds},
         "total_seconds": round(time.perf_counter() - started, 3),
     }
     return FitOutcome(metrics=metrics, artifact_path=str(path), judgment_count=len(data.judgments))

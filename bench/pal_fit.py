@@ -13,6 +13,7 @@ The refit speed target: `--judgments 300000 --annotators 3000 --prompts 3000 --t
 """
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -96,10 +97,12 @@ def main(argv: list[str] | None = None) -> None:
         f"D={args.dim}, K*={args.k}; built in {time.perf_counter() - started:.1f} s"
     )
     fit = fit_and_report(population, split, args, config)
-    evaluation = report_accuracy(population, split, fit, config)
+    evaluation, evaluation_cpu = report_accuracy(population, split, fit, config)
     print(f"\nrefit as the worker runs it (split + fit + evaluation): {split_seconds + fit.seconds + evaluation:.1f} s "
-          f"(split {split_seconds:.1f}, fit {fit.seconds:.1f}, evaluation {evaluation:.1f}) on "
-          f"{len(population.data.judgments):,} judgments, {torch.get_num_threads()} torch threads")
+          f"wall (split {split_seconds:.1f}, fit {fit.seconds:.1f}, evaluation {evaluation:.1f}); "
+          f"{fit.cpu_seconds + evaluation_cpu:.1f} s of process CPU (fit {fit.cpu_seconds:.1f}, evaluation "
+          f"{evaluation_cpu:.1f}) on {len(population.data.judgments):,} judgments, {torch.get_num_threads()} torch "
+          f"threads; load average {os.getloadavg()[0]:.1f}")
     if not args.no_loop:
         compare_with_user_loop(population, split, args, config, device)
 
@@ -126,12 +129,13 @@ def fit_and_report(population, split, args, config):
 
 
 def report_accuracy(population, split, fit, config) -> float:
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     report = evaluate_pal(population.data, split, fit, config=config, truth_ceiling=population.ceiling_on)
     ceiling = report.truth_ceiling
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     print(f"\naccuracy (evaluation {seconds:.1f} s, K=1 and per-group BT baselines fitted in it)")
-    print("  evaluation phases: " + ", ".join(f"{name} {s:.1f} s" for name, s in report.seconds.items()))
+    print("  evaluation phases, wall (process CPU): " + ", ".join(
+        f"{name} {s:.1f} s ({report.cpu_seconds[name]:.1f})" for name, s in report.seconds.items()))
     print(f"  {report.few_shot.get('text')}")
     used = "  ".join(f"n={n}: {u.get('mean', 0):.1f}" for n, u in report.shots_used.items())
     print(f"  shots actually used per unseen user (mean): {used}")
@@ -151,7 +155,7 @@ def report_accuracy(population, split, fit, config) -> float:
             f"per-group BT {report.group_accuracy_group_bt[group]:.3f}"
         )
     print(f"  {peak_memory()}")
-    return seconds
+    return seconds, cpu_seconds
 
 
 class UserLoopPal(torch.nn.Module):

@@ -12,8 +12,9 @@ import importlib
 _EXPORTS = {
     "alignment.pal.artifact": ("load_pal", "read_pal_header", "save_pal"),
     "alignment.pal.data": ("TIE", "Judgments", "PalData", "PalSplit", "first_judgments", "split_pal_data"),
-    "alignment.pal.evaluate": ("SHOTS", "PalReport", "adjusted_rand_index", "evaluate_pal", "fit_group_bt"),
-    "alignment.pal.fewshot": ("FewShotConfig", "FewShotWeights", "fit_new_users"),
+    "alignment.pal.evaluate": ("SHOTS", "PalReport", "adjusted_rand_index", "evaluate_pal"),
+    "alignment.pal.fewshot": ("FewShotConfig", "FewShotWeights", "fit_new_users", "fit_new_users_by_shots"),
+    "alignment.pal.group_bt": ("GroupBTFit", "fit_group_bt"),
     "alignment.pal.model": ("KINDS", "PalArchitecture", "PalModel", "build_model"),
     "alignment.pal.reward": ("PalRewardModel", "pal_reward_model"),
     "alignment.pal.synthetic": ("SyntheticPopulation", "make_population"),

@@ -16,7 +16,8 @@ import torch
 
 from alignment.pal.data import TIE, Judgments, PalData, PalSplit
 from alignment.pal.device_data import DeviceData
-from alignment.pal.fewshot import FewShotConfig, fit_new_users
+from alignment.pal.fewshot import FewShotConfig, fit_new_users_by_shots
+from alignment.pal.group_bt import GroupBTFit, fit_group_bt
 from alignment.pal.model import PalModel
 from alignment.pal.train import PalFit, TrainConfig, fit_pal, torch_threads
 
@@ -50,7 +51,10 @@ class PalReport:
     few_shot: dict = field(default_factory=dict)  # does few-shot beat K = 1 for new users? said plainly
     annotators: dict = field(default_factory=dict)  # per user row: status and test counts (any slicing)
     split: dict = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)  # evaluation phases
+    seconds: dict[str, float] = field(default_factory=dict)  # evaluation phases, wall clock
+    # The same phases in CPU seconds of this process (all its threads): on a shared machine the wall
+    # clock says as much about the neighbours as about the fit.
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready: dict keys become strings, and NaN (an accuracy with no decided judgment) None,
@@ -94,7 +98,7 @@ def pair_margins(
     weight_index: np.ndarray,
     judgments: Judgments,
     tensors: DeviceData,
-    chunk: int = 65536,
+    chunk: int = 262144,
 ) -> np.ndarray:
     """r(a) - r(b) for each judgment, for the mixture weights[weight_index]."""
     model.eval()
@@ -141,31 +145,17 @@ def group_mixtures(weights: np.ndarray, data: PalData, members: np.ndarray) -> d
     }
 
 
-def fit_group_bt(
-    data: PalData, split: PalSplit, *, kind: str, config: TrainConfig | None
-) -> dict[int, PalFit]:
-    """One K = 1 model per group, each fitted on its own members' judgments only."""
-    if data.user_group is None:
-        return {}
-    fits = {}
-    for code in range(len(data.group_names)):
-        members = np.flatnonzero(data.user_group == code)
-        train, val = split.train.for_users(members), split.val.for_users(members)
-        if len(train):
-            fits[code] = fit_pal(data, train, val, kind=kind, k=1, config=config)
-    return fits
-
-
 def group_bt_margins(
-    group_fits: dict[int, PalFit], k1: PalFit, data: PalData, judgments: Judgments, tensors: DeviceData
+    group_bt: GroupBTFit | None, k1: PalFit, data: PalData, judgments: Judgments, tensors: DeviceData
 ) -> np.ndarray:
     """Each judgment scored by its user's group model; users with no group (or a group with no
     fit) fall back to the homogeneous model."""
     margins = homogeneous_margins(k1, judgments, tensors)
-    groups = data.user_group[judgments.user]
-    for code, fit in group_fits.items():
-        mine = np.flatnonzero(groups == code)
-        margins[mine] = homogeneous_margins(fit, judgments.take(mine), tensors)
+    if group_bt is None:
+        return margins
+    groups = group_bt.model_groups(data.user_group[judgments.user])
+    mine = np.flatnonzero(groups >= 0)
+    margins[mine] = group_bt.margins(judgments.take(mine), groups[mine], tensors)
     return margins
 
 
@@ -196,10 +186,10 @@ def unseen_accuracy_by_shots(
     test = split.unseen_test
     pool = np.bincount(split.unseen_shots.user, minlength=data.n_users)[split.unseen_users]
     scores = UnseenScores({}, {}, {})
-    for n in (0, *shots):
-        new = fit_new_users(
-            fit.model, data, split.unseen_shots, n, users=split.unseen_users, prior=prior, config=config
-        )
+    fitted = fit_new_users_by_shots(
+        fit.model, data, split.unseen_shots, (0, *shots), users=split.unseen_users, prior=prior, config=config
+    )
+    for n, new in fitted.items():
         margins = pair_margins(fit.model, new.weights, new.index_of(test.user), test, tensors)
         scores.accuracy[n] = accuracy(margins, test.label)
         scores.correct[n] = per_user(margins, test, data.n_users)[1]
@@ -245,7 +235,7 @@ def evaluate_pal(
     fit: PalFit,
     *,
     k1: PalFit | None = None,
-    group_fits: dict[int, PalFit] | None = None,
+    group_bt: GroupBTFit | None = None,
     config: TrainConfig | None = None,
     shots: Iterable[int] = SHOTS,
     few_shot: FewShotConfig | None = None,
@@ -256,13 +246,14 @@ def evaluate_pal(
     Each phase's seconds go in `report.seconds`."""
     config = config or fit.config
     seconds: dict[str, float] = {}
-    clock = time.perf_counter()
+    cpu_seconds: dict[str, float] = {}
+    clock, cpu_clock = time.perf_counter(), time.process_time()
 
     def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[name] = round(now - clock, 3)
-        clock = now
+        nonlocal clock, cpu_clock
+        now, cpu_now = time.perf_counter(), time.process_time()
+        seconds[name], cpu_seconds[name] = round(now - clock, 3), round(cpu_now - cpu_clock, 3)
+        clock, cpu_clock = now, cpu_now
 
     with torch_threads(config.threads):
         if k1 is None:
@@ -272,11 +263,11 @@ def evaluate_pal(
                 else fit_pal(data, split.train, split.val, kind=fit.kind, k=1, config=config)
             )
         lap("k1_fit")
-        if group_fits is None:
-            group_fits = fit_group_bt(data, split, kind=fit.kind, config=config)
+        if group_bt is None:
+            group_bt = fit_group_bt(data, split, kind=fit.kind, config=config)
         lap("group_bt_fit")
         tensors = DeviceData(data, next(fit.model.parameters()).device)
-        report, unseen_margins = _compare(data, split, fit, k1, group_fits, tensors)
+        report, unseen_margins = _compare(data, split, fit, k1, group_bt, tensors)
         lap("seen_scoring")
         unseen = unseen_accuracy_by_shots(fit, data, split, tensors, shots, few_shot)
         lap("few_shot")
@@ -287,7 +278,7 @@ def evaluate_pal(
     report.split = split.method
     if truth_ceiling is not None:
         report.truth_ceiling = {"seen": truth_ceiling(split.test), "unseen": truth_ceiling(split.unseen_test)}
-    report.seconds = seconds
+    report.seconds, report.cpu_seconds = seconds, cpu_seconds
     return report
 
 
@@ -299,11 +290,11 @@ def annotator_status(fit: PalFit, split: PalSplit, n_users: int) -> list[str]:
     return status[:n_users].tolist()
 
 
-def _compare(data, split, fit, k1, group_fits, tensors) -> tuple[PalReport, dict[str, np.ndarray]]:
+def _compare(data, split, fit, k1, group_bt, tensors) -> tuple[PalReport, dict[str, np.ndarray]]:
     test, unseen = split.test, split.unseen_test
     pal_seen, k1_seen = seen_margins(fit, test, tensors), seen_margins(k1, test, tensors)
-    group_seen = group_bt_margins(group_fits, k1, data, test, tensors) if group_fits else None
-    group_unseen = group_bt_margins(group_fits, k1, data, unseen, tensors) if group_fits else None
+    group_seen = group_bt_margins(group_bt, k1, data, test, tensors) if group_bt else None
+    group_unseen = group_bt_margins(group_bt, k1, data, unseen, tensors) if group_bt else None
     k1_unseen = homogeneous_margins(k1, unseen, tensors)
     weights = fit.model.user_weights().detach().cpu().numpy()
     decided, pal_correct = per_user(pal_seen, test, data.n_users)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from alignment.pal.data import Judgments, PalData, first_judgments
+from alignment.pal.data import Judgments, PalData, rank_within_user
 from alignment.pal.device_data import DeviceData
 from alignment.pal.model import PalModel
 
@@ -44,22 +45,44 @@ def fit_new_users(
     """Mixture weights for `users` (default: every user in `shots`) from each one's first n judgments
     in `shots`; with n = 0 (or no judgments) a user gets the prior, by default the mean mixture of
     the model's users. All users are fitted together in full-batch steps."""
+    return fit_new_users_by_shots(model, data, shots, (n,), users=users, prior=prior, config=config)[n]
+
+
+def fit_new_users_by_shots(
+    model: PalModel,
+    data: PalData,
+    shots: Judgments,
+    ns: Iterable[int],
+    *,
+    users: np.ndarray | None = None,
+    prior: np.ndarray | None = None,
+    config: FewShotConfig | None = None,
+) -> dict[int, FewShotWeights]:
+    """fit_new_users for every n in `ns` at once: one theta row per (n, user), all in one tensor
+    under one optimiser. Each row's loss involves only its own judgments and Adam's steps are per
+    element, so each row moves as it would in a fit of its own (to float rounding)."""
     config = config or FewShotConfig()
+    ns = sorted(set(ns))
     users = np.unique(shots.user) if users is None else np.unique(users)
     prior = model.user_weights().detach().mean(0).cpu().numpy() if prior is None else np.asarray(prior)
     device = next(model.parameters()).device
     theta0 = torch.log(torch.as_tensor(prior, dtype=torch.float32, device=device).clamp_min(1e-6))
-    theta = torch.nn.Parameter(theta0.repeat(len(users), 1))
-    selected = first_judgments(shots.for_users(users), max(n, 0))
+    theta = torch.nn.Parameter(theta0.repeat(len(ns) * len(users), 1))
+    pool = shots.for_users(users)
+    rank = rank_within_user(pool.user)
+    position = np.searchsorted(users, pool.user)
+    picked = [np.flatnonzero(rank < max(n, 0)) for n in ns]
+    rows = np.concatenate([level * len(users) + position[p] for level, p in enumerate(picked)])
+    selected = pool.take(np.concatenate(picked))
     if len(selected) and model.arch.k > 1:
-        _fit_theta(model, data, selected, users, theta, theta0, config)
-    return FewShotWeights(users, torch.softmax(theta.detach(), dim=-1).cpu().numpy())
+        _fit_theta(model, data, selected, torch.as_tensor(rows, device=device), theta, theta0, config)
+    weights = torch.softmax(theta.detach(), dim=-1).cpu().numpy().reshape(len(ns), len(users), -1)
+    return {n: FewShotWeights(users, weights[level]) for level, n in enumerate(ns)}
 
 
-def _fit_theta(model, data, selected, users, theta, theta0, config) -> None:
+def _fit_theta(model, data, selected, index, theta, theta0, config) -> None:
     tensors = DeviceData(data, theta.device)
     _, prompts, a, b, labels = tensors.columns(selected)
-    index = torch.as_tensor(np.searchsorted(users, selected.user), device=theta.device)
     optimizer = torch.optim.Adam([theta], lr=config.lr)
     frozen = [p.requires_grad for p in model.parameters()]
     model.eval().requires_grad_(False)

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from alignment.pal.data import TIE, Judgments, PalData
 from alignment.pal.device_data import DeviceData
-from alignment.pal.model import PalArchitecture, PalModel, build_model
+from alignment.pal.model import PairPlan, PalArchitecture, PalModel, build_model, compact, plan_pairs
 from alignment.pal.warmup import warm_start_users
 
 MIXING_PARAMETERS = ("theta.weight", "prototypes")
@@ -72,6 +72,7 @@ class PalFit:
     val_accuracy: float
     seconds: float
     history: list[dict] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # of this process, all threads
 
     @property
     def k(self) -> int:
@@ -115,11 +116,55 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def batch_logits(model: PalModel, batch: Iterable[torch.Tensor], tensors: DeviceData) -> torch.Tensor:
-    users, prompts, a, b, _ = batch
-    rows, inverse = torch.unique(users, return_inverse=True)
-    weights = model.user_weights(rows)
-    return model.pair_logits(weights, inverse, prompts, a, b, tensors.prompts, tensors.candidates)
+@dataclass(frozen=True)
+class PlannedBatch:
+    """A batch of judgments as index arrays into its distinct users and rows (model.PairPlan)."""
+
+    plan: PairPlan
+    user_rows: torch.Tensor  # distinct user rows
+    user: torch.Tensor  # per judgment: index into user_rows
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def plan_batch(columns: Iterable[torch.Tensor]) -> PlannedBatch:
+    users, prompts, a, b, labels = columns
+    rows, inverse = compact(users)
+    return PlannedBatch(plan_pairs(prompts, a, b), rows, inverse, labels)
+
+
+def batch_logits(model: PalModel, batch: PlannedBatch, tensors: DeviceData) -> torch.Tensor:
+    scorer = model.plan_scorer(batch.plan, tensors.prompts, tensors.candidates)
+    return scorer(model.user_weights(batch.user_rows), batch.user)
+
+
+# Prompt blocks need enough prompts per batch to stay a fair sample of the data, and are only worth
+# it on large sets: a few thousand judgments cost little either way, and their fits (real-text
+# populations of 60 users x 60 judgments) generalised worse with blocks than with random batches.
+PROMPTS_PER_BLOCK = 32
+MIN_JUDGMENTS_FOR_BLOCKS = 20_000
+
+
+def epoch_batches(
+    prompts: torch.Tensor, batch_size: int, generator: torch.Generator, n_prompts: int
+) -> list[torch.Tensor]:
+    """One epoch's minibatches, as index arrays into the judgments. f and g_k run on the distinct
+    rows a batch touches, so a random batch of 1/16 of the judgments still pays for most texts;
+    with many prompts each batch instead takes whole prompts (a random 1/16 of them), so that an
+    epoch computes each text about once, whatever the number of steps. Few judgments, or few
+    prompts (a ratings study on one prompt): random batches."""
+    n = len(prompts)
+    n_batches = max(1, -(-n // batch_size))
+    if n_batches == 1:
+        return [torch.randperm(n, generator=generator).to(prompts.device)]
+    if n >= MIN_JUDGMENTS_FOR_BLOCKS and n_prompts >= PROMPTS_PER_BLOCK * n_batches:
+        rank = torch.randperm(int(prompts.max()) + 1, generator=generator).to(prompts.device)
+        order = torch.argsort(rank[prompts], stable=True)
+    else:
+        order = torch.randperm(n, generator=generator).to(prompts.device)
+    return list(order.tensor_split(n_batches))
 
 
 def fit_pal(
@@ -139,7 +184,7 @@ def fit_pal(
     arch = PalArchitecture(
         kind, k, data.dim, data.n_users, config.hidden, config.out, config.theta_init_std, config.dropout
     )
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     # A local seed: fitting must not disturb (or depend on) the caller's global RNG.
     cuda_devices = [device.index or 0] if device.type == "cuda" else []
     with (
@@ -161,6 +206,7 @@ def fit_pal(
         best["val_accuracy"],
         time.perf_counter() - started,
         history,
+        time.process_time() - cpu_started,
     )
 
 
@@ -179,18 +225,24 @@ def _train(
     on_epoch: Callable[[dict], None] | None = None,
 ):
     train_columns, val_columns = tensors.columns(train), tensors.columns(val)
+    val_batch = plan_batch(val_columns)  # the same judgments every epoch: planned once
     generator = torch.Generator().manual_seed(config.seed)
     batch_size = batch_size_for(config, len(train))
+    n_prompts = len(np.unique(train.prompt))
+
+    def batches() -> list[PlannedBatch]:
+        order = epoch_batches(train_columns[1], batch_size, generator, n_prompts)
+        return [plan_batch([c.index_select(0, index) for c in train_columns]) for index in order]
+
     if model.arch.k > 1 and config.assignment_rounds > 0:
         warm_start_users(
             model,
             tensors,
             train_columns,
             rounds=config.assignment_rounds,
-            batch_size=batch_size,
+            batches=batches,
             lr=config.lr,
             prototype_lr=config.user_lr,
-            generator=generator,
         )
         if config.restart_after_assignment:
             _restart_shared(model)
@@ -198,8 +250,8 @@ def _train(
     best = (float("inf"), 0, copy.deepcopy(model.state_dict()))
     history: list[dict] = []
     for epoch in range(1, config.max_epochs + 1):
-        train_loss = _run_epoch(model, optimizer, train_columns, tensors, batch_size, generator)
-        val_loss, val_accuracy = bt_loss_and_accuracy(model, val_columns, tensors)
+        train_loss = _run_epoch(model, optimizer, batches(), tensors)
+        val_loss, val_accuracy = bt_loss_and_accuracy(model, val_batch, tensors)
         history.append(
             {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy}
         )
@@ -232,37 +284,31 @@ def _optimizer(model: PalModel, config: TrainConfig) -> torch.optim.Optimizer:
     ]
     if scale:
         groups.append({"params": scale, "lr": config.scale_lr, "weight_decay": 0.0})
-    return torch.optim.AdamW(groups)
+    return torch.optim.AdamW(groups, fused=True)
 
 
-def _run_epoch(model, optimizer, columns, tensors, batch_size, generator) -> float:
+def _run_epoch(model, optimizer, batches: list[PlannedBatch], tensors) -> float:
     model.train()
-    n = len(columns[0])
-    order = torch.randperm(n, generator=generator).to(tensors.device)
-    total = 0.0
-    for start in range(0, n, batch_size):
-        batch = [c[order[start : start + batch_size]] for c in columns]
-        loss = F.binary_cross_entropy_with_logits(batch_logits(model, batch, tensors), batch[4])
+    total, n = 0.0, 0
+    for batch in batches:
+        loss = F.binary_cross_entropy_with_logits(batch_logits(model, batch, tensors), batch.labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += loss.item() * len(batch[0])
+        total += loss.item() * len(batch)
+        n += len(batch)
     return total / max(n, 1)
 
 
 @torch.no_grad()
-def bt_loss_and_accuracy(
-    model: PalModel, columns: tuple[torch.Tensor, ...], tensors: DeviceData, batch_size: int = 65536
-) -> tuple[float, float]:
+def bt_loss_and_accuracy(model: PalModel, batch: PlannedBatch, tensors: DeviceData) -> tuple[float, float]:
     """Mean Bradley-Terry loss (ties as soft 0.5 targets) and accuracy on decided judgments."""
     model.eval()
-    n = len(columns[0])
-    if n == 0:
+    if len(batch) == 0:
         return float("nan"), float("nan")
-    chunks = [[c[s : s + batch_size] for c in columns] for s in range(0, n, batch_size)]
-    logits = torch.cat([batch_logits(model, chunk, tensors) for chunk in chunks])
-    loss = F.binary_cross_entropy_with_logits(logits, columns[4]).item()
-    return loss, decided_accuracy(logits, columns[4])
+    logits = batch_logits(model, batch, tensors)
+    loss = F.binary_cross_entropy_with_logits(logits, batch.labels).item()
+    return loss, decided_accuracy(logits, batch.labels)
 
 
 def decided_accuracy(margins: torch.Tensor, labels: torch.Tensor) -> float:

@@ -12,11 +12,13 @@ settle it. Random assignments instead get stuck with two groups sharing a protot
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch.nn import functional as F
 
 from alignment.pal.device_data import DeviceData
-from alignment.pal.model import PalModel
+from alignment.pal.model import PairPlan, PalModel, plan_pairs
 
 START_LOGIT = 2.0  # softmax([2, 0, 0]) = (0.79, 0.11, 0.11): a clear vertex, still free to move
 
@@ -27,23 +29,23 @@ def warm_start_users(
     columns: tuple[torch.Tensor, ...],
     *,
     rounds: int,
-    batch_size: int,
+    batches: Callable[[], list],
     lr: float,
     prototype_lr: float,
-    generator: torch.Generator,
 ) -> torch.Tensor:
-    """`rounds` rounds per prototype; then theta is set to the assignment (users without judgments:
-    uniform). Returns the assignment."""
+    """`rounds` rounds per prototype, each an epoch over `batches()` (train.PlannedBatch); then theta
+    is set to the assignment (users without judgments: uniform). Returns the assignment."""
     n_users, k = model.theta.weight.shape
     counts = torch.bincount(columns[0], minlength=n_users)
     assignment = torch.zeros(n_users, dtype=torch.long, device=tensors.device)
     optimizer = _prototype_optimizer(model, lr, prototype_lr)
+    plan = plan_pairs(*columns[1:4])  # the whole training set, planned once for the loss rounds
     for active in range(1, k + 1):
         if active > 1:
-            assignment = _seed_prototype(model, tensors, columns, assignment, counts, active)
+            assignment = _seed_prototype(model, tensors, columns, plan, assignment, counts, active)
         for _ in range(rounds):
-            _fit_prototypes(model, optimizer, tensors, columns, assignment, batch_size, generator)
-            assignment = prototype_losses(model, tensors, columns, n_users, active).argmin(dim=1)
+            _fit_prototypes(model, optimizer, tensors, batches(), assignment)
+            assignment = prototype_losses(model, tensors, columns, n_users, active, plan).argmin(dim=1)
     with torch.no_grad():
         model.theta.weight.copy_(F.one_hot(assignment, k).float() * START_LOGIT * (counts > 0)[:, None])
     return assignment
@@ -53,13 +55,13 @@ def _prototype_optimizer(model: PalModel, lr: float, prototype_lr: float) -> tor
     named = dict(model.named_parameters())
     shared = [p for name, p in named.items() if name not in ("theta.weight", "prototypes")]
     prototypes = [p for name, p in named.items() if name == "prototypes"]
-    return torch.optim.Adam([{"params": shared, "lr": lr}, {"params": prototypes, "lr": prototype_lr}])
+    return torch.optim.Adam([{"params": shared, "lr": lr}, {"params": prototypes, "lr": prototype_lr}], fused=True)
 
 
 @torch.no_grad()
-def _seed_prototype(model, tensors, columns, assignment, counts, active) -> torch.Tensor:
+def _seed_prototype(model, tensors, columns, plan, assignment, counts, active) -> torch.Tensor:
     """Give prototype `active - 1` the 1/active share of users worst explained by the others."""
-    losses = prototype_losses(model, tensors, columns, len(assignment), active - 1)
+    losses = prototype_losses(model, tensors, columns, len(assignment), active - 1, plan)
     misfit = losses.min(dim=1).values / counts.clamp_min(1)
     misfit[counts == 0] = -1.0
     n_seed = max(1, int((counts > 0).sum()) // active)
@@ -68,15 +70,13 @@ def _seed_prototype(model, tensors, columns, assignment, counts, active) -> torc
     return seeded
 
 
-def _fit_prototypes(model, optimizer, tensors, columns, assignment, batch_size, generator) -> None:
+def _fit_prototypes(model, optimizer, tensors, batches, assignment) -> None:
     model.train()
     vertices = torch.eye(model.arch.k, device=tensors.device)
-    order = torch.randperm(len(columns[0]), generator=generator).to(tensors.device)
-    for start in range(0, len(order), batch_size):
-        users, prompts, a, b, labels = (c[order[start : start + batch_size]] for c in columns)
-        index = assignment[users]
-        logits = model.pair_logits(vertices, index, prompts, a, b, tensors.prompts, tensors.candidates)
-        loss = F.binary_cross_entropy_with_logits(logits, labels)
+    for batch in batches:
+        index = assignment[batch.user_rows][batch.user]
+        scorer = model.plan_scorer(batch.plan, tensors.prompts, tensors.candidates)
+        loss = F.binary_cross_entropy_with_logits(scorer(vertices, index), batch.labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -89,17 +89,16 @@ def prototype_losses(
     columns: tuple[torch.Tensor, ...],
     n_users: int,
     active: int,
-    chunk: int = 65536,
+    plan: PairPlan | None = None,
 ) -> torch.Tensor:
     """(n_users, active): each user's summed Bradley-Terry loss if they were all prototype k."""
     model.eval()
+    users, prompts, a, b, labels = columns
     vertices = torch.eye(model.arch.k, device=tensors.device)
+    margins = model.plan_scorer(plan or plan_pairs(prompts, a, b), tensors.prompts, tensors.candidates)
     losses = torch.zeros(n_users, active, device=tensors.device)
-    for start in range(0, len(columns[0]), chunk):
-        users, prompts, a, b, labels = (c[start : start + chunk] for c in columns)
-        margins = model.pair_scorer(prompts, a, b, tensors.prompts, tensors.candidates)
-        for k in range(active):
-            logits = margins(vertices, torch.full_like(users, k))
-            per_judgment = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
-            losses[:, k].index_add_(0, users, per_judgment)
+    for k in range(active):
+        logits = margins(vertices, torch.full_like(users, k))
+        per_judgment = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+        losses[:, k].index_add_(0, users, per_judgment)
     return losses
