@@ -226,3 +226,33 @@ def test_the_study_api_shows_researchers_the_preparation_and_its_progress(db, re
     pairing_job_execute(job_id=summary.job.pk)
     detail = client_for(researcher).get("/api/studies/seen/").json()
     assert detail["preparation"]["state"] == "ready" and detail["counts"]["pairs"] == 6
+
+
+@override_settings(CELERY_BROKER_URL="redis://127.0.0.1:9/0", CELERY_BROKER_TRANSPORT_OPTIONS={})
+def test_import_study_queues_the_embedding_and_says_so_and_with_wait_pairs_in_its_own_process(
+        db, tmp_path, django_capture_on_commit_callbacks):
+    import io
+
+    from django.core.management import call_command
+
+    for slug in ("cmd", "cmdwait"):
+        (tmp_path / f"{slug}.jsonl").write_bytes(jsonl_bytes(study_lines(slug=slug, prompts=2, candidates=3))
+                                                 .getvalue().replace(b"Answer", slug.encode()))
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("import_study", str(tmp_path / "cmd.jsonl"), stdout=out)
+    assert "2 prompts, 6 candidates, 0 pairs" in out.getvalue()
+    assert "embedding 6 of 6 texts on the `embeddings` queue" in out.getvalue()
+    assert "the task broker did not take the job: it stays queued" in out.getvalue()  # port 9: no broker
+
+    out = io.StringIO()
+    call_command("import_study", str(tmp_path / "cmdwait.jsonl"), "--wait", stdout=out)
+    assert "2 prompts, 6 candidates, 6 pairs" in out.getvalue() and "queue" not in out.getvalue()
+
+
+def test_the_home_page_tells_researchers_which_study_is_being_prepared(client, db, researcher):
+    queued_import(slug="home", prompts=2, candidates=3)
+    make_study(slug="ready-one", prompts=1, candidates=2)
+    client.force_login(researcher)
+    page = client.get("/").content.decode()
+    assert page.count("being prepared") == 1 and "0 / 6 texts embedded" in page

@@ -34,3 +34,7 @@ class Command(BaseCommand):
                 f"on the `embeddings` queue (pairing job {summary.job.pk}); the study's pairs are made when it "
                 "is done (see the Django admin or GET /api/studies/<slug>/)"
             )
+            summary.job.refresh_from_db()
+            if summary.job.enqueued_at is None:
+                self.stdout.write("the task broker did not take the job: it stays queued, and beat's sweep sends it "
+                                  "once the broker answers")
