@@ -141,7 +141,7 @@ def pairing_job_enqueue(job_id: int) -> bool:
     except Unavailable as exc:
         log.warning("pairing job %s stays queued: %s", job_id, exc.message)
         return False
-    PairingJob.objects.filter(pk=job_id, status=PairingJob.Status.QUEUED).update(enqueued_at=timezone.now())
+    PairingJob.objects.filter(pk=job_id).update(enqueued_at=timezone.now())  # a fast worker may have claimed it
     return True
 
 
@@ -203,7 +203,17 @@ def _run(job: PairingJob) -> int:
     # All of the job's pairs or none; the study's row lock queues this behind an import appending to it.
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=job.study_id)
-        return sum(pairs_create(study=study, prompt=p, candidates=c) for p, c in prompts)
+        made = sum(pairs_create(study=study, prompt=p, candidates=c) for p, c in prompts)
+    slot_statistics_refresh()
+    return made
+
+
+def slot_statistics_refresh() -> None:
+    """After pairs are made. Until autovacuum gets round to it, PostgreSQL plans `next` against an empty slot
+    table and sorts every open slot on each call."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE annotation_slot, annotation_pair, annotation_assignment")
 
 
 def _job_prompts(job: PairingJob) -> list[tuple[Prompt, list[Candidate]]]:

@@ -10,14 +10,14 @@ from dataclasses import field as dc_field
 from typing import IO
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from annotation.errors import InputError
 from annotation.gold import GoldRecord, gold_item_create, is_gold_line, parse_gold
 from annotation.input_rules import group_count, long_text, web_url
 from annotation.jsonl import field, iter_jsonl, text_field
 from annotation.models import Candidate, Judgment, Pair, PairingJob, Prompt, Study
-from annotation.pairing_jobs import pairs_prepare
+from annotation.pairing_jobs import pairs_prepare, slot_statistics_refresh
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ROLES = {"user", "assistant", "system"}
@@ -293,7 +293,7 @@ def study_import(stream: IO, *, source: str = "", append: bool = False, on_worke
             )
         to_pair.append(_prompt_row(study, record, summary))
     summary.pairs, summary.job = pairs_prepare(study=study, prompts=to_pair, on_worker=on_worker)
-    _analyze()
+    slot_statistics_refresh()
     return summary
 
 
@@ -303,14 +303,6 @@ def _pairs_planned(study: Study, n_candidates: int) -> int:
     if study.pair_strategy == Study.PairStrategy.ALL:
         return every
     return min(every, study.pairs_per_prompt or max(1, n_candidates - 1))
-
-
-def _analyze() -> None:
-    # Fresh statistics right away: until autovacuum gets round to it, PostgreSQL plans `next`
-    # against an empty slot table and sorts every open slot on each call.
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE annotation_slot, annotation_pair, annotation_assignment")
 
 
 def _study_for_header(header: dict, *, append: bool, source: str) -> Study:
