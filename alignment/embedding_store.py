@@ -3,7 +3,7 @@
 import numpy as np
 from django.conf import settings
 
-from alignment.embeddings import conversation_text, embed_with_cache, load_encoder
+from alignment.embeddings import conversation_text, embed_with_cache, load_encoder, text_sha256
 from alignment.models import TextEmbedding
 from annotation.models import Candidate, Prompt
 
@@ -44,6 +44,23 @@ def embeddings_for_texts(texts: list[str], *, model_name: str | None = None, sto
     name = model_name or settings.EMBEDDING_MODEL
     return embed_with_cache(texts, model_name=name, lookup=_lookup, store=_store if store_new else _keep_nothing,
                             encoder_factory=load_encoder)
+
+
+def texts_uncached(texts: list[str], *, model_name: str | None = None) -> list[str]:
+    """The distinct texts among these that the cache lacks, in first-seen order (hashes only: no vector read)."""
+    name = model_name or settings.EMBEDDING_MODEL
+    by_hash = {text_sha256(text): text for text in texts}
+    hashes = list(by_hash)
+    found: set[str] = set()
+    for start in range(0, len(hashes), _CHUNK):
+        found.update(TextEmbedding.objects.filter(
+            model_name=name, text_sha256__in=hashes[start : start + _CHUNK]).values_list("text_sha256", flat=True))
+    return [text for digest, text in by_hash.items() if digest not in found]
+
+
+def texts_embed(texts: list[str]) -> None:
+    """Embed the texts the cache lacks into it (an import's pairing job)."""
+    embeddings_for_texts(texts)
 
 
 def prompt_embeddings(prompt_ids: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from annotation.models import (
     GoldItem,
     Judgment,
     Pair,
+    PairingJob,
     Participant,
     Prompt,
     Rating,
@@ -27,6 +28,7 @@ from annotation.models import (
     Slot,
     Study,
 )
+from annotation.pairing_jobs import pairing_job_retry, study_preparation
 from annotation.study_files import study_import
 
 
@@ -62,7 +64,9 @@ class StudyAdminForm(forms.ModelForm):
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
     form = StudyAdminForm
-    list_display = ["slug", "title", "language", "overlap", "quota", "pair_strategy", "is_open", "links"]
+    list_display = ["slug", "title", "language", "overlap", "quota", "pair_strategy", "is_open", "preparation",
+                    "links"]
+    readonly_fields = ["preparation"]
     list_filter = ["language", "pair_strategy", "is_open"]
     search_fields = ["slug", "title"]
     change_list_template = "admin/annotation/study/change_list.html"
@@ -72,6 +76,19 @@ class StudyAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if change and "ties" in form.changed_data:
             study_ties_set(study=obj, ties=obj.ties)  # dashboard snapshots made under the old rule go stale
+
+    @admin.display(description="Preparation")
+    def preparation(self, study: Study) -> str:
+        """Ready, or the import's texts still embedding on a worker (done / total), or failed with the reason."""
+        if study.pk is None:
+            return "-"
+        state = study_preparation(study=study)
+        if state.ready:
+            return "ready"
+        job_url = reverse("admin:annotation_pairingjob_change", args=[state.job_id])
+        if state.state == "failed":
+            return format_html('<a href="{}">failed</a>: {}', job_url, state.error.splitlines()[0][:200])
+        return format_html('<a href="{}">embedding</a> {} / {} texts', job_url, state.texts_done, state.texts_total)
 
     @admin.display(description="Links")
     def links(self, study: Study) -> str:
@@ -108,9 +125,13 @@ class StudyAdmin(admin.ModelAdmin):
 
     def import_study_view(self, request):
         def run(upload) -> str:
-            summary = study_import(upload, source=upload.name)
-            return (f"Imported study {summary.study.slug}: {summary.prompts} prompts, "
-                    f"{summary.candidates} candidates, {summary.pairs} pairs.")
+            summary = study_import(upload, source=upload.name, on_worker=True)
+            message = (f"Imported study {summary.study.slug}: {summary.prompts} prompts, "
+                       f"{summary.candidates} candidates, {summary.pairs} pairs.")
+            if summary.job is not None:
+                message += (f" Embedding {summary.job.texts_total - summary.job.texts_done} texts on a worker: "
+                            "the pairs are made when it is done (column Preparation).")
+            return message
 
         return self._upload(request, "Import a study file", run, reverse("admin:annotation_study_changelist"))
 
@@ -124,6 +145,33 @@ class StudyAdmin(admin.ModelAdmin):
 
         return self._upload(request, f"Import judgments into {study.slug}", run,
                             reverse("admin:annotation_study_changelist"))
+
+
+@admin.register(PairingJob)
+class PairingJobAdmin(admin.ModelAdmin):
+    """Imports' embedding on the `embeddings` queue: progress, the reason of a failure, and a retry."""
+
+    list_display = ["id", "study", "status", "texts_done", "texts_total", "pairs_made", "attempts", "worker",
+                    "created_at", "finished_at"]
+    list_filter = ["status", "study"]
+    search_fields = ["study__slug", "error"]
+    readonly_fields = [f.name for f in PairingJob._meta.fields]
+    actions = ["retry"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # jobs come from imports
+
+    @admin.action(description="Retry the selected failed jobs", permissions=["change"])
+    def retry(self, request, queryset) -> None:
+        retried = 0
+        for job in queryset:
+            try:
+                pairing_job_retry(job=job)
+                retried += 1
+            except Rejected as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+        if retried:
+            self.message_user(request, f"{retried} job(s) queued again.", messages.SUCCESS)
 
 
 @admin.register(Prompt)

@@ -17,6 +17,7 @@ from annotation.judgment_export import export_lines
 from annotation.judgment_files import judgments_import
 from annotation.leases import assignment_renew, assignment_skip
 from annotation.models import Study
+from annotation.pairing_jobs import study_preparation
 from annotation.participants import participant_join
 from annotation.selectors import study_counts, study_get
 from annotation.study_files import study_import
@@ -51,10 +52,11 @@ class StudyListApi(APIView):
         if upload is None:
             raise InputError("upload the study file as multipart field 'file'", field="file")
         append = str(request.data.get("append", "")).lower() in {"1", "true", "yes", "on"}
-        summary = study_import(upload, source=getattr(upload, "name", "upload"), append=append)
+        summary = study_import(upload, source=getattr(upload, "name", "upload"), append=append, on_worker=True)
         body = StudyOutput(summary.study).data | {
             "imported": {"prompts": summary.prompts, "candidates": summary.candidates, "pairs": summary.pairs,
-                         "gold": summary.gold}
+                         "gold": summary.gold},
+            "preparation": study_preparation(study=summary.study).as_dict(),
         }
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -65,7 +67,8 @@ class StudyDetailApi(APIView):
     @extend_schema(responses=StudyOutput)
     def get(self, request: Request, slug: str) -> Response:
         study = study_get(slug=slug)
-        return Response(StudyOutput(study).data | {"counts": study_counts(study=study)})
+        return Response(StudyOutput(study).data | {"counts": study_counts(study=study),
+                                                   "preparation": study_preparation(study=study).as_dict()})
 
 
 class StudyJoinApi(APIView):

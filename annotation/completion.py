@@ -1,13 +1,23 @@
-"""When a participant has earned the study's completion code."""
+"""When a participant has earned the study's completion code, and when there is simply nothing to hand out *yet*."""
 
 from annotation.assignment import Progress, pair_next_for_annotator, participant_progress
 from annotation.models import Participant
+from annotation.pairing_jobs import study_preparing
 
 
 def completion_progress(*, participant: Participant) -> Progress | None:
     """The participant's progress once the code is earned (quota met, or nothing left to judge); None while
-    work remains. Asking `next` is what "nothing left" means: it leases the pair the annotate page then shows."""
+    work remains. Asking `next` is what "nothing left" means: it leases the pair the annotate page then shows.
+    A study whose pairs are still being made (embedding on a worker) has work to come: no code for it."""
     progress = participant_progress(participant=participant)
-    if progress.finished or pair_next_for_annotator(participant=participant) is None:
+    if progress.finished:
+        return progress
+    if pair_next_for_annotator(participant=participant) is None and not study_preparing(study_id=participant.study_id):
         return progress
     return None
+
+
+def awaiting_pairs(*, participant: Participant) -> bool:
+    """Asked once `next` found nothing: the quota is not met and the study's pairs are still being made, so
+    the annotator is told to come back, not sent to the completion page."""
+    return study_preparing(study_id=participant.study_id) and not participant_progress(participant=participant).finished

@@ -16,9 +16,11 @@ from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from annotation.assignment import pair_next_for_annotator
+from annotation.completion import awaiting_pairs
 from annotation.errors import InputError, Rejected, service_error_answer
 from annotation.judgments import judgment_input, judgment_submit
 from annotation.models import Judgment
+from annotation.pairing_jobs import study_preparation
 from annotation.selectors import participant_in_study
 from pluralweb.auth import CachedTokenAuthentication, CheckedTokenAuthentication
 from pluralweb.request_limits import BoundedJSONParser, RequestTooLarge, json_body
@@ -85,15 +87,25 @@ class AnnotationLoopApi(APIView):
 
 
 class StudyNextApi(AnnotationLoopApi):
-    """Lease the next pair (200), or 204 when the quota is met or nothing is left."""
+    """Lease the next pair (200), 204 when the quota is met or nothing is left, or 503 with Retry-After while
+    the study's pairs are still being made (its texts are embedding): nothing now, but not the end."""
 
-    @extend_schema(request=None, responses={200: dict, 204: None})
+    @extend_schema(request=None, responses={200: dict, 204: None, 503: OpenApiResponse(
+        description="The study is still being prepared (code `study_preparing`, with "
+                                    "`texts_done` / `texts_total`): ask again after Retry-After seconds.")})
     def post(self, request, slug: str) -> HttpResponse:
         raise NotImplementedError  # documents the operation; dispatch() calls answer()
 
     def answer(self, user, request: HttpRequest, slug: str) -> HttpResponse:
-        task = pair_next_for_annotator(participant=participant_in_study(slug=slug, user=user))
+        participant = participant_in_study(slug=slug, user=user)
+        task = pair_next_for_annotator(participant=participant)
         if task is None:
+            if awaiting_pairs(participant=participant):
+                preparation = study_preparation(study=participant.study)
+                return _answer({"detail": "The study is still being prepared: its pairs are not ready yet.",
+                                "code": "study_preparing", "texts_done": preparation.texts_done,
+                                "texts_total": preparation.texts_total},
+                               status.HTTP_503_SERVICE_UNAVAILABLE, **{"Retry-After": "60"})
             return HttpResponse(status=status.HTTP_204_NO_CONTENT)
         return _answer({
             "assignment_id": task.assignment_id,

@@ -344,3 +344,38 @@ class GoldItem(models.Model):
 
     def __str__(self) -> str:
         return f"gold item {self.pk} (pair {self.pair_id})"
+
+
+class PairingJob(models.Model):
+    """Embedding the candidate texts of one import's prompts, then making their pairs (with slots), on the
+    `embeddings` queue. This row is the truth about the job: pages and the API read it, never Celery's result.
+    A study with a job that has not succeeded is *preparing*: its annotators are told to come back, not
+    handed a completion code for work that does not exist yet."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="pairing_jobs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    prompt_ids = models.JSONField(default=list, help_text="The prompts whose pairs this job makes.")
+    texts_total = models.PositiveIntegerField(default=0, help_text="Distinct candidate texts to embed.")
+    texts_done = models.PositiveIntegerField(default=0, help_text="Of those, the ones in the embedding cache.")
+    pairs_made = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started it.")
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When its message last reached the broker.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["study", "status"], name="pairing_job_study_status")]
+
+    def __str__(self) -> str:
+        return f"pairing job {self.pk} of study {self.study_id} ({self.status})"

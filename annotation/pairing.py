@@ -4,6 +4,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from annotation.gold import GOLD_STRATEGY
 from annotation.groups import slot_groups
 from annotation.models import Candidate, Pair, Prompt, Slot, Study
 
@@ -40,17 +41,17 @@ def pairs_create(*, study: Study, prompt: Prompt, candidates: list[Candidate], s
     # n - 1 pairs can still show every candidate, at a fraction of all n(n-1)/2.
     n_pairs = study.pairs_per_prompt or max(1, len(candidates) - 1)
     selected = _selector[0]([c.text for c in candidates], n_pairs, strategy, _seed(prompt))
-    existing = {frozenset(ab) for ab in Pair.objects.filter(prompt=prompt).values_list("candidate_a", "candidate_b")}
+    made = Pair.objects.filter(prompt=prompt)
+    existing = {frozenset(ab) for ab in made.exclude(strategy=GOLD_STRATEGY).values_list("candidate_a", "candidate_b")}
+    # A gold item may already hold the two candidates (the import makes pairs after reading every line, a
+    # worker later still): the ordinary pair is made anyway, in the other order, as candidates are unique in order.
+    gold = set(made.filter(strategy=GOLD_STRATEGY).values_list("candidate_a", "candidate_b"))
     selected = [s for s in selected if frozenset((candidates[s.i].pk, candidates[s.j].pk)) not in existing]
+    sides = [(candidates[s.j], candidates[s.i]) if (candidates[s.i].pk, candidates[s.j].pk) in gold
+             else (candidates[s.i], candidates[s.j]) for s in selected]
     pairs = Pair.objects.bulk_create(
-        Pair(
-            prompt=prompt,
-            candidate_a=candidates[s.i],
-            candidate_b=candidates[s.j],
-            strategy=strategy,
-            diversity=float(s.diversity),
-        )
-        for s in selected
+        Pair(prompt=prompt, candidate_a=a, candidate_b=b, strategy=strategy, diversity=float(s.diversity))
+        for s, (a, b) in zip(selected, sides, strict=True)
     )
     groups = slot_groups(study.overlap, study.group_attributes)
     Slot.objects.bulk_create(Slot(pair=pair, study=study, group_key=g) for pair in pairs for g in groups)

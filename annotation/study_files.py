@@ -10,14 +10,14 @@ from dataclasses import field as dc_field
 from typing import IO
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from annotation.errors import InputError
 from annotation.gold import GoldRecord, gold_item_create, is_gold_line, parse_gold
 from annotation.input_rules import group_count, long_text, web_url
 from annotation.jsonl import field, iter_jsonl, text_field
-from annotation.models import Candidate, Judgment, Pair, Prompt, Study
-from annotation.pairing import pairs_create
+from annotation.models import Candidate, Judgment, Pair, PairingJob, Prompt, Study
+from annotation.pairing_jobs import pairs_prepare, slot_statistics_refresh
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ROLES = {"user", "assistant", "system"}
@@ -41,6 +41,7 @@ class ImportSummary:
     candidates: int = 0
     pairs: int = 0
     gold: int = 0
+    job: PairingJob | None = None  # the pairs still to make, on the `embeddings` queue
 
 
 def parse_header(obj: dict) -> dict:
@@ -265,11 +266,17 @@ def read_study_file(
 
 
 @transaction.atomic
-def study_import(stream: IO, *, source: str = "", append: bool = False) -> ImportSummary:
-    """Create a study (or, with append, add prompts to it) from a study file; all or nothing."""
+def study_import(stream: IO, *, source: str = "", append: bool = False, on_worker: bool = False) -> ImportSummary:
+    """Create a study (or, with append, add prompts to it) from a study file; all or nothing.
+
+    Pairs need the candidates' embeddings. By default they are embedded here and the pairs made before this
+    returns (tests, the demo, `import_study --wait`). With on_worker (the admin upload, the API, `import_study`)
+    prompts and candidates are stored and a PairingJob embeds the texts and makes the pairs on the `embeddings`
+    queue once this commits (at once instead when every text is already in the embedding cache)."""
     header, prompts = read_study_file(stream, source=source)
     study = _study_for_header(header, append=append, source=source)
     summary = ImportSummary(study=study)
+    to_pair: list[tuple[Prompt, list[Candidate]]] = []
     known = set(Prompt.objects.filter(study=study).values_list("external_id", flat=True))
     pairs = Pair.objects.filter(prompt__study=study).count()
     for line_no, record in prompts:
@@ -288,8 +295,9 @@ def study_import(stream: IO, *, source: str = "", append: bool = False) -> Impor
                 f"(strategy {study.pair_strategy!r}); use fewer candidates or set pairs_per_prompt",
                 field="candidates", line=line_no, source=source,
             )
-        _prompt_create(study, record, summary)
-    _analyze()
+        to_pair.append(_prompt_row(study, record, summary))
+    summary.pairs, summary.job = pairs_prepare(study=study, prompts=to_pair, on_worker=on_worker)
+    slot_statistics_refresh()
     return summary
 
 
@@ -299,14 +307,6 @@ def _pairs_planned(study: Study, n_candidates: int) -> int:
     if study.pair_strategy == Study.PairStrategy.ALL:
         return every
     return min(every, study.pairs_per_prompt or max(1, n_candidates - 1))
-
-
-def _analyze() -> None:
-    # Fresh statistics right away: until autovacuum gets round to it, PostgreSQL plans `next`
-    # against an empty slot table and sorts every open slot on each call.
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE annotation_slot, annotation_pair, annotation_assignment")
 
 
 def _study_for_header(header: dict, *, append: bool, source: str) -> Study:
@@ -324,11 +324,6 @@ def _study_for_header(header: dict, *, append: bool, source: str) -> Study:
             line=1, source=source,
         )
     return existing
-
-
-def _prompt_create(study: Study, record: PromptRecord, summary: ImportSummary) -> None:
-    prompt, candidates = _prompt_row(study, record, summary)
-    summary.pairs += pairs_create(study=study, prompt=prompt, candidates=candidates)
 
 
 def _prompt_row(study: Study, record: PromptRecord, summary: ImportSummary) -> tuple[Prompt, list[Candidate]]:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.assignment import Task, pair_next_for_annotator, participant_progress
-from annotation.completion import completion_progress
+from annotation.completion import awaiting_pairs, completion_progress
 from annotation.errors import InputError, Rejected
 from annotation.input_rules import INT64_MAX, form_integer
 from annotation.judgments import JudgmentInput, judgment_submit
@@ -159,8 +159,20 @@ def study_annotate(request: HttpRequest, study: Study) -> HttpResponse:
             return redirect("annotation:practice", slug=study.slug)
     task = pair_next_for_annotator(participant=participant)
     if task is None:
+        if awaiting_pairs(participant=participant):
+            return _preparing_page(request, study)
         return redirect("annotation:done", slug=study.slug)
     return render(request, "annotation/annotate.html", _task_context(participant, task))
+
+
+def _preparing_page(request: HttpRequest, study: Study) -> HttpResponse:
+    # Not the completion page: a study still embedding its texts has no pairs *yet*, and a code now would pay
+    # for work nobody did.
+    response = render(request, "annotation/preparing.html", {
+        "study": study, "message": _("This study is still being prepared. Please try again in a few minutes."),
+    })
+    response["Retry-After"] = "60"
+    return response
 
 
 @study_page
@@ -202,10 +214,11 @@ def _next_task_answer(request: HttpRequest, participant: Participant, refused: E
     with the reason and the answer the annotator gave."""
     task = pair_next_for_annotator(participant=participant)
     if task is None:
-        done_url = reverse("annotation:done", kwargs={"slug": participant.study.slug})
+        name = "annotation:annotate" if awaiting_pairs(participant=participant) else "annotation:done"
+        url = reverse(name, kwargs={"slug": participant.study.slug})
         if request.headers.get("HX-Request"):
-            return HttpResponse(status=204, headers={"HX-Redirect": done_url})
-        return redirect(done_url)
+            return HttpResponse(status=204, headers={"HX-Redirect": url})
+        return redirect(url)
     context = _task_context(participant, task)
     status = 200
     if refused is not None:

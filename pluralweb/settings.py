@@ -267,7 +267,10 @@ def broker_transport_options(url: str, timeout: int) -> dict:
 
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL, BROKER_TIMEOUT_SECONDS)
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_TASK_ROUTES = {"alignment.tasks.fit_run": {"queue": "fits"}}  # GPU workers take `fits`
+CELERY_TASK_ROUTES = {
+    "alignment.tasks.fit_run": {"queue": "fits"},  # GPU workers take `fits`
+    "annotation.tasks.pairing_job_run": {"queue": "embeddings"},  # an import's texts, embedded off the request
+}
 # A fit's worker writes a heartbeat every FIT_HEARTBEAT_SECONDS; a running fit whose heartbeat is older than
 # FIT_STALE_AFTER_SECONDS is failed ("the worker stopped responding") by the check beat runs every
 # FIT_STALE_CHECK_SECONDS (and the run page on each poll). A killed worker is so detected after
@@ -281,7 +284,21 @@ if FIT_STALE_AFTER_SECONDS < 2 * FIT_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured(f"FIT_STALE_AFTER_SECONDS={FIT_STALE_AFTER_SECONDS} must be at least twice "
                                f"FIT_HEARTBEAT_SECONDS={FIT_HEARTBEAT_SECONDS}, or live runs would be failed")
 
+# Pairing jobs (an import's embedding, annotation/pairing_jobs.py): a running job's worker beats every
+# EMBEDDING_HEARTBEAT_SECONDS; beat's sweep (every minute) puts a job whose heartbeat is older than
+# EMBEDDING_STALE_AFTER_SECONDS back in the queue (re-running is cheap: finished texts are cached) until it
+# has been started EMBEDDING_MAX_ATTEMPTS times, then fails it; and sends again a queued job whose message
+# never reached the broker, or reached it more than EMBEDDING_RESEND_SECONDS ago without a worker taking it.
+EMBEDDING_HEARTBEAT_SECONDS = env_int("EMBEDDING_HEARTBEAT_SECONDS", 10, minimum=1)
+EMBEDDING_STALE_AFTER_SECONDS = env_int("EMBEDDING_STALE_AFTER_SECONDS", 180, minimum=2)
+EMBEDDING_MAX_ATTEMPTS = env_int("EMBEDDING_MAX_ATTEMPTS", 3, minimum=1)
+EMBEDDING_RESEND_SECONDS = env_int("EMBEDDING_RESEND_SECONDS", 900, minimum=1)
+if EMBEDDING_STALE_AFTER_SECONDS < 2 * EMBEDDING_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(f"EMBEDDING_STALE_AFTER_SECONDS={EMBEDDING_STALE_AFTER_SECONDS} must be at least "
+                               f"twice EMBEDDING_HEARTBEAT_SECONDS={EMBEDDING_HEARTBEAT_SECONDS}")
+
 CELERY_BEAT_SCHEDULE = {
+    "sweep-pairing-jobs": {"task": "annotation.tasks.pairing_jobs_sweep", "schedule": 60.0},
     "expire-leases": {"task": "annotation.tasks.assignments_expire", "schedule": 60.0},
     "fail-stale-fit-runs": {"task": "alignment.tasks.fit_runs_fail_stale", "schedule": float(FIT_STALE_CHECK_SECONDS)},
     "launch-due-refits": {"task": "alignment.tasks.fit_runs_due", "schedule": 60.0},

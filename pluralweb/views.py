@@ -8,12 +8,15 @@ from rest_framework.authtoken.views import ObtainAuthToken
 
 from annotation.access import is_researcher
 from annotation.models import Study
+from annotation.pairing_jobs import study_preparation
 from pluralweb.startup import warm_up_finished
 from pluralweb.throttling import LoginThrottle, attempt_wait, login_checks, throttled_page
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    studies = Study.objects.all() if is_researcher(request.user) else Study.objects.none()
+    studies = list(Study.objects.all()) if is_researcher(request.user) else []
+    for study in studies:  # a study whose import is still embedding says so, with its progress
+        study.preparation = study_preparation(study=study)
     return render(request, "home.html", {"studies": studies})
 
 

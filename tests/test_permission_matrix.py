@@ -87,7 +87,8 @@ ADMIN_ROUTES = {
     "admin/jsi18n/": (LOGIN, LOGIN, LOGIN, LOGIN, 200, 200),
 }
 OURS = {"annotation", "alignment"}
-READ_ONLY = {"alignment/textembedding", "alignment/fitrun"}  # filled by the app, never added by hand
+# Filled by the app, never added by hand.
+READ_ONLY = {"alignment/textembedding", "alignment/fitrun", "annotation/pairingjob"}
 
 
 def _admin_expected(route: str) -> tuple[int, ...] | None:

@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("annotation", "0014_crowd_annotator_loop")]
+    dependencies = [("annotation", "0015_pairing_jobs")]
     operations = [
         migrations.AddField(
             model_name="study",

@@ -182,12 +182,15 @@ def test_researchers_read_studies_but_cannot_create_them(study, researcher):
     assert client.post("/api/studies/", {"file": upload}, format="multipart").status_code == 403
 
 
-def test_admins_create_a_study_by_uploading_a_study_file(admin_user):
+def test_admins_create_a_study_by_uploading_a_study_file_whose_pairs_a_worker_makes(admin_user):
     upload = io.BytesIO(jsonl_bytes(study_lines(slug="new", prompts=2)).getvalue())
     upload.name = "new.jsonl"
     response = client_for(admin_user).post("/api/studies/", {"file": upload}, format="multipart")
     assert response.status_code == 201
-    assert response.json()["imported"] == {"prompts": 2, "candidates": 6, "pairs": 6, "gold": 0}
+    # Stored at once; the texts are new to the embedding cache, so the pairs wait for the `embeddings` queue.
+    assert response.json()["imported"] == {"prompts": 2, "candidates": 6, "pairs": 0, "gold": 0}
+    assert response.json()["preparation"] | {"job_id": None} == {
+        "state": "embedding", "texts_done": 0, "texts_total": 6, "error": None, "job_id": None}
 
 
 def test_a_bad_upload_says_line_and_field_and_stores_nothing(admin_user):
