@@ -5,18 +5,10 @@ import re
 import pytest
 
 from annotation.models import Assignment, Judgment, Participant
+from tests.e2e.crowd import join_by_link
 from tests.factories import make_study
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _join(page, live_server, slug: str, pid: str) -> None:
-    page.goto(f"{live_server.url}/s/{slug}/?PROLIFIC_PID={pid}")
-    page.check("#consent")
-    page.click("#accept")
-    page.select_option("#attr-party", "D")
-    page.click("#start")
-    page.wait_for_selector("#judge-form")
 
 
 def _shown_assignment(page) -> int:
@@ -25,7 +17,7 @@ def _shown_assignment(page) -> int:
 
 def test_holding_a_key_down_gives_one_judgment(page, live_server):
     make_study(slug="held", quota=5)  # min_view_ms off: the key's auto-repeat alone must not judge
-    _join(page, live_server, "held", "held-1")
+    join_by_link(page, live_server, "held", "held-1")
     first = _shown_assignment(page)
     page.keyboard.down("1")
     for _ in range(8):  # what the keyboard sends while the key is held: keydown events with repeat set
@@ -42,7 +34,7 @@ def test_holding_a_key_down_gives_one_judgment(page, live_server):
 
 def test_a_double_press_gives_one_judgment_on_the_pair_that_was_shown(page, live_server):
     make_study(slug="double", quota=5, min_view_ms=1000)
-    _join(page, live_server, "double", "double-1")
+    join_by_link(page, live_server, "double", "double-1")
     # The buttons come enabled in the HTML until the script holds them: wait out min_view_ms itself, so the
     # first press is a real answer (under CI load the enabled-wait alone could pass before the hold began).
     page.wait_for_timeout(1200)
@@ -63,7 +55,7 @@ def test_a_double_press_gives_one_judgment_on_the_pair_that_was_shown(page, live
 
 def test_clicking_twice_gives_one_judgment(page, live_server):
     make_study(slug="clicks", quota=5)
-    _join(page, live_server, "clicks", "clicks-1")
+    join_by_link(page, live_server, "clicks", "clicks-1")
     first = _shown_assignment(page)
     page.evaluate("""() => {
         const button = document.querySelector('button[name=choice][value=A]');

@@ -9,18 +9,14 @@ from django.utils import timezone
 
 from annotation.assignment import assignments_expire
 from annotation.models import Assignment, Judgment, Slot
+from tests.e2e.crowd import join_by_link
 from tests.factories import make_study
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _join(page, live_server, slug: str, pid: str) -> int:
-    page.goto(f"{live_server.url}/s/{slug}/?PROLIFIC_PID={pid}")
-    page.check("#consent")
-    page.click("#accept")
-    page.select_option("#attr-party", "D")
-    page.click("#start")
-    page.wait_for_selector("#judge-form")
+    join_by_link(page, live_server, slug, pid)
     return int(page.get_attribute("#task", "data-assignment"))
 
 

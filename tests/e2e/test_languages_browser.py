@@ -7,18 +7,10 @@ import subprocess
 import pytest
 
 from annotation.models import Judgment
+from tests.e2e.crowd import join_by_link
 from tests.factories import make_study, require
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _join(page, live_server, slug: str, pid: str) -> None:
-    page.goto(f"{live_server.url}/s/{slug}/?PROLIFIC_PID={pid}")
-    page.check("#consent")
-    page.click("#accept")
-    page.select_option("#attr-party", "D")
-    page.click("#start")
-    page.wait_for_selector("#judge-form")
 
 
 def _press(page, key: str, code: str) -> None:
@@ -46,7 +38,7 @@ def test_a_shortcut_needs_no_shift_on_the_layouts_of_the_study_countries(page, l
                                                                         choice):
     slug = f"keys-{language}-{choice.lower()}"
     make_study(slug=slug, language=language, quota=5)
-    _join(page, live_server, slug, f"{slug}-1")
+    join_by_link(page, live_server, slug, f"{slug}-1")
     page.locator("button[name=choice]:not([disabled])").first.wait_for()
     _press(page, key, code)
     page.locator(".progress-label", has_text="1").wait_for()  # no eval: the page's CSP forbids it
@@ -66,7 +58,7 @@ def test_the_hindi_page_draws_devanagari_with_a_devanagari_font(page, live_serve
             pytest.fail("no Devanagari font is installed (apt-get install fonts-lohit-deva)")
         pytest.skip("no Devanagari font is installed (apt-get install fonts-lohit-deva)")
     make_study(slug="hindi", language="hi", quota=5)
-    _join(page, live_server, "hindi", "hindi-1")
+    join_by_link(page, live_server, "hindi", "hindi-1")
     button = page.locator("button[name=choice][value=A]")
     assert button.inner_text().strip().startswith("A बेहतर है")
     page.screenshot(path=str(artifacts / "annotate-hindi.png"), full_page=False)
