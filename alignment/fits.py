@@ -7,14 +7,13 @@ never replaces what serves requests.
 
 import importlib
 import logging
-import threading
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from alignment.broker import broker_check, task_publish
@@ -25,6 +24,7 @@ from alignment.models import FitRun
 from alignment.training_set import training_snapshot
 from annotation.counted_judgments import judgments_that_count
 from annotation.errors import Conflict, InputError, Unavailable
+from annotation.heartbeats import heartbeat_while_running
 from annotation.models import Study
 
 log = logging.getLogger(__name__)
@@ -94,26 +94,18 @@ def fit_run_execute(*, run_id: int, worker: str = "") -> FitRun | None:
     run = _claim(run_id, worker)
     if run is None:
         return FitRun.objects.filter(pk=run_id).first()
-    stop = threading.Event()
-    # A heartbeat from another connection is only visible once the run's row is committed, i.e.
-    # when the caller is not inside a transaction (a worker never is).
-    beat = None if connection.in_atomic_block else threading.Thread(target=_heartbeat, args=(run.pk, stop))
-    if beat is not None:
-        beat.start()
-    try:
-        outcome = _runner(run.kind)(run, FitProgress(run.pk))
-    except FitCancelled:
-        _finish(run, FitRun.Status.CANCELLED, error="cancelled by an admin")
-    except Exception as exc:
-        log.exception("fit run %s failed", run.pk)
-        detail = "".join(traceback.format_exception(exc, limit=-4))
-        _finish(run, FitRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}\n\n{detail}"[:20000])
-    else:
-        _store_outcome(run, outcome)
-    finally:
-        stop.set()
-        if beat is not None:
-            beat.join(timeout=settings.FIT_HEARTBEAT_SECONDS)
+    running = FitRun.objects.filter(pk=run.pk, status=FitRun.Status.RUNNING)
+    with heartbeat_while_running(running, every=settings.FIT_HEARTBEAT_SECONDS, what=f"fit run {run.pk}"):
+        try:
+            outcome = _runner(run.kind)(run, FitProgress(run.pk))
+        except FitCancelled:
+            _finish(run, FitRun.Status.CANCELLED, error="cancelled by an admin")
+        except Exception as exc:
+            log.exception("fit run %s failed", run.pk)
+            detail = "".join(traceback.format_exception(exc, limit=-4))
+            _finish(run, FitRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}\n\n{detail}"[:20000])
+        else:
+            _store_outcome(run, outcome)
     run.refresh_from_db()
     return run
 
@@ -142,18 +134,6 @@ def _succeed(run: FitRun, outcome: FitOutcome) -> None:
     if outcome.judgment_count is not None:
         run.judgment_count = outcome.judgment_count
     run.save(update_fields=["metrics", "artifact_path", "is_current", "status", "finished_at", "judgment_count"])
-
-
-def _heartbeat(run_id: int, stop: threading.Event) -> None:
-    # Its own thread keeps the heartbeat fresh even while one long epoch computes.
-    try:
-        while not stop.wait(settings.FIT_HEARTBEAT_SECONDS):
-            try:
-                FitRun.objects.filter(pk=run_id, status=FitRun.Status.RUNNING).update(heartbeat_at=timezone.now())
-            except DatabaseError:
-                log.warning("heartbeat of fit run %s could not be written; retrying", run_id, exc_info=True)
-    finally:
-        connections.close_all()
 
 
 def fit_run_cancel(*, run: FitRun) -> FitRun:

@@ -12,18 +12,18 @@ registers the pair selector with annotation/pairing.py, so that annotation never
 """
 
 import logging
-import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from annotation.errors import Conflict, Unavailable
+from annotation.heartbeats import heartbeat_while_running
 from annotation.models import Candidate, PairingJob, Prompt, Study
 from annotation.pairing import pairs_create
 
@@ -153,24 +153,16 @@ def pairing_job_execute(*, job_id: int, worker: str = "") -> PairingJob | None:
     job = _claim(job_id, worker)
     if job is None:  # finished, running elsewhere, or gone
         return PairingJob.objects.filter(pk=job_id).first()
-    stop = threading.Event()
-    # A heartbeat from another connection is only visible once the claim is committed (a worker is never
-    # inside a transaction; a test calling this inside one gets no thread).
-    beat = None if connection.in_atomic_block else threading.Thread(target=_heartbeat, args=(job.pk, stop))
-    if beat is not None:
-        beat.start()
-    try:
-        pairs = _run(job)
-    except Exception as exc:
-        log.exception("pairing job %s failed", job.pk)
-        detail = "".join(traceback.format_exception(exc, limit=-3))
-        _end(job, PairingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}\n\n{detail}"[:20000])
-    else:
-        _end(job, PairingJob.Status.SUCCEEDED, pairs=pairs)
-    finally:
-        stop.set()
-        if beat is not None:
-            beat.join(timeout=settings.EMBEDDING_HEARTBEAT_SECONDS)
+    running = PairingJob.objects.filter(pk=job.pk, status=PairingJob.Status.RUNNING)
+    with heartbeat_while_running(running, every=settings.EMBEDDING_HEARTBEAT_SECONDS, what=f"pairing job {job.pk}"):
+        try:
+            pairs = _run(job)
+        except Exception as exc:
+            log.exception("pairing job %s failed", job.pk)
+            detail = "".join(traceback.format_exception(exc, limit=-3))
+            _end(job, PairingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}\n\n{detail}"[:20000])
+        else:
+            _end(job, PairingJob.Status.SUCCEEDED, pairs=pairs)
     job.refresh_from_db()
     return job
 
@@ -236,22 +228,6 @@ def _end(job: PairingJob, status: str, *, error: str = "", pairs: int = 0) -> No
     if status == PairingJob.Status.SUCCEEDED:
         fields |= {"pairs_made": pairs, "texts_done": F("texts_total")}
     PairingJob.objects.filter(pk=job.pk, status=PairingJob.Status.RUNNING, attempts=job.attempts).update(**fields)
-
-
-def _heartbeat(job_id: int, stop: threading.Event) -> None:
-    # Its own thread keeps the heartbeat fresh while one chunk of long texts embeds.
-    try:
-        while not stop.wait(settings.EMBEDDING_HEARTBEAT_SECONDS):
-            try:
-                PairingJob.objects.filter(pk=job_id, status=PairingJob.Status.RUNNING).update(
-                    heartbeat_at=timezone.now())
-            except DatabaseError:
-                log.warning("heartbeat of pairing job %s could not be written; retrying", job_id, exc_info=True)
-    finally:
-        connections.close_all()
-
-
-# --- faults: the sweep and the retry door -----------------------------------------------------------------
 
 
 def pairing_jobs_sweep(*, now: datetime | None = None) -> int:
