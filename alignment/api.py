@@ -16,6 +16,7 @@ from alignment.selectors import fit_eta_seconds, fit_run_get, fit_runs_for
 from alignment.spica_refit import attribute_check
 from annotation.access import IsResearcher, IsStudyAdmin
 from annotation.errors import InputError
+from annotation.input_rules import form_integer
 from annotation.selectors import study_get
 
 
@@ -157,10 +158,8 @@ class StudyBridgingApi(APIView):
         attribute = request.query_params.get("attribute") or None
         if attribute is not None and attribute not in study.group_attributes:
             raise InputError(f"{attribute!r} is not a group attribute of this study", field="attribute")
-        top = request.query_params.get("top", "10")
-        if not (top.isascii() and top.isdigit() and 1 <= int(top) <= 100):
-            raise InputError("must be an integer from 1 to 100", field="top")
+        top = form_integer(request.query_params.get("top", "10"), "top", minimum=1, maximum=100)
         with analytical_reads():
-            report = bridging_report(study=study, attribute=attribute, top=int(top))
+            report = bridging_report(study=study, attribute=attribute, top=top)
             return Response({"study": study.slug, "attribute": attribute, "groups": report.groups,
                              "summary": report.summary, "tables": report.all_tables()})
