@@ -1,8 +1,11 @@
 """Rate limits on the doors that check passwords or create accounts: token and web login, API and page join.
 
 Counts live in Django's cache, so with CACHE_URL pointing at Redis every web process counts the same
-attempts. Fixed windows counted with `add` + `incr`, both atomic in Redis and in the local-memory cache:
-no read-modify-write race between processes. The annotation loop (next, submit) is never throttled.
+attempts. Each window is counted with `add` + `incr`, both atomic in Redis and in the local-memory cache:
+no read-modify-write race between processes. The limit applies to a sliding window, estimated from the
+current window's count plus the previous window's weighted by how much of it still overlaps: fixed windows
+alone let a client spend two limits across a boundary, and forgot a burst the moment a window rolled over.
+The annotation loop (next, submit) is never throttled.
 """
 
 import hashlib
@@ -41,15 +44,32 @@ def throttle_hit(scope: str, ident: str) -> int | None:
     window = int(now // seconds)
     # Hashed: usernames and crowd ids stay out of the cache's key space (and its key-length rules).
     digest = hashlib.blake2b(ident.encode(), digest_size=12).hexdigest()
-    key = f"throttle:{scope}:{digest}:{window}"
+    prefix = f"throttle:{scope}:{digest}:"
     try:
-        count = _count(key, seconds + 1)
+        # Kept for two windows: the next window still weighs this one's count.
+        current = _count(f"{prefix}{window}", 2 * seconds + 1)
+        previous = int(cache.get(f"{prefix}{window - 1}") or 0)
     except Exception:  # noqa: BLE001 - an unreachable cache must not close the doors: count nothing
         logger.warning("throttle %s: the cache is unreachable; attempt not counted", scope, exc_info=True)
         return None
-    if count <= limit:
+    return sliding_wait(limit, seconds, current, previous, now / seconds - window)
+
+
+def sliding_wait(limit: int, seconds: int, current: int, previous: int, elapsed: float) -> int | None:
+    """Seconds until the sliding-window estimate is back within `limit`, or None when it is within now.
+
+    `elapsed` is the fraction (0..1) of the current window gone; the estimate is
+    current + previous * (1 - elapsed), which falls as the window goes on.
+    """
+    if current + previous * (1.0 - elapsed) <= limit:
         return None
-    return max(1, math.ceil((window + 1) * seconds - now))
+    if current <= limit:
+        # Within this window: once previous * (1 - f) <= limit - current.
+        fraction = 1.0 - (limit - current) / previous
+        return max(1, math.ceil((fraction - elapsed) * seconds))
+    # Not before the next window, and there once current * (1 - f) <= limit.
+    fraction = 1.0 - limit / current
+    return max(1, math.ceil((1.0 - elapsed + fraction) * seconds))
 
 
 def _count(key: str, timeout: int) -> int:

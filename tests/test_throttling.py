@@ -1,8 +1,12 @@
 """Throttles on the doors that check passwords or create accounts; the annotation loop has none."""
 
+from types import SimpleNamespace
+
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
+
+from pluralweb.throttling import sliding_wait
 
 
 @pytest.fixture
@@ -131,3 +135,28 @@ def test_the_annotation_loop_stays_open_for_a_participant_whose_address_is_throt
         assert submit.status_code == 201
         submitted += 1
     assert task.status_code == 204 and submitted == 9  # every pair of the study, none refused
+
+
+@pytest.mark.parametrize(
+    ("current", "previous", "elapsed", "wait"),
+    [
+        (3, 0, 0.5, None),  # within the limit
+        (1, 3, 0.01, 20),  # a burst just before the boundary still counts: 1 + 3 * 0.99 > 3, until f = 1/3
+        (1, 3, 0.5, None),  # half of it has slid out: 1 + 1.5 <= 3
+        (4, 0, 0.5, 45),  # over in this window alone: to its end, and (1 - 3/4) of the next
+        (2, 4, 0.25, 30),  # this window is within: wait until 4 * (1 - f) <= 1, f = 0.75
+    ],
+)
+def test_the_sliding_window_weighs_the_last_window_by_what_still_overlaps(current, previous, elapsed, wait):
+    assert sliding_wait(3, 60, current, previous, elapsed) == wait
+
+
+def test_a_burst_split_across_a_window_boundary_is_still_refused(rates, researcher, monkeypatch):
+    import pluralweb.throttling as throttling
+
+    clock = [6000.0 * 60 - 1.0]  # one second before a minute's boundary
+    monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: clock[0]))
+    for _ in range(3):
+        assert _token_login(_from("10.0.6.1"), "researcher").status_code == 400
+    clock[0] += 2.0  # the next fixed window
+    _assert_throttled(_token_login(_from("10.0.6.2"), "researcher", "pw-researcher-1"))
