@@ -28,7 +28,8 @@ def _token_login(client, username: str, password: str = "wrong-password"):
 
 def _assert_throttled(response) -> None:
     assert response.status_code == 429
-    assert 1 <= int(response["Retry-After"]) <= 3600
+    # At most two windows: the sliding window still weighs the last one (the longest window here is an hour).
+    assert 1 <= int(response["Retry-After"]) <= 2 * 3600
 
 
 def test_token_login_answers_429_with_retry_after_once_one_user_had_too_many_wrong_passwords(rates, researcher):
