@@ -1,11 +1,19 @@
 """Texts per second of the embedding pipeline (embed_with_cache: hashing, cache lookup, encoding of
-misses, store) against raw SentenceTransformer.encode on the same texts, in the same run.
+misses, store) against raw SentenceTransformer.encode on the same texts, in the same run, for short
+texts (one sentence) and long ones (--words, 300 by default: past the model's 256-token window).
 
 Cold (every text a miss, dict-backed store) and warm (every text a hit) passes; the encoder is loaded
 once beforehand and its load time printed apart. Each timing is the best of --repeat rounds, the
 runs alternating within a round.
 
-    .venv/bin/python bench/embed.py [--n 2000] [--batch-size 64] [--repeat 3] [--threads N]
+--backends also times the faster encoders one could put behind the pipeline, each against the float32
+PyTorch vectors (the tolerance is cosine > 0.99 for every text): PyTorch dynamic int8 quantisation of the
+linear layers, and ONNX Runtime float32 with all graph optimisations when `onnxruntime`, `onnx` and
+`onnxscript` are importable (not project dependencies: `pip install onnxruntime onnx onnxscript` into a
+scratch environment). Figures in README ("Benchmarks").
+
+    .venv/bin/python bench/embed.py [--n 2000] [--n-long 200] [--words 300] [--batch-size 64]
+        [--repeat 3] [--threads N] [--backends]
 """
 
 import argparse
@@ -70,6 +78,19 @@ def sentences(n: int) -> list[str]:
     return [texts[i] for i in order]
 
 
+def long_texts(n: int, words: int) -> list[str]:
+    """n distinct texts of `words` words each, made of the sentences above (ids keep them distinct)."""
+    pool = sentences(2000)
+    texts, at = [], 0
+    for i in range(n):
+        parts = [f"Response {i}."]
+        while sum(len(part.split()) for part in parts) < words:
+            parts.append(pool[at % len(pool)])
+            at += 1
+        texts.append(" ".join(" ".join(parts).split()[:words]))
+    return texts
+
+
 def best_times(repeat: int, runs: dict) -> dict[str, float]:
     """Best wall time of each run over `repeat` rounds; the runs alternate within a round, so that a
     busy spell on a shared machine hits them alike."""
@@ -115,26 +136,12 @@ def pipeline_overhead(texts: list[str], repeat: int) -> float:
     return max(0.0, best_times(repeat, {"cold": cold})["cold"] - encode_only)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=2000, help="distinct texts")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    texts = sentences(args.n)
-    started = time.perf_counter()
-    encoder = load_encoder(DEFAULT_MODEL)
-    print(
-        f"{DEFAULT_MODEL} loaded in {time.perf_counter() - started:.1f} s on {encoder.device}, "
-        f"torch threads {torch.get_num_threads()}; {len(texts):,} distinct texts, batch {args.batch_size}"
-    )
-    encoder.encode(texts[:64], batch_size=args.batch_size)  # warm-up: first calls allocate
+def measure(encoder, texts: list[str], label: str, batch_size: int, repeat: int) -> float:
+    """Print raw vs pipeline (cold, warm) for these texts; the raw encode's seconds."""
+    encoder.encode(texts[:batch_size], batch_size=batch_size)  # warm-up: first calls allocate
 
     def raw():
-        encoder.encode(texts, batch_size=args.batch_size, normalize_embeddings=True, show_progress_bar=False)
+        encoder.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
 
     def pipeline(cache: dict):
         def lookup(model_name, hashes):
@@ -149,30 +156,76 @@ def main(argv: list[str] | None = None) -> None:
             lookup=lookup,
             store=store,
             encoder_factory=lambda name: encoder,
-            batch_size=args.batch_size,
+            batch_size=batch_size,
         )
 
     warm_cache: dict = {}
     pipeline(warm_cache)
-    best = best_times(
-        args.repeat, {"raw": raw, "cold": lambda: pipeline({}), "warm": lambda: pipeline(warm_cache)}
-    )
+    best = best_times(repeat, {"raw": raw, "cold": lambda: pipeline({}), "warm": lambda: pipeline(warm_cache)})
     raw_seconds, cold_seconds, warm_seconds = best["raw"], best["cold"], best["warm"]
     n = len(texts)
-    print(f"raw SentenceTransformer.encode: {n / raw_seconds:,.0f} texts/s ({raw_seconds:.2f} s)")
+    print(f"[{label}] {n:,} texts")
+    print(f"  raw SentenceTransformer.encode: {n / raw_seconds:,.1f} texts/s ({raw_seconds:.2f} s)")
     print(
-        f"embed_with_cache, all misses:   {n / cold_seconds:,.0f} texts/s ({cold_seconds:.2f} s), "
+        f"  embed_with_cache, all misses:   {n / cold_seconds:,.1f} texts/s ({cold_seconds:.2f} s), "
         f"{cold_seconds / raw_seconds:.3f}x the raw time (target <= 1.2x)"
     )
     print(
-        f"embed_with_cache, all hits:     {n / warm_seconds:,.0f} texts/s ({warm_seconds * 1000:.1f} ms), "
+        f"  embed_with_cache, all hits:     {n / warm_seconds:,.0f} texts/s ({warm_seconds * 1000:.1f} ms), "
         f"{raw_seconds / warm_seconds:,.0f}x faster than raw"
     )
-    overhead = pipeline_overhead(texts, args.repeat)
+    overhead = pipeline_overhead(texts, repeat)
     print(
-        f"pipeline work outside the encoder (hash, dedupe, lookup, store, gather), all misses: "
+        f"  pipeline work outside the encoder (hash, dedupe, lookup, store, gather), all misses: "
         f"{overhead * 1000:.1f} ms, {overhead / raw_seconds:.2%} of the raw encode time"
     )
+    return raw_seconds
+
+
+def compare_backends(encoder, texts: list[str], label: str, batch_size: int, repeat: int) -> None:
+    """Other encoders against float32 PyTorch on the same texts: speed and the worst cosine."""
+    from bench.embed_backends import available_backends
+
+    reference = encoder.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+    runs = {"float32 PyTorch": lambda: encoder.encode(
+        texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)}
+    worst: dict[str, float] = {}
+    for name, encode in available_backends(encoder, batch_size).items():
+        worst[name] = float((encode(texts) * reference).sum(axis=1).min())
+        runs[name] = lambda encode=encode: encode(texts)
+    best = best_times(repeat, runs)
+    base = best["float32 PyTorch"]
+    for name, seconds in best.items():
+        cosine = f"worst cosine {worst[name]:.4f} ({'within' if worst[name] > 0.99 else 'OUTSIDE'} 0.99)" \
+            if name in worst else "reference"
+        print(f"  [{label}] {name:<28} {len(texts) / seconds:7.1f} texts/s, {base / seconds:.2f}x; {cosine}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000, help="distinct short texts")
+    parser.add_argument("--n-long", type=int, default=200, help="distinct long texts")
+    parser.add_argument("--words", type=int, default=300, help="words per long text")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--backends", action="store_true", help="also time int8 and ONNX Runtime encoders")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    short, long = sentences(args.n), long_texts(args.n_long, args.words)
+    started = time.perf_counter()
+    encoder = load_encoder(DEFAULT_MODEL)
+    print(
+        f"{DEFAULT_MODEL} loaded in {time.perf_counter() - started:.1f} s on {encoder.device}, "
+        f"torch threads {torch.get_num_threads()}; batch {args.batch_size}"
+    )
+    measure(encoder, short, "short: one sentence", args.batch_size, args.repeat)
+    measure(encoder, long, f"long: {args.words} words", args.batch_size, args.repeat)
+    if args.backends:
+        print("backends against float32 PyTorch (best of --repeat):")
+        compare_backends(encoder, short[: max(256, args.n // 4)], "short", args.batch_size, args.repeat)
+        compare_backends(encoder, long, "long", args.batch_size, args.repeat)
 
 
 if __name__ == "__main__":
