@@ -124,9 +124,9 @@ def pair_table(*, study: Study, attribute: str | None) -> PairTable:
 # of 1,500 competitors x 40 groups is 60,000 markers on a 100,000-pixel-high axis, which no reader reads;
 # the downloads hold every competitor.
 LEADERBOARD_SHOWN = 30
-# Bootstrap work budget: draws x edges (summed over the boards). 200 draws up to 50,000 edges.
+# Bootstrap work budget: draws x edges (summed over the boards). 200 draws up to 50,000 edges; boards
+# beyond it take normal-approximation intervals, one fit per board instead of one per draw.
 LEADERBOARD_EDGE_DRAWS = 10_000_000
-LEADERBOARD_MIN_DRAWS = 50
 
 
 def leaderboard_report(*, study: Study, by: str = "source", attribute: str | None = None,
@@ -143,11 +143,16 @@ def leaderboard_report(*, study: Study, by: str = "source", attribute: str | Non
     tables = _match_tables(pair_of_row, results, np.array([names.index(name) for name in seen], dtype=np.int64),
                            1 + np.array([groups.index(label) for label in labels], dtype=np.int64)[key_of_row]
                            if keys else np.zeros(0, np.int64), len(boards))
-    # Bounded work: each draw refits every board, so a per-candidate study (1,500 competitors, 600k
-    # edges over its boards) takes fewer draws, never fewer than LEADERBOARD_MIN_DRAWS; the page says how many.
+    # Bounded work: each draw refits every board. A per-candidate study (1,500 competitors, 600k edges over
+    # its boards) would take minutes of draws; its boards get normal-approximation intervals instead (one fit
+    # each), which agree with the bootstrap where every competitor has many games; the page says which.
     edges = sum(len(matches.first) for matches in tables)
-    draws_asked, draws = draws, min(draws, max(LEADERBOARD_MIN_DRAWS, LEADERBOARD_EDGE_DRAWS // max(1, edges)))
-    board = bradley_terry.leaderboard_bootstrap(tables, len(names), draws=draws, seed=0)
+    if draws and edges * draws > LEADERBOARD_EDGE_DRAWS:
+        intervals, draws_asked, draws = "normal", draws, 0
+        board = bradley_terry.leaderboard_normal(tables, len(names))
+    else:
+        intervals, draws_asked = "bootstrap", draws
+        board = bradley_terry.leaderboard_bootstrap(tables, len(names), draws=draws, seed=0)
     won = np.array([_points(matches, len(names)) for matches in tables]).reshape(len(boards), len(names))
 
     def score_rows(competitors: np.ndarray) -> list[dict]:
@@ -171,7 +176,8 @@ def leaderboard_report(*, study: Study, by: str = "source", attribute: str | Non
     # The strongest first by the pooled fit (competitors without games last), listed by name as before.
     pooled = np.where(np.isnan(board.scores[0]), -np.inf, board.scores[0])
     top = np.sort(np.argsort(-pooled, kind="stable")[:shown])
-    summary = {"by": by, "competitors": len(names), "shown": len(top), "draws": draws, "draws_asked": draws_asked,
+    summary = {"by": by, "competitors": len(names), "shown": len(top), "intervals": intervals, "draws": draws,
+               "draws_asked": draws_asked, "edges": edges,
                "judgments": int(tables[0].first_won.sum() + tables[0].second_won.sum() + tables[0].tied.sum())}
     details = {"comparisons": comparisons}
     if len(top) < len(names):

@@ -182,13 +182,21 @@ def test_a_leaderboard_figure_given_every_competitor_draws_only_the_cap():
     assert "strongest" not in plots.leaderboard_figure(rows[:5], [], limit=10)["layout"]["title"]["text"]
 
 
-def test_the_leaderboard_takes_fewer_draws_when_its_boards_are_large_and_says_so(many_sources, monkeypatch, reader):
-    # 28 pairs of sources played, pooled and in each of two groups: 84 edges; a budget of 840 edge-draws.
-    monkeypatch.setattr("alignment.dashboards.reports.LEADERBOARD_EDGE_DRAWS", 840)
-    monkeypatch.setattr("alignment.dashboards.reports.LEADERBOARD_MIN_DRAWS", 5)
+def test_a_leaderboard_too_large_to_resample_takes_normal_intervals_and_says_so(many_sources, monkeypatch, reader):
+    # 28 pairs of sources played, pooled and in each of two groups: 84 edges; 200 draws need 16,800 edge-draws.
+    bootstrapped = download(reader, many_sources, "leaderboard")
+    assert bootstrapped["summary"]["intervals"] == "bootstrap" and bootstrapped["summary"]["draws"] == 200
+    monkeypatch.setattr("alignment.dashboards.reports.LEADERBOARD_EDGE_DRAWS", 16_799)
     data = download(reader, many_sources, "leaderboard")
-    assert data["summary"]["draws"] == 10 and data["summary"]["draws_asked"] == 200
-    assert "fewer than 200" in reader.get(url(many_sources, "leaderboard")).content.decode()
+    assert data["summary"]["intervals"] == "normal" and data["summary"]["draws"] == 0
+    assert data["summary"]["edges"] == 84
+    # Same fit, other intervals: every score equal, every interval around it.
+    before = {(row["group"], row["competitor"]): row for row in bootstrapped["tables"]["scores"]}
+    for row in data["tables"]["scores"]:
+        if row["games"]:
+            assert row["score"] == pytest.approx(before[row["group"], row["competitor"]]["score"], abs=1e-3)
+            assert row["low"] < row["score"] < row["high"]
+    assert 'id="normal-intervals"' in reader.get(url(many_sources, "leaderboard")).content.decode()
 
 
 def test_the_group_matrix_one_group_at_a_time_equals_the_all_at_once_formula():

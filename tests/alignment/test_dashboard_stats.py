@@ -8,8 +8,13 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from alignment.dashboards import plots, stats
-from alignment.dashboards.bradley_terry import Matches, bradley_terry_sparse, leaderboard_bootstrap
+from alignment.dashboards import bradley_terry, plots, stats
+from alignment.dashboards.bradley_terry import (
+    Matches,
+    bradley_terry_sparse,
+    leaderboard_bootstrap,
+    leaderboard_normal,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -219,6 +224,55 @@ def test_a_leaderboard_of_1500_competitors_bootstraps_in_bounded_memory():
     assert np.all(np.isfinite(scores)) and np.corrcoef(scores, strength)[0, 1] > 0.8
     assert np.all(board.low[0] <= scores + 1e-9) and np.all(scores <= board.high[0] + 1e-9)
     assert board.games[0].sum() == 2 * (matches.first_won + matches.second_won).sum()
+
+
+def _round_robin(k: int, games: int, seed: int) -> tuple[Matches, np.ndarray]:
+    """Every pair of k competitors plays `games` times; i beats j with P = sigmoid(s_i - s_j), s centred."""
+    rng = np.random.default_rng(seed)
+    strength = rng.normal(0, 1, k)
+    strength -= strength.mean()
+    first, second = np.triu_indices(k, 1)
+    first_won = rng.binomial(games, 1 / (1 + np.exp(strength[second] - strength[first]))).astype(float)
+    return Matches(first, second, first_won, games - first_won, np.zeros(first.size)), strength
+
+
+def test_normal_intervals_agree_with_the_bootstrap_where_every_competitor_has_many_games():
+    matches, _ = _round_robin(30, 30, seed=1)
+    boot = leaderboard_bootstrap([matches], 30, draws=400, seed=0)
+    normal = leaderboard_normal([matches], 30)
+    assert normal.scores == pytest.approx(boot.scores, abs=1e-6)  # the same fit
+    ratio = (normal.high - normal.low) / (boot.high - boot.low)
+    assert 0.85 < ratio.min() and ratio.max() < 1.15
+    assert normal.games.tolist() == boot.games.tolist()
+
+
+def test_normal_intervals_cover_the_true_strengths_about_as_often_as_they_say():
+    covered = total = 0
+    for seed in range(10):
+        matches, strength = _round_robin(25, 12, seed=seed)
+        board = leaderboard_normal([matches], 25)
+        covered += int(((board.low[0] <= strength) & (strength <= board.high[0])).sum())
+        total += 25
+    # 95% intervals (a small prior pulls toward 0, so slightly more or less): 250 checks.
+    assert 0.88 <= covered / total <= 0.995
+
+
+def test_normal_intervals_by_conjugate_gradients_equal_the_whole_inverse(monkeypatch):
+    matches, _ = _sparse_tournament(300, seed=2)
+    whole = leaderboard_normal([matches], 300)
+    monkeypatch.setattr(bradley_terry, "INVERSE_DENSE_MAX", 10)
+    solved = leaderboard_normal([matches], 300)
+    assert solved.low == pytest.approx(whole.low, abs=1e-7) and solved.high == pytest.approx(whole.high, abs=1e-7)
+
+
+def test_a_leaderboard_of_1500_competitors_takes_normal_intervals_in_one_fit():
+    matches, strength = _sparse_tournament(1500)
+    tables = [matches, Matches(matches.first[:0], matches.second[:0], *(np.zeros(0),) * 3)]
+    board = leaderboard_normal(tables, 1500)
+    scores = board.scores[0]
+    assert np.all(np.isfinite(scores)) and np.corrcoef(scores, strength)[0, 1] > 0.8
+    assert np.all(board.low[0] < scores) and np.all(scores < board.high[0])
+    assert np.isnan(board.scores[1]).all()  # a board without games shows none
 
 
 # --- distributions ----------------------------------------------------------------------------------
