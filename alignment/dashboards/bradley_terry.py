@@ -107,13 +107,16 @@ def bradley_terry_sparse(
     first, second: (E,) the two competitors of each edge (each unordered pair once); first_won,
     second_won: (problems, E) wins of each side on that edge (ties already split half to each side).
     """
-    scores = _sparse_newton(first, second, first_won, second_won, k, prior, iterations, tol, cg_tol)
+    scores = bradley_terry_uncentred(first, second, first_won, second_won, k, prior, iterations, tol, cg_tol)
     return scores - scores.mean(axis=-1, keepdims=True)
 
 
-def _sparse_newton(first: np.ndarray, second: np.ndarray, first_won: np.ndarray, second_won: np.ndarray, k: int,
-                   prior: float, iterations: int, tol: float, cg_tol: float) -> np.ndarray:
-    """Uncentred maximum of the edge-list log-likelihood (with the prior), by Newton's method."""
+def bradley_terry_uncentred(first: np.ndarray, second: np.ndarray, first_won: np.ndarray, second_won: np.ndarray,
+                            k: int, prior: float = 0.5, iterations: int = 50, tol: float = 1e-8,
+                            cg_tol: float = 1e-10) -> np.ndarray:
+    """(problems, k): the edge-list maximum (with the prior) before centring, by Newton's method. With a prior
+    its absolute values mean something (strength against the reference 0), which the Hessian's prior term
+    and a competitor that never played (at 0) need."""
     edges = _Edges(np.asarray(first, np.int64), np.asarray(second, np.int64), first_won.shape[0], k)
     games = first_won + second_won
     won = edges.onto_first(first_won) + edges.onto_second(second_won)
@@ -262,8 +265,7 @@ def leaderboard_normal(tables: list[Matches], k: int, *, level: float = 0.95, pr
         local[seen] = np.arange(seen.size)
         first, second = local[matches.first], local[matches.second]
         first_won, second_won = matches.first_won + 0.5 * matches.tied, matches.second_won + 0.5 * matches.tied
-        fitted = _sparse_newton(first, second, first_won[None], second_won[None], seen.size, prior,
-                                iterations=50, tol=1e-8, cg_tol=1e-10)[0]
+        fitted = bradley_terry_uncentred(first, second, first_won[None], second_won[None], seen.size, prior)[0]
         variance = _centred_variance(first, second, first_won + second_won, fitted, prior)
         centred = fitted - fitted.mean()
         spread = z * np.sqrt(np.maximum(variance, 0.0))
@@ -276,30 +278,60 @@ def _centred_variance(first: np.ndarray, second: np.ndarray, games: np.ndarray, 
     """Var(s_i - mean(s)) under the Laplace approximation, Sigma = H^-1 with H the negative Hessian at the
     (uncentred) fit: c_i' Sigma c_i with c_i = e_i - 1/k."""
     k = scores.size
+    if k <= INVERSE_DENSE_MAX:
+        sigma = np.linalg.inv(_information_matrix(first, second, games, scores, prior))
+        row_means = sigma.mean(axis=1)
+        return np.diag(sigma) - 2 * row_means + row_means.mean()
+    variance = np.empty(k)
+    for rows in _row_chunks(k, len(first)):
+        centring = np.full((rows.size, k), -1.0 / k)
+        centring[np.arange(rows.size), rows] += 1.0
+        variance[rows] = (laplace_solve(first, second, games, scores, prior, centring) * centring).sum(axis=1)
+    return variance
+
+
+def laplace_solve(first: np.ndarray, second: np.ndarray, games: np.ndarray, scores: np.ndarray, prior: float,
+                  rhs: np.ndarray) -> np.ndarray:
+    """Sigma @ each row of rhs (m, k), Sigma = H^-1 the Laplace covariance of the uncentred scores of an edge
+    list at its fit: a dense solve up to INVERSE_DENSE_MAX competitors, beyond it conjugate gradients a
+    memory-bounded chunk of rows at a time (each solve touches only the edges)."""
+    k = scores.size
+    if k <= INVERSE_DENSE_MAX:
+        return np.linalg.solve(_information_matrix(first, second, games, scores, prior), rhs.T).T
+    weight, diagonal = _information(first, second, games, scores, prior)
+    out = np.empty_like(rhs, dtype=float)
+    for rows in _row_chunks(rhs.shape[0], len(first), k):
+        edges = _Edges(first, second, rows.size, k)
+        out[rows] = _conjugate_gradient(edges, np.broadcast_to(weight, (rows.size, len(first))),
+                                        np.broadcast_to(diagonal, (rows.size, k)), rhs[rows], 1e-12)
+    return out
+
+
+def _information(first: np.ndarray, second: np.ndarray, games: np.ndarray, scores: np.ndarray,
+                 prior: float) -> tuple[np.ndarray, np.ndarray]:
+    """The negative Hessian as edge weights (its off-diagonal, negated) and its diagonal."""
+    k = scores.size
     p_first = _sigmoid(scores[first] - scores[second])
     weight = games * p_first * (1 - p_first)
     p_ref = _sigmoid(scores)
     diagonal = np.bincount(first, weight, k) + np.bincount(second, weight, k) + 2 * prior * p_ref * (1 - p_ref)
-    if k <= INVERSE_DENSE_MAX:
-        information = np.diag(diagonal)
-        np.add.at(information, (first, second), -weight)
-        np.add.at(information, (second, first), -weight)
-        sigma = np.linalg.inv(information)
-        row_means = sigma.mean(axis=1)
-        return np.diag(sigma) - 2 * row_means + row_means.mean()
-    # Too many competitors to hold H^-1: solve H x = c_i by conjugate gradients, a memory-bounded chunk
-    # of competitors at a time (each solve touches only the edges).
-    variance = np.empty(k)
-    chunk = max(1, min(k, MEMORY_BUDGET // (8 * 16 * max(len(first), k))))
-    for start in range(0, k, chunk):
-        rows = np.arange(start, min(k, start + chunk))
-        rhs = np.full((rows.size, k), -1.0 / k)
-        rhs[np.arange(rows.size), rows] += 1.0
-        edges = _Edges(first, second, rows.size, k)
-        solved = _conjugate_gradient(edges, np.broadcast_to(weight, (rows.size, len(first))),
-                                     np.broadcast_to(diagonal, (rows.size, k)), rhs, 1e-12)
-        variance[rows] = (solved * rhs).sum(axis=1)
-    return variance
+    return weight, diagonal
+
+
+def _information_matrix(first: np.ndarray, second: np.ndarray, games: np.ndarray, scores: np.ndarray,
+                        prior: float) -> np.ndarray:
+    weight, diagonal = _information(first, second, games, scores, prior)
+    information = np.diag(diagonal)
+    np.add.at(information, (first, second), -weight)
+    np.add.at(information, (second, first), -weight)
+    return information
+
+
+def _row_chunks(rows: int, edges: int, k: int | None = None):
+    """Index chunks of `rows` whose conjugate-gradient working arrays stay within MEMORY_BUDGET."""
+    chunk = max(1, min(rows, MEMORY_BUDGET // (8 * 16 * max(edges, k or rows))))
+    for start in range(0, rows, chunk):
+        yield np.arange(start, min(rows, start + chunk))
 
 
 def _table_bootstrap(matches: Matches, local: np.ndarray, k: int, draws: int, rng: np.random.Generator,

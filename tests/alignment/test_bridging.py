@@ -117,3 +117,37 @@ def test_the_figure_shows_each_groups_win_probability_per_top_candidate_and_vali
     assert [trace["name"] for trace in figure["data"]] == ["overall win rate (all groups)", "party=D", "party=R"]
     assert figure["data"][1]["x"] == [0.7] and figure["data"][2]["customdata"] == [[10]]
     assert not has_content(group_win_figure([], [], ["party=D"]))
+
+
+def _sparse_outcomes(k: int, groups: int, seed: int) -> Outcomes:
+    """Each group judges a random third of a prompt's pairs a few times each, with ties; the last group
+    only the first half of the candidates (the rest are others it never judged), the last candidate nobody."""
+    rng = np.random.default_rng(seed)
+    utility = rng.normal(0, 1, (groups, k))
+    rows = []
+    for g in range(groups):
+        judged = k // 2 if g == groups - 1 else k - 1
+        for a in range(judged):
+            for b in range(a + 1, judged):
+                if rng.random() < 0.33:
+                    n = int(rng.integers(1, 5))
+                    tied = int(rng.binomial(n, 0.2))
+                    won = int(rng.binomial(n - tied, 1 / (1 + np.exp(utility[g, b] - utility[g, a]))))
+                    rows.append((g, a, b, won, n - tied - won, tied))
+    return Outcomes(*np.array(rows, dtype=np.int64).T)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_prompt_of_many_candidates_fitted_group_by_group_gives_the_dense_fits_scores_and_intervals(
+        seed, monkeypatch):
+    from alignment.dashboards import bridging
+
+    outcomes = _sparse_outcomes(24, 3, seed)
+    prompts = np.zeros(24, dtype=np.int64)
+    dense = bridging_scores(outcomes, prompts, 3)
+    monkeypatch.setattr(bridging, "LARGE_PROMPT", 8)
+    by_group = bridging_scores(outcomes, prompts, 3)
+    for field in ("win_rate", "win_low", "games", "group_games", "group_win", "group_low", "group_high",
+                  "score", "low", "high", "lowest_group"):
+        assert getattr(by_group, field) == pytest.approx(getattr(dense, field), abs=1e-7, nan_ok=True), field
+    assert np.isnan(dense.score[23]) and not np.isnan(dense.score[:23]).all()
