@@ -30,7 +30,7 @@ from alignment.dashboards.bradley_terry import (
     MEMORY_BUDGET,
     bradley_terry_covariance,
     bradley_terry_uncentred,
-    laplace_solve,
+    laplace_quadratic,
 )
 from alignment.dashboards.stats import Z95, wilson_interval
 
@@ -150,8 +150,8 @@ def _large_prompt(outcomes: Outcomes, first: np.ndarray, second: np.ndarray, pro
         gradient = np.zeros((seen.size, seen.size))
         gradient[:, column[judged_column]] = -slope[:, judged_column]
         gradient[np.arange(seen.size), np.arange(seen.size)] += slope.sum(axis=1)
-        solved = laplace_solve(local[a], local[b], a_points + b_points, fitted, prior, gradient)
-        variance = (solved * gradient).sum(axis=1) + (slope[:, ~judged_column] ** 2).sum(axis=1) * 2 / prior
+        variance = laplace_quadratic(local[a], local[b], a_points + b_points, fitted, prior, gradient) \
+            + (slope[:, ~judged_column] ** 2).sum(axis=1) * 2 / prior
         group_win[g, seen], group_low[g, seen], group_high[g, seen] = _logit_interval(win, variance, count == 0, z)
 
     cand = np.flatnonzero(prompt_of == prompt)
