@@ -7,7 +7,7 @@ other (a balanced stream), as in bench/annotation_loop.py.
 
 - uniform: today's rule: every pair gets k judgments, split across groups (annotation/groups.py), lowest
   pair first, so a budget below N * k leaves the last pairs unjudged.
-- adaptive: the rule of alignment/sampling/allocation.py, the one the loop runs: the annotator of group g
+- adaptive: the rule of annotation/allocation_rule.py, the one the loop runs: the annotator of group g
   takes the pair with the largest gain for g among those with a slot left for g (k_max slots per pair,
   split across groups like k) and not stopped by the precision rule.
 
@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alignment.sampling.allocation import AllocationRule, GroupCount, gain, is_precise  # noqa: E402
+from annotation.allocation_rule import AllocationRule, GroupCount, gain, is_precise  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

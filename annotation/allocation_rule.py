@@ -1,4 +1,4 @@
-"""Adaptive allocation (no Django): where the next judgment of a pair tells most about group divergence.
+"""Adaptive allocation (plain Python, no Django): where the next judgment of a pair tells most about group divergence.
 
 Each (pair, group) has a Beta posterior over the group's preference rate p_g for the pair's candidate A:
 Beta(1 + wins, 1 + n - wins), ties counting half a win. The quantity of interest is the divergence
