@@ -227,7 +227,7 @@ class Slot(models.Model):
     # Adaptive allocation only: 1 + the expected narrowing of the pair's group divergence from one more
     # judgment by the slot's group (annotation/allocation.py). 0 under uniform, which keeps uniform slots
     # out of the priority index below, so uniform writes no more index entries than before.
-    priority = models.FloatField(default=0.0)
+    priority = models.FloatField(default=0.0, db_default=0.0)  # raw INSERTs (gold_next) name no priority
 
     class Meta:
         indexes = [

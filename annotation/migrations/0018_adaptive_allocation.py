@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='slot',
             name='priority',
-            field=models.FloatField(default=0.0),
+            field=models.FloatField(db_default=0.0, default=0.0),
         ),
         migrations.AddField(
             model_name='study',
