@@ -74,8 +74,15 @@ def pair_allocate(sql: Statements, *, study_id: int, pair_id: int, rule: Allocat
                 [priority, Slot.Status.CLOSED if closed else Slot.Status.OPEN, slot_id])
 
 
+def slot_priority_at_start(study: Study) -> float:
+    """A new slot's priority: the prior's gain (the largest there is) under adaptive, 0 (none) under uniform."""
+    if study.allocation != Study.Allocation.ADAPTIVE:
+        return 0.0
+    return 1.0 + gain([GroupCount(0.0, 0.0)] * len(study_group_keys(study)), 0)
+
+
 def pairs_allocation_start(*, study: Study, pair_ids: list[int]) -> None:
-    """New pairs of an adaptive study: a zero count for every group and every slot priced from the prior."""
+    """New pairs of an adaptive study: a zero count for every group, so the rule sees every group."""
     if study.allocation != Study.Allocation.ADAPTIVE or not pair_ids:
         return
     keys = study_group_keys(study)
@@ -83,8 +90,6 @@ def pairs_allocation_start(*, study: Study, pair_ids: list[int]) -> None:
         (PairGroupCount(pair_id=pair_id, study=study, group_key=key) for pair_id in pair_ids for key in keys),
         ignore_conflicts=True,
     )
-    prior = 1.0 + gain([GroupCount(0.0, 0.0)] * len(keys), 0)
-    Slot.objects.filter(pair_id__in=pair_ids, status=Slot.Status.OPEN).update(priority=prior)
 
 
 @transaction.atomic
@@ -98,6 +103,8 @@ def pair_group_counts_rebuild(*, study: Study) -> int:
             pair_ids = list(Slot.objects.filter(study=study, status=Slot.Status.OPEN)
                             .values_list("pair_id", flat=True).distinct())
             pairs_allocation_start(study=study, pair_ids=pair_ids)
+            # Slots made under uniform had no priority: price them all, then from the counts.
+            Slot.objects.filter(study=study, status=Slot.Status.OPEN).update(priority=slot_priority_at_start(study))
             rule = allocation_rule(study)
             for pair_id in pair_ids:
                 pair_allocate(sql, study_id=study.pk, pair_id=pair_id, rule=rule)
