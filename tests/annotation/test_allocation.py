@@ -175,3 +175,36 @@ def test_the_rebuild_command_recounts_a_study(django_user_model):
     call_command("rebuild_pair_counts", "cmd")
     assert _counts_table() == _counts_by_group_by()
     assert PairGroupCount.objects.filter(n=0).exists()  # every group of every open pair, for the rule
+
+
+def test_gold_items_are_served_and_answered_under_adaptive_allocation(django_user_model):
+    from tests.annotation.test_gold import gold_study
+
+    study = gold_study(slug="gold-adaptive", gold_rate=1.0, allocation="adaptive").study
+    (participant,) = _annotators(study, django_user_model, 1)
+    served = [_judge(participant) for _ in range(4)]
+    gold_pairs = set(Pair.objects.filter(strategy="gold").values_list("id", flat=True))
+    assert {j.pair_id for j in served[:2]} == gold_pairs  # both gold items first, at gold_rate 1
+    assert served[2].pair_id not in gold_pairs  # then ordinary pairs, by priority
+    assert not Slot.objects.filter(pair_id__in=gold_pairs, priority__gt=0).exists()  # outside the allocation
+    assert _counts_table() == _counts_by_group_by()
+
+
+def _admin_form(study, **changes):
+    from django.forms.models import model_to_dict
+
+    from annotation.admin import StudyAdminForm
+
+    data = {k: v for k, v in model_to_dict(study).items() if v is not None}
+    data.update(group_attributes='{"party": ["D", "R"]}', attribute_labels="{}", practice="[]", **changes)
+    return StudyAdminForm(data=data, instance=study)
+
+
+def test_the_admin_validates_the_allocation_settings_naming_the_field():
+    study = make_study(slug="adm", prompts=1, candidates=2, overlap=3)
+    assert _admin_form(study).is_valid(), _admin_form(study).errors
+    assert "k_max" in _admin_form(study, k_max=2).errors
+    assert "precision" in _admin_form(study, precision=1.0).errors
+    assert "k_min" in _admin_form(study, k_min=0).errors
+    # The study has pairs, made with k slots: switching them to adaptive would leave them short of k_max.
+    assert "allocation" in _admin_form(study, allocation="adaptive").errors
