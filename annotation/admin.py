@@ -51,6 +51,24 @@ class StudyAdminForm(forms.ModelForm):
                 raise forms.ValidationError(exc.message) from None
         return url
 
+    def clean(self) -> dict:
+        # Adaptive allocation: k_max >= k, 0 < precision < 1 (k_min >= 1 is the field's own minimum). A study
+        # with pairs keeps its allocation and k_max: its pairs' slots were made for them.
+        data = super().clean()
+        overlap, k_max, precision = data.get("overlap"), data.get("k_max"), data.get("precision")
+        if k_max is not None and overlap is not None and k_max < overlap:
+            self.add_error("k_max", f"must be at least the overlap k ({overlap})")
+        if precision is not None and not 0 < precision < 1:
+            self.add_error("precision", "must be above 0 and below 1")
+        if data.get("k_min") is not None and data["k_min"] < 1:
+            self.add_error("k_min", "must be at least 1")
+        study = self.instance
+        if study.pk and Pair.objects.filter(prompt__study=study).exists():
+            for name in ("allocation", "k_max"):
+                if name in data and data[name] != getattr(Study.objects.get(pk=study.pk), name):
+                    self.add_error(name, "cannot change once the study has pairs (their slots were made for it)")
+        return data
+
     def clean_group_attributes(self) -> dict:
         attributes = self.cleaned_data.get("group_attributes") or {}
         if isinstance(attributes, dict) and all(isinstance(v, list) for v in attributes.values()):

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from annotation.gold_serving import gold_due, gold_lease
 from annotation.groups import slot_groups
-from annotation.models import Assignment, Participant, Slot
+from annotation.models import Assignment, Participant, Slot, Study
 from annotation.plain_sql import (
     Statements,
     aware,
@@ -95,7 +95,7 @@ def assignment_expire(assignment: Assignment) -> None:
 # The study's settings are read here, not taken from the caller's Participant, which may be a cached one.
 _STATE_SQL = """
 SELECT
-  pa.group_key, st.id, st.quota, st.lease_minutes, st.open_slots_after, st.is_open,
+  pa.group_key, st.id, st.quota, st.lease_minutes, st.open_slots_after, st.is_open, st.allocation,
   (SELECT count(*) FROM annotation_judgment WHERE participant_id = pa.id),
   (SELECT min(id) FROM annotation_assignment
     WHERE participant_id = pa.id AND status = 'active' AND expires_at > %s),
@@ -114,6 +114,7 @@ class _Claimant:
     lease_minutes: int
     open_slots_after: int | None
     group_cap: bool
+    adaptive: bool = False
 
 
 # Claimable: open, or leased with a lapsed lease; for the participant's group or open to any group;
@@ -129,8 +130,11 @@ WHERE s.study_id = %s AND s.status IN ('open', 'leased')
     SELECT pair_id FROM annotation_assignment WHERE participant_id = %s AND status <> 'expired')
   {cap}
   {skipped}
-ORDER BY s.pair_id, s.group_key DESC, s.id
+ORDER BY {order}
 LIMIT 1"""
+_UNIFORM_ORDER = "s.pair_id, s.group_key DESC, s.id"
+# Adaptive allocation: the largest priority first (annotation/allocation.py), through slot_claimable_priority_idx.
+_ADAPTIVE_ORDER = "s.priority DESC, s.pair_id, s.group_key DESC, s.id"
 
 # Not an open slot of a pair where the group already holds its one open slot. Only pairs with two or
 # more open slots (k mod G >= 2) can offer one; elsewhere the clause would cost a scan and find nothing.
@@ -154,7 +158,7 @@ def _needs_group_cap(participant: Participant) -> bool:
     """Whether `next` must check the per-group cap on open slots: only when the participant has a group
     and a pair has two or more open slots (k mod G >= 2); see _GROUP_CAP_SQL."""
     study = participant.study
-    return bool(participant.group_key) and slot_groups(study.overlap, study.group_attributes).count("") >= 2
+    return bool(participant.group_key) and slot_groups(study.slots_per_pair, study.group_attributes).count("") >= 2
 
 
 def _claimable_slot(sql: Statements, claimant: _Claimant, now: datetime, skipped: list[int]) -> tuple | None:
@@ -172,7 +176,10 @@ def _claimable_slot(sql: Statements, claimant: _Claimant, now: datetime, skipped
     if skipped:
         skip = f"AND s.id NOT IN ({', '.join(['%s'] * len(skipped))})"
         params.extend(skipped)
-    query = _CLAIMABLE_SQL.format(groups=groups, cap=cap, skipped=skip) + for_update("s", skip_locked=True)
+    if claimant.adaptive:
+        skip += " AND s.priority > 0"
+    order = _ADAPTIVE_ORDER if claimant.adaptive else _UNIFORM_ORDER
+    query = _CLAIMABLE_SQL.format(groups=groups, cap=cap, skipped=skip, order=order) + for_update("s", skip_locked=True)
     return sql.one(query, params)
 
 
@@ -265,7 +272,7 @@ def _pair_next(participant: Participant, now: datetime) -> Task | None:
         row = sql.one(_STATE_SQL + for_update("pa"), [db_time(now), db_time(now), participant.pk])
         if row is None:
             return None
-        group, study_id, quota, lease_minutes, open_slots_after, is_open, done, live_id, lapsed = row
+        group, study_id, quota, lease_minutes, open_slots_after, is_open, allocation, done, live_id, lapsed = row
         if lapsed:
             for assignment in Assignment.objects.filter(
                 participant=participant, status=Assignment.Status.ACTIVE, expires_at__lte=now
@@ -277,7 +284,7 @@ def _pair_next(participant: Participant, now: datetime) -> Task | None:
                 return None
             claimant = _Claimant(
                 participant.pk, group, study_id, lease_minutes, open_slots_after,
-                group_cap=_needs_group_cap(participant),
+                group_cap=_needs_group_cap(participant), adaptive=allocation == Study.Allocation.ADAPTIVE,
             )
             live_id = _claim_with_retries(sql, claimant, now)
             if live_id is None:

@@ -23,6 +23,7 @@ from typing import IO
 from django.db import transaction
 from django.utils import timezone
 
+from annotation.allocation import pair_group_counts_rebuild
 from annotation.bulk_rows import rows_write, rows_write_with_ids
 from annotation.errors import InputError
 from annotation.gold import GOLD_STRATEGY
@@ -250,6 +251,7 @@ def judgments_import(*, study: Study, stream: IO, source: str = "") -> JudgmentI
         # An empty upload is almost always the wrong file; a 201 with zero counts would hide that.
         raise InputError("the file holds no judgments or ratings: nothing was imported", source=source)
     summary.from_ratings = _judgments_from_ratings(index, rated_by)
+    pair_group_counts_rebuild(study=study)  # imported judgments count toward allocation and dashboards too
     return summary
 
 

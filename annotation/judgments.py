@@ -2,7 +2,8 @@
 
 The assignment says whose judgment it is: the caller must be the user it was leased to. On PostgreSQL
 one server-side function (migration 0008) does the whole submit in one round trip; SQLite runs the
-same rules here, statement by statement.
+same rules here, statement by statement. Either way the submit also counts the judgment in its pair's
+per-group counts and, under adaptive allocation, re-prices the pair's open slots (annotation/allocation.py).
 """
 
 from dataclasses import dataclass, replace
@@ -12,11 +13,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from annotation.allocation import allocation_rule, pair_allocate, pair_counts_record, pair_win
 from annotation.assignment import Progress, judgments_done, participant_progress
 from annotation.errors import Conflict, Forbidden, Gone, InputError, NotFound
 from annotation.gold_serving import is_gold_pair, participant_screen
 from annotation.input_rules import INT32_MAX, INT64_MAX, clean_text, integer
-from annotation.models import Assignment, Judgment
+from annotation.models import Assignment, Judgment, Study
 from annotation.plain_sql import Statements, aware, db_time, for_update, single_statement_transaction, statements
 from annotation.selectors import participant_cache_forget
 
@@ -162,7 +164,8 @@ def _record_in_database(user: AbstractBaseUser, data: JudgmentInput, now: dateti
 
 _LOCKED_ASSIGNMENT_SQL = """
 SELECT a.participant_id, a.status, a.expires_at, a.swapped, a.slot_id, a.pair_id, p.candidate_a_id, p.candidate_b_id,
-       pa.user_id, pa.group_key, st.quota, a.created_at, st.min_view_ms, s.status, s.group_key
+       pa.user_id, pa.group_key, st.quota, a.created_at, st.min_view_ms, s.status, s.group_key,
+       st.id, st.allocation, st.k_min, st.precision
 FROM annotation_assignment a
 JOIN annotation_slot s ON s.id = a.slot_id
 JOIN annotation_pair p ON p.id = a.pair_id
@@ -185,6 +188,8 @@ class _Lease:
     viewable_at: datetime  # leased at, plus the study's min_view_ms
     slot_status: str
     slot_group: str
+    pair_a_id: int
+    study: Study  # its id and allocation settings only
 
 
 def _locked_assignment(sql: Statements, user: AbstractBaseUser, assignment_id: int) -> _Lease:
@@ -192,14 +197,14 @@ def _locked_assignment(sql: Statements, user: AbstractBaseUser, assignment_id: i
     if row is None:
         raise _refusal("unknown", assignment_id, None)
     (participant_id, status, expires_at, swapped, slot_id, pair_id, a_id, b_id, owner, group, quota, created_at,
-     min_view_ms, slot_status, slot_group) = row
+     min_view_ms, slot_status, slot_group, study_id, allocation, k_min, precision) = row
     if owner != user.pk:
         raise _refusal("foreign", assignment_id, None)
     shown = (b_id, a_id) if swapped else (a_id, b_id)
     viewable_at = aware(created_at) + timedelta(milliseconds=min_view_ms)
     return _Lease(
         assignment_id, participant_id, group, quota, status, aware(expires_at), slot_id, pair_id, shown, viewable_at,
-        slot_status, slot_group,
+        slot_status, slot_group, a_id, Study(pk=study_id, allocation=allocation, k_min=k_min, precision=precision),
     )
 
 
@@ -255,4 +260,9 @@ def _create(sql: Statements, lease: _Lease, data: JudgmentInput, now: datetime) 
     ])
     sql.run("UPDATE annotation_assignment SET status = 'judged' WHERE id = %s", [lease.id])
     sql.run("UPDATE annotation_slot SET status = 'done', lease_expires_at = NULL WHERE id = %s", [lease.slot_id])
+    if judgment.choice != Judgment.Choice.BOTH_BAD:
+        pair_counts_record(sql, pair_id=lease.pair_id, study_id=lease.study.pk, group_key=lease.group_key,
+                           win=pair_win(judgment.choice, lease.shown_ids[0], lease.pair_a_id))
+        if lease.study.allocation == Study.Allocation.ADAPTIVE:
+            pair_allocate(sql, study_id=lease.study.pk, pair_id=lease.pair_id, rule=allocation_rule(lease.study))
     return Submission(judgment, True, Progress(done=judgments_done(sql, lease.participant_id), quota=lease.quota))

@@ -16,7 +16,10 @@ from pathlib import Path
 SQL_DIR = Path(__file__).resolve().parent / "loop_sql"
 
 # name -> version the newest migration installs.
-CURRENT = {"slot_claim": 2, "pair_next": 1, "judgment_submit": 2, "gold_next": 1}
+CURRENT = {
+    "slot_claim": 2, "pair_next": 2, "judgment_submit": 3, "gold_next": 1,
+    "folded_variance": 1, "divergence_variance": 1, "pair_allocate": 1,
+}
 
 # Every version some migration installs, by the sha256 of its file: a changed file fails the test.
 PINNED = {
@@ -26,6 +29,11 @@ PINNED = {
     ("pair_next", 1): "f72dd7f8d9775bf9cc05e447d97375c61e65bb0fd7e7a53c00e5c079775fd09a",
     ("judgment_submit", 1): "b15ef2df7b13a57b80b4292c5aa66fd005406dcc83931ec45fefc3dc84c3f438",
     ("judgment_submit", 2): "5b43e589080aec00614691ae51175efd96cd00797d06688f34e8f3560d47780d",
+    ("pair_next", 2): "bc0169b023d3b83b02ccbf06c358b610468195e7a29d7be7e220598091945b96",
+    ("judgment_submit", 3): "a740fa9a1df0fc1d908ba96320bdd887b9a270824472663042bad2f088535858",
+    ("pair_allocate", 1): "602e8c8b48c932e7a076649ff056761add52efa41a0fea81e47455f4798ffe24",
+    ("folded_variance", 1): "7b129e1f717ebd2be076fca6e816b75516aaee312b398a535ee3a9ddf32a5a18",
+    ("divergence_variance", 1): "9d14e347fe9324a7f43062c5fe25c10d72a0cafa2764b50e7e39261316915cd7",
 }
 
 

@@ -16,6 +16,10 @@ class Study(models.Model):
         HALF = "half", "Ties count half"
         DROP = "drop", "Ties left out"
 
+    class Allocation(models.TextChoices):
+        UNIFORM = "uniform", "Uniform: k judgments per pair"
+        ADAPTIVE = "adaptive", "Adaptive: judgments where groups' divergence is uncertain"
+
     slug = models.SlugField(max_length=64, unique=True)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -71,6 +75,23 @@ class Study(models.Model):
         help_text="Ties count half to each side in dashboards, leaderboards and refits, or are left out of them "
                   "(still stored and exported).",
     )
+    # --- allocation: how a pair's judgments are spent (issue 14; annotation/allocation_rule.py) ---
+    allocation = models.CharField(
+        max_length=8, choices=Allocation.choices, default=Allocation.UNIFORM,
+        help_text="uniform: every pair gets k judgments, lowest pair first. adaptive: the next annotator of a group "
+                  "gets the pair where one more judgment of theirs narrows the groups' divergence most; a pair stops "
+                  "once it is precise, and gets at most k_max.",
+    )
+    k_min = models.PositiveSmallIntegerField(
+        default=2, help_text="Adaptive: judgments per group before a pair may stop for being precise."
+    )
+    k_max = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Adaptive: most judgments of a pair, split across groups like k (empty: 3k)."
+    )
+    precision = models.FloatField(
+        default=0.1, help_text="Adaptive: a pair stops once the posterior sd of every |p_g - p_h| is below this."
+    )
+    # --- end allocation ---
     # Dashboard snapshots older than this are stale: an exclusion (or the tie rule) changed which judgments count.
     exclusions_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # --- end quality ---
@@ -81,10 +102,21 @@ class Study(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(overlap__gte=1), name="study_overlap_positive"),
             models.CheckConstraint(condition=Q(quota__gte=1), name="study_quota_positive"),
+            models.CheckConstraint(condition=Q(k_min__gte=1), name="study_k_min_positive"),
+            models.CheckConstraint(condition=Q(k_max__isnull=True) | Q(k_max__gte=models.F("overlap")),
+                                   name="study_k_max_at_least_k"),
+            models.CheckConstraint(condition=Q(precision__gt=0) & Q(precision__lt=1), name="study_precision_range"),
         ]
 
     def __str__(self) -> str:
         return self.slug
+
+    @property
+    def slots_per_pair(self) -> int:
+        """k under uniform allocation; k_max (default 3k) under adaptive, where precise pairs stop early."""
+        if self.allocation == Study.Allocation.ADAPTIVE:
+            return self.k_max or 3 * self.overlap
+        return self.overlap
 
 
 class Prompt(models.Model):
@@ -178,6 +210,7 @@ class Slot(models.Model):
         OPEN = "open"
         LEASED = "leased"
         DONE = "done"
+        CLOSED = "closed"  # adaptive allocation: the pair became precise before this slot was needed
 
     # No single-column indexes on the foreign keys: `next` finds slots through the claimable index and
     # the per-group cap through the open-group one, and every index is rewritten on each lease and
@@ -191,9 +224,18 @@ class Slot(models.Model):
     open_group = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Adaptive allocation only: 1 + the expected narrowing of the pair's group divergence from one more
+    # judgment by the slot's group (annotation/allocation.py). 0 under uniform, which keeps uniform slots
+    # out of the priority index below, so uniform writes no more index entries than before.
+    priority = models.FloatField(default=0.0, db_default=0.0)  # raw INSERTs (gold_next) name no priority
 
     class Meta:
         indexes = [
+            models.Index(
+                fields=["study", "-priority", "pair", "-group_key", "id"],
+                condition=Q(status__in=["open", "leased"], priority__gt=0),
+                name="slot_claimable_priority_idx",
+            ),
             # Only claimable slots, in the order `next` takes them: the index stays small however many
             # slots are done, and it serves the ORDER BY whole, so the planner never prefers walking the
             # pair index over every done slot (as it did while the statistics still said "all open").
@@ -214,6 +256,27 @@ class Slot(models.Model):
 
     def __str__(self) -> str:
         return f"slot {self.pk} of pair {self.pair_id} ({self.group_key or 'open'}, {self.status})"
+
+
+class PairGroupCount(models.Model):
+    """Each group's preference judgments of a pair (A, B or tie; both_bad carries no preference), written by
+    submit in its own transaction: what adaptive allocation reads, and a GROUP BY the dashboards need not redo.
+
+    `wins` counts for the pair's candidate A (whatever side it was shown on), a tie half. Raw data: gold
+    answers and excluded annotators are in it, the study's tie rule is not applied. Imports rebuild it
+    (annotation/allocation.py pair_group_counts_rebuild)."""
+
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="+", db_index=False)
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    group_key = models.CharField(max_length=255)
+    n = models.PositiveIntegerField(default=0)
+    wins = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pair", "group_key"], name="pair_group_count_unique")]
+
+    def __str__(self) -> str:
+        return f"pair {self.pair_id} {self.group_key}: {self.wins}/{self.n}"
 
 
 class Assignment(models.Model):

@@ -4,6 +4,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from annotation.allocation import pairs_allocation_start, slot_priority_at_start
 from annotation.gold import GOLD_STRATEGY
 from annotation.groups import slot_groups
 from annotation.models import Candidate, Pair, Prompt, Slot, Study
@@ -53,6 +54,10 @@ def pairs_create(*, study: Study, prompt: Prompt, candidates: list[Candidate], s
         Pair(prompt=prompt, candidate_a=a, candidate_b=b, strategy=strategy, diversity=float(s.diversity))
         for s, (a, b) in zip(selected, sides, strict=True)
     )
-    groups = slot_groups(study.overlap, study.group_attributes)
-    Slot.objects.bulk_create(Slot(pair=pair, study=study, group_key=g) for pair in pairs for g in groups)
+    groups = slot_groups(study.slots_per_pair, study.group_attributes)
+    priority = slot_priority_at_start(study)
+    Slot.objects.bulk_create(
+        Slot(pair=pair, study=study, group_key=g, priority=priority) for pair in pairs for g in groups
+    )
+    pairs_allocation_start(study=study, pair_ids=[pair.pk for pair in pairs])
     return len(pairs)

@@ -34,6 +34,10 @@ class Statements:
         self.run(sql, params)
         return self._cursor.fetchone()
 
+    def all(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        self.run(sql, params)
+        return self._cursor.fetchall()
+
 
 @contextmanager
 def statements() -> Iterator[Statements]:

@@ -85,7 +85,28 @@ def parse_header(obj: dict) -> dict:
         header["refit_every"] = _positive(study, "refit_every", maximum=10_000_000)
     header.update(_quality_settings(study))
     header |= _crowd_fields(study)
+    header |= _allocation_settings(study, header["overlap"])
     return header
+
+
+def _allocation_settings(study: dict, overlap: int) -> dict:
+    """Adaptive allocation (issue 14): allocation, k_min >= 1, k_max >= overlap, 0 < precision < 1."""
+    out: dict = {}
+    if study.get("allocation") is not None:
+        out["allocation"] = text_field(study, "allocation", prefix="study.")
+        if out["allocation"] not in Study.Allocation.values:
+            raise InputError(f"must be one of {', '.join(Study.Allocation.values)}", field="study.allocation")
+    if study.get("k_min") is not None:
+        out["k_min"] = _positive(study, "k_min", maximum=1000)
+    if study.get("k_max") is not None:
+        out["k_max"] = field(study, "k_max", int, prefix="study.")
+        if not overlap <= out["k_max"] <= 1000:
+            raise InputError(f"must be between the overlap k ({overlap}) and 1000", field="study.k_max")
+    if study.get("precision") is not None:
+        out["precision"] = float(field(study, "precision", (int, float), prefix="study."))
+        if not 0 < out["precision"] < 1:
+            raise InputError("must be a number above 0 and below 1", field="study.precision")
+    return out
 
 
 def _quality_settings(study: dict) -> dict:
@@ -323,6 +344,11 @@ def _study_for_header(header: dict, *, append: bool, source: str) -> Study:
             "appending must keep the study's group_attributes and overlap", field="study.group_attributes",
             line=1, source=source,
         )
+    if header.get("allocation", existing.allocation) != existing.allocation or (
+            header.get("k_max", existing.k_max) != existing.k_max):
+        # Pairs already made carry the slots of the old setting: change it in the admin, which rebuilds.
+        raise InputError("appending must keep the study's allocation and k_max", field="study.allocation",
+                         line=1, source=source)
     return existing
 
 

@@ -72,6 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quota", type=int, default=100_000, help="judgments allowed per annotator")
     parser.add_argument("--database", default="pluralweb_bench", help="database to (re)create")
     parser.add_argument("--seed", type=int, default=1, help="seed of the annotators' random choices")
+    parser.add_argument("--allocation", choices=["uniform", "adaptive"], default="uniform",
+                        help="study allocation (adaptive: k_max = 3k slots per pair, priorities, early stops)")
     parser.add_argument("--gold-rate", type=float, default=0.0, help="study gold_rate (share of gold pairs served)")
     parser.add_argument("--gold", type=int, default=200, help="gold items in the study when --gold-rate is set")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
@@ -102,7 +104,7 @@ def study_file_write(path: Path, args: argparse.Namespace) -> None:
         "slug": SLUG, "title": "Benchmark study", "group_attributes": {"party": list(PARTIES)},
         "overlap": args.overlap, "quota": args.quota, "consent": "I agree.", "pair_strategy": "all",
         # The simulated annotators answer at random: screening would stop them after a few gold items.
-        "gold_rate": args.gold_rate, "screen_min_gold": 1000,
+        "gold_rate": args.gold_rate, "screen_min_gold": 1000, "allocation": args.allocation,
     }}
     with path.open("w") as out:
         out.write(json.dumps(header) + "\n")
@@ -457,8 +459,10 @@ def figures_of(load: LoadResult, args: argparse.Namespace) -> dict:
 def database_checks(database: str, *, submitted: int) -> dict:
     """Stored judgments == successful submits, and no pair over k (nor a group over ceil(k / G))."""
     with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={database}") as conn:
+        # A pair's ceiling: k under uniform allocation, k_max (default 3k) under adaptive.
         study_id, overlap, groups = conn.execute(
-            "SELECT id, overlap, group_attributes FROM annotation_study WHERE slug = %s", [SLUG]
+            "SELECT id, CASE WHEN allocation = 'adaptive' THEN coalesce(k_max, 3 * overlap) ELSE overlap END,"
+            " group_attributes FROM annotation_study WHERE slug = %s", [SLUG]
         ).fetchone()
         pairs = conn.execute(
             "SELECT count(*) FROM annotation_pair p JOIN annotation_prompt pr ON pr.id = p.prompt_id"
@@ -479,10 +483,18 @@ def database_checks(database: str, *, submitted: int) -> dict:
             f"SELECT count(*) FROM (SELECT pair_id FROM annotation_judgment {ordinary} GROUP BY pair_id, group_key"
             " HAVING count(*) > %s) t", [math.ceil(overlap / n_groups)]
         ).fetchone()[0]
+        # The per-(pair, group) counts submit keeps, against the GROUP BY they stand for.
+        counts_differ = conn.execute(
+            "SELECT count(*) FROM (SELECT j.pair_id, j.group_key, count(*) AS n FROM annotation_judgment j"
+            " WHERE j.choice <> 'both_bad' GROUP BY j.pair_id, j.group_key) t FULL JOIN"
+            " (SELECT pair_id, group_key, n FROM annotation_pairgroupcount WHERE n > 0) c"
+            " ON c.pair_id = t.pair_id AND c.group_key = t.group_key WHERE c.n IS DISTINCT FROM t.n"
+        ).fetchone()[0]
     return {
         "pairs": pairs, "stored_judgments": stored, "stored_equals_submitted": stored == submitted,
+        "pair_counts_differ": counts_differ,
         "overlap_k": overlap, "pairs_over_k": over_k, "pair_groups_over_cap": over_cap,
-        "ok": stored == submitted and over_k == 0 and over_cap == 0,
+        "ok": stored == submitted and over_k == 0 and over_cap == 0 and counts_differ == 0,
     }
 
 
@@ -490,7 +502,8 @@ def report(figures: dict, checks: dict, setup: dict) -> None:
     f = figures
     server = f"{f['server']}, {f['workers']} worker(s) x {f['threads']} threads"
     print(f"server        {server}, 127.0.0.1:{setup['port']}, PostgreSQL database {setup['database']}")
-    print(f"study         {checks['pairs']} pairs x k={checks['overlap_k']} (setup {setup['setup_s']:.1f} s)")
+    print(f"study         {checks['pairs']} pairs x at most {checks['overlap_k']} judgments "
+          f"(setup {setup['setup_s']:.1f} s)")
     print(f"annotators    {f['annotators']} ({f['annotators_finished']} reached 204)")
     print(f"duration      {f['seconds']:.2f} s  (load generator CPU {f['client_cpu_s']:.2f} s, "
           f"machine load average {f['load_average']} at the end: other work on the machine skews the figures)")
@@ -505,6 +518,8 @@ def report(figures: dict, checks: dict, setup: dict) -> None:
           f"connections the server closed after a response {f['server_closes']})")
     print(f"check         stored judgments {checks['stored_judgments']} == successful submits {f['judgments']}: "
           f"{'ok' if checks['stored_equals_submitted'] else 'MISMATCH'}")
+    print(f"check         pair-group counts that differ from a GROUP BY over judgments: "
+          f"{checks['pair_counts_differ']}: {'ok' if checks['pair_counts_differ'] == 0 else 'MISMATCH'}")
     print(f"check         pairs over k={checks['overlap_k']}: {checks['pairs_over_k']}, "
           f"pair groups over cap: {checks['pair_groups_over_cap']}: "
           f"{'ok' if checks['pairs_over_k'] == 0 and checks['pair_groups_over_cap'] == 0 else 'VIOLATED'}")
@@ -521,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pluralweb-bench-") as tmp:
         study_file = Path(tmp) / "study.jsonl"
         study_file_write(study_file, args)
-        manage(env, "import_study", str(study_file))
+        manage(env, "import_study", "--wait", str(study_file))  # pairs made here: the bench runs no worker
         database_analyze(args.database)
         setup = {"database": args.database, "setup_s": time.perf_counter() - started,
                  "port": free_port()}

@@ -85,3 +85,32 @@ def test_concurrent_annotators_of_one_group_race_for_open_slots_without_breaking
     ]
     results, errors = _run_annotators(participants)
     _assert_balanced_and_complete(results, errors, pairs=48, overlap=5, cap=2)  # cap ceil(5 / 3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_annotators_under_adaptive_allocation_stay_within_k_max_and_group_caps(django_user_model):
+    # Adaptive: k = 3, k_max = 7 over 3 groups (2 slots per group, one open), priorities moving under the
+    # annotators' feet and pairs closing as they become precise; nothing is lost or counted twice.
+    from annotation.models import PairGroupCount
+    from tests.annotation.test_allocation import _counts_by_group_by
+
+    study = make_study(slug="adaptive-busy", prompts=8, candidates=4, overlap=3, quota=1000, k_max=7,
+                       allocation="adaptive", k_min=1, precision=0.3, group_attributes={"region": ["N", "S", "W"]})
+    participants = [
+        make_participant(study, django_user_model.objects.create_user(f"a{i}"), party=None, region="NSW"[i % 3])
+        for i in range(THREADS)
+    ]
+    results, errors = _run_annotators(participants)
+    assert not errors
+    created = sum(c for c, _ in results)
+    assert created == Judgment.objects.count()
+    per_pair = Counter(Judgment.objects.values_list("pair_id", flat=True))
+    assert len(per_pair) == 48 and max(per_pair.values()) <= 7
+    per_pair_group = Judgment.objects.values("pair_id", "group_key").annotate(n=Count("id"))
+    assert max(row["n"] for row in per_pair_group) <= 3  # ceil(7 / 3)
+    assert not Judgment.objects.values("participant_id", "pair_id").annotate(n=Count("id")).filter(n__gt=1).exists()
+    statuses = Counter(Slot.objects.values_list("status", flat=True))
+    assert set(statuses) <= {Slot.Status.DONE, Slot.Status.CLOSED} and statuses[Slot.Status.CLOSED] > 0
+    assert created < 48 * 7  # some pairs stopped early
+    assert {(c.pair_id, c.group_key): (c.n, c.wins) for c in PairGroupCount.objects.filter(n__gt=0)} == \
+        _counts_by_group_by()
