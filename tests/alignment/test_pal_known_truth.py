@@ -141,7 +141,7 @@ def test_on_few_judgments_per_text_pal_b_keeps_the_small_data_fit_and_a_later_ep
     fit = fit_pal(population.data, split.train, split.val, kind="B", k=2, config=CONFIG)
     plain = fit_pal(population.data, split.train, split.val, kind="B", k=2,
                     config=TrainConfig(threads=1, seed=0, small_data_below=0))
-    assert plain.best_epoch <= 2
+    assert plain.best_epoch <= 3  # 2 at the time of writing
     assert fit.config.prototype_pull > 0
     assert fit.val_loss < plain.val_loss - 0.01
     assert fit.best_epoch >= 4
