@@ -50,6 +50,8 @@ def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     phases = {"load": loaded - started, "fit": fit.seconds, **report.seconds, "save": time.perf_counter() - saving}
     metrics = report.to_dict() | {
         "best_epoch": fit.best_epoch, "epochs_run": len(fit.history), "val_loss": fit.val_loss,
+        # Which fit was kept: the small-data candidate (TrainConfig.small_data_below) or the plain one.
+        "small_data_fit": fit.config.prototype_pull > 0,
         "val_accuracy": fit.val_accuracy, "fit_seconds": fit.seconds, "attribute": params.get("attribute") or None,
         "participant_ids": [int(pk) for pk in study_data.participant_ids], "threads": config.threads,
         "seconds": {name: round(value, 3) for name, value in phases.items()},

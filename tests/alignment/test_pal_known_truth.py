@@ -128,3 +128,20 @@ def test_pal_b_on_text_like_embeddings_is_near_the_per_group_model_and_beats_one
     assert report.seen_accuracy >= report.seen_accuracy_k1 + 0.01
     # At least as good as one BT model per (known) group, to within 0.5 point of sampling noise.
     assert report.seen_accuracy >= report.seen_accuracy_group_bt - 0.005
+
+
+def test_on_few_judgments_per_text_pal_b_keeps_the_small_data_fit_and_a_later_epoch():
+    """337 prompts judged about 10 times each (3,600 judgments on text-like embeddings, the shape of
+    bench/pal_real_text.py's 60 x 60 case): the plain K = 2 fit memorises by epoch 2; the small-data
+    candidate (g_k pulled toward a shared prototype, more dropout) generalises longer and wins on
+    validation loss, so the fit keeps it."""
+    population = make_population(kind="B", n_groups=2, n_users=60, n_prompts=337, dim=384,
+                                 judgments_per_user=60, text_like=True, seed=0)
+    split = split_pal_data(population.data, unseen_fraction=0.1, seed=0)
+    fit = fit_pal(population.data, split.train, split.val, kind="B", k=2, config=CONFIG)
+    plain = fit_pal(population.data, split.train, split.val, kind="B", k=2,
+                    config=TrainConfig(threads=1, seed=0, small_data_below=0))
+    assert plain.best_epoch <= 3  # 2 at the time of writing
+    assert fit.config.prototype_pull > 0
+    assert fit.val_loss < plain.val_loss - 0.01
+    assert fit.best_epoch >= 4
