@@ -13,7 +13,15 @@ from alignment.fit_params import attribute_check
 from alignment.fit_requirements import PAL_MIN_ANNOTATORS, PAL_MIN_JUDGMENTS
 from alignment.fit_runner import FitOutcome, FitProgress, artifact_dir
 from alignment.models import FitRun
-from alignment.pal import TrainConfig, evaluate_pal, fit_pal, pal_reward_model, save_pal, split_pal_data
+from alignment.pal import (
+    TrainConfig,
+    evaluate_pal,
+    fit_pal,
+    pal_reward_model,
+    save_pal,
+    small_data_candidate,
+    split_pal_data,
+)
 from alignment.pal_dataset import pal_data_for_study
 
 MODELS = {"pal-b": "B", "pal-a": "A"}  # the `model` parameter (alignment/fit_params.py) -> PAL variant
@@ -35,11 +43,14 @@ def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     split = split_pal_data(data, unseen_fraction=params["unseen_fraction"], seed=params["seed"])
     config = TrainConfig(max_epochs=params["max_epochs"], seed=params["seed"], threads=settings.PLURALWEB_FIT_THREADS)
 
+    kind = MODELS[params["model"]]
+    # A small PAL-B set is fitted twice (TrainConfig.small_data_below): its epochs count on across both.
+    fits = 2 if small_data_candidate(config, kind, params["k"], len(split.train), len(split.val)) else 1
+
     def on_epoch(row: dict) -> None:
-        progress(epoch=row["epoch"], total=params["max_epochs"], loss=row["train_loss"],
+        progress(epoch=row["epoch"], total=fits * params["max_epochs"], loss=row["train_loss"],
                  val_loss=row["val_loss"], val_accuracy=row["val_accuracy"])
 
-    kind = MODELS[params["model"]]
     fit = fit_pal(data, split.train, split.val, kind=kind, k=params["k"], config=config, on_epoch=on_epoch)
     progress.phase("evaluating", best_epoch=fit.best_epoch)
     report = evaluate_pal(data, split, fit, config=config)

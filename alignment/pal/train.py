@@ -196,7 +196,10 @@ def fit_pal(
     candidate = small_data_candidate(config, kind, k, len(train), len(val))
     if candidate is None:
         return fit
-    other = _fit(data, train, val, kind, k, candidate, on_epoch)
+    # Progress counts on from the first fit's epochs (a bar would otherwise start over at 1).
+    done = len(fit.history)
+    shifted = (lambda row: on_epoch({**row, "epoch": done + row["epoch"]})) if on_epoch else None
+    other = _fit(data, train, val, kind, k, candidate, shifted)
     kept = other if other.val_loss < fit.val_loss else fit
     kept.seconds, kept.cpu_seconds = fit.seconds + other.seconds, fit.cpu_seconds + other.cpu_seconds
     return kept

@@ -138,7 +138,11 @@ def test_on_few_judgments_per_text_pal_b_keeps_the_small_data_fit_and_a_later_ep
     population = make_population(kind="B", n_groups=2, n_users=60, n_prompts=337, dim=384,
                                  judgments_per_user=60, text_like=True, seed=0)
     split = split_pal_data(population.data, unseen_fraction=0.1, seed=0)
-    fit = fit_pal(population.data, split.train, split.val, kind="B", k=2, config=CONFIG)
+    epochs: list[int] = []
+    fit = fit_pal(population.data, split.train, split.val, kind="B", k=2, config=CONFIG,
+                  on_epoch=lambda row: epochs.append(row["epoch"]))
+    # Both fits report progress, the second counting on from the first (a bar never starts over).
+    assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) > len(fit.history)
     plain = fit_pal(population.data, split.train, split.val, kind="B", k=2,
                     config=TrainConfig(threads=1, seed=0, small_data_below=0))
     assert plain.best_epoch <= 3  # 2 at the time of writing
