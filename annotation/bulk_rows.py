@@ -9,6 +9,7 @@ Callers pass field names and rows as tuples in that order; every NOT NULL column
 default must be among the fields, since COPY and the INSERT fallback both skip Django's defaults.
 """
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
@@ -28,6 +29,9 @@ _TEXT: dict[type, Callable[[object], str]] = {
     bool: lambda value: "t" if value else "f",
     type(None): lambda value: "\\N",
     datetime: lambda value: value.isoformat(),  # aware (USE_TZ): the offset travels with it
+    # JSON columns: callers pass the Python value on both paths (bulk_create encodes it itself).
+    dict: lambda value: json.dumps(value, ensure_ascii=False).translate(_ESCAPES),
+    list: lambda value: json.dumps(value, ensure_ascii=False).translate(_ESCAPES),
 }
 
 

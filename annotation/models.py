@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+SET_SIZE_MIN, SET_SIZE_MAX = 3, 6
+
 
 class Study(models.Model):
     class PairStrategy(models.TextChoices):
@@ -15,6 +17,10 @@ class Study(models.Model):
     class Ties(models.TextChoices):
         HALF = "half", "Ties count half"
         DROP = "drop", "Ties left out"
+
+    class Task(models.TextChoices):
+        PAIR = "pair", "Pairs"
+        SET = "set", "Sets (best of k)"
 
     slug = models.SlugField(max_length=64, unique=True)
     title = models.CharField(max_length=200)
@@ -71,6 +77,15 @@ class Study(models.Model):
         help_text="Ties count half to each side in dashboards, leaderboards and refits, or are left out of them "
                   "(still stored and exported).",
     )
+    # issue 13: a task is one pair (today's) or one set of `set_size` candidates, best picked, the rest optionally
+    # ranked; a set judgment is stored once and expands into pairwise judgments (annotation/set_expansion.py).
+    task = models.CharField(
+        max_length=8, choices=Task.choices, default=Task.PAIR,
+        help_text="What an annotator judges: a pair (A or B) or a set (best of set_size, the rest optionally ranked).",
+    )
+    set_size = models.PositiveSmallIntegerField(
+        default=4, help_text=f"Candidates per set in set studies ({SET_SIZE_MIN} to {SET_SIZE_MAX})."
+    )
     # Dashboard snapshots older than this are stale: an exclusion (or the tie rule) changed which judgments count.
     exclusions_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # --- end quality ---
@@ -81,6 +96,9 @@ class Study(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(overlap__gte=1), name="study_overlap_positive"),
             models.CheckConstraint(condition=Q(quota__gte=1), name="study_quota_positive"),
+            models.CheckConstraint(
+                condition=Q(set_size__gte=SET_SIZE_MIN, set_size__lte=SET_SIZE_MAX), name="study_set_size_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -267,6 +285,7 @@ class Judgment(models.Model):
         WEB = "web", "Annotated here"
         IMPORT = "import", "Imported pairwise judgment"
         RATINGS = "ratings", "Derived from imported ratings"
+        SET = "set", "Derived from a set judgment"
 
     # Covered by judgment_once_per_pair (participant, pair) and judgment_pair_group_idx (pair, group_key).
     participant = models.ForeignKey(
@@ -287,6 +306,14 @@ class Judgment(models.Model):
     group_key = models.CharField(max_length=255, db_index=True)
     time_taken_ms = models.PositiveIntegerField(null=True, blank=True)
     origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.WEB)
+    # origin "set": the set judgment this comparison was expanded from (annotation/set_expansion.py), and
+    # whether it was read off the ranking rather than the best pick.
+    set_judgment = models.ForeignKey(
+        "SetJudgment", null=True, blank=True, on_delete=models.CASCADE, related_name="comparisons"
+    )
+    implied = models.BooleanField(
+        default=False, db_default=False, help_text="Read off a set judgment's ranking, not its best pick."
+    )
     client_id = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField()
 
@@ -379,3 +406,90 @@ class PairingJob(models.Model):
 
     def __str__(self) -> str:
         return f"pairing job {self.pk} of study {self.study_id} ({self.status})"
+
+
+class Conversation(models.Model):
+    """A multi-turn conversation of one annotator (Community Alignment): each turn is a prompt whose turns carry
+    the earlier user prompts and chosen responses, with one set judgment per turn. Imported ones come from a CA
+    file; live ones (a later slice of issue 13) are written turn by turn."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="conversations")
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="conversations")
+    external_id = models.CharField(max_length=128, help_text="conversation_id in Community Alignment files")
+    language = models.CharField(max_length=16, blank=True, help_text="assigned_lang")
+    first_prompt_pregenerated = models.BooleanField(
+        null=True, blank=True, help_text="is_pregenerated_first_prompt: false when the annotator wrote it."
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "external_id"], name="conversation_unique_id")]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class CandidateSet(models.Model):
+    """k candidates of one prompt shown together (issue 13), chosen by a set strategy (nc, random) or imported;
+    its members keep their canonical order (SetMember.position). Like imported pairs, a set holds no slots yet:
+    the set-task loop (a later slice) adds them."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="candidate_sets")
+    strategy = models.CharField(max_length=32, help_text="nc, random or imported")
+    diversity = models.FloatField(null=True, blank=True, help_text="Mean pairwise 1 - cosine similarity")
+    size = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"set {self.pk} of prompt {self.prompt_id}"
+
+
+class SetMember(models.Model):
+    candidate_set = models.ForeignKey(CandidateSet, on_delete=models.CASCADE, related_name="members", db_index=False)
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["candidate_set", "position"], name="set_member_position"),
+            models.UniqueConstraint(fields=["candidate_set", "candidate"], name="set_member_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"member {self.position} of set {self.candidate_set_id}"
+
+
+class SetJudgment(models.Model):
+    """A judgment of a set, stored once: the members in the order shown, the best (required), a ranking of the
+    rest (optional; blocks of candidate ids, better first, ties within a block) and an explanation. Its pairwise
+    judgments (origin "set") are written from annotation/set_expansion.py and nowhere else."""
+
+    class Origin(models.TextChoices):
+        WEB = "web", "Annotated here"
+        IMPORT = "import", "Imported"
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="set_judgments", db_index=False
+    )
+    candidate_set = models.ForeignKey(CandidateSet, on_delete=models.CASCADE, related_name="judgments")
+    shown = models.JSONField(help_text="Candidate ids in the order shown")
+    best = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
+    ranking = models.JSONField(default=list, blank=True, help_text="[[id], [id, id], ...]: the rest, better first")
+    explanation = models.TextField(blank=True)
+    group_key = models.CharField(max_length=255, db_index=True)
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="set_judgments"
+    )
+    turn = models.PositiveSmallIntegerField(null=True, blank=True, help_text="1 for the first turn")
+    time_taken_ms = models.PositiveIntegerField(null=True, blank=True)
+    origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.WEB)
+    client_id = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "candidate_set"], name="set_judgment_once_per_set"),
+        ]
+
+    def __str__(self) -> str:
+        return f"set judgment {self.pk} of set {self.candidate_set_id}"
