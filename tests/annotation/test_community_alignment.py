@@ -158,7 +158,7 @@ def test_an_annotator_whose_group_changes_between_rows_is_refused(ca_study):
     with pytest.raises(InputError, match="already in group") as caught:
         community_alignment_import(study=ca_study, stream=csv_bytes([
             conversation("c1", "w1", country="US"), conversation("c2", "w1", country="FR")]))
-    assert (caught.value.line, caught.value.field) == (3, "annotator_id")
+    assert (caught.value.line, caught.value.field) == (5, "annotator_id")  # row 1 spans lines 2-4
 
 
 def test_a_file_without_the_required_columns_or_rows_is_refused(ca_study):
