@@ -36,7 +36,8 @@ from annotation.set_bulk import (
 
 TURNS = ("first", "second", "third", "fourth")
 LETTERS = ("a", "b", "c", "d")
-DEMOGRAPHICS = ("age", "gender", "education", "political", "ethnicity", "country")
+# The release's demographic columns, written back by the export; the import reads every `annotator_*` column.
+DEMOGRAPHICS = ("age", "gender", "education_level", "political", "ethnicity", "country")
 SOURCE = "community-alignment"
 STRATEGY = "nc-generated"
 FIELD_LIMIT = 16 * 1024 * 1024  # characters in one cell: csv's default (128 KiB) is below a long response
@@ -93,8 +94,10 @@ def _flag(raw: str) -> bool | None:
 
 
 def _attributes(row: dict[str, str]) -> dict[str, str]:
-    return {name: value for name in DEMOGRAPHICS
-            if (value := clean_text(row.get(f"annotator_{name}", "").strip(), f"annotator_{name}", max_length=200))}
+    """annotator_<name> columns (but annotator_id) as attributes <name>; empty cells are left out."""
+    return {column[len("annotator_"):]: value for column, raw in row.items()
+            if column.startswith("annotator_") and column != "annotator_id"
+            and (value := clean_text(raw.strip(), column, max_length=200))}
 
 
 def _turns(row: dict[str, str]) -> list[tuple[int, str, list[str], int, str]]:

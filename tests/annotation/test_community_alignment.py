@@ -23,7 +23,7 @@ def conversation(cid: str, annotator: str, *, country: str = "US", turns: int = 
                  preferred: str = "response_b", feedback: str = "", **cells) -> dict[str, str]:
     row = {name: "" for name in COLUMNS}
     row.update(conversation_id=cid, annotator_id=annotator, assigned_lang="en", is_pregenerated_first_prompt=pregenerated,
-               annotator_age="25-34", annotator_gender="Woman", annotator_education="Bachelor",
+               annotator_age="25-34", annotator_gender="Woman", annotator_education_level="Bachelor",
                annotator_political="Moderate", annotator_ethnicity="", annotator_country=country)
     for n, turn in enumerate(("first", "second", "third", "fourth")[:turns], start=1):
         row[f"{turn}_turn_prompt"] = f"{cid} question {n}: should cities ban cars,\nor not?"
@@ -76,7 +76,7 @@ def test_demographics_become_attributes_and_the_study_attributes_decide_the_grou
         conversation("c3", "w2", country="IN")]))
     w1 = Participant.objects.get(study=ca_study, external_id="w1")
     assert w1.group_key == "country=FR"
-    assert w1.attributes == {"country": "FR", "age": "25-34", "gender": "Woman", "education": "Bachelor",
+    assert w1.attributes == {"country": "FR", "age": "25-34", "gender": "Woman", "education_level": "Bachelor",
                              "political": "Moderate"}
     assert SetJudgment.objects.filter(participant=w1).count() == 4
 
