@@ -10,7 +10,6 @@ from alignment.pal.data import Judgments, PalData
 from alignment.training_set import LABELS, training_judgments
 from annotation.models import Judgment, Participant, Study
 
-
 DERIVED_ORIGINS = (Judgment.Origin.RATINGS, Judgment.Origin.SET)
 
 

@@ -20,7 +20,7 @@ from annotation.counted_judgments import set_judgments_that_count
 from annotation.errors import InputError
 from annotation.input_rules import clean_text, long_text, timestamp
 from annotation.jsonl import field, iter_jsonl, text_field
-from annotation.models import Participant, SetJudgment, SetMember, Study
+from annotation.models import Candidate, CandidateSet, Participant, SetJudgment, Study
 from annotation.set_bulk import ItemJudgment, Participants, SetImportSummary, SetItem, SetRows
 
 ROLES = {"system", "developer", "user", "assistant"}
@@ -185,13 +185,13 @@ def collective_alignment_records(*, study: Study, include_excluded: bool = False
     set_ids = list(judgments.order_by("candidate_set_id").values_list("candidate_set_id", flat=True).distinct())
     for start in range(0, len(set_ids), chunk):
         ids = set_ids[start:start + chunk]
-        members: dict[int, list[tuple[int, str, str, str]]] = {}
-        for set_id, pk, ext, text, prompt_ext, turns in (
-            SetMember.objects.filter(candidate_set_id__in=ids).order_by("candidate_set_id", "position")
-            .values_list("candidate_set_id", "candidate_id", "candidate__external_id", "candidate__text",
-                         "candidate_set__prompt__external_id", "candidate_set__prompt__turns")
-        ):
-            members.setdefault(set_id, []).append((pk, ext, text, prompt_ext, turns))
+        sets = {pk: rest for pk, *rest in CandidateSet.objects.filter(pk__in=ids).values_list(
+            "pk", "members", "prompt__external_id", "prompt__turns")}
+        wanted = [c for member_ids, *_ in sets.values() for c in member_ids]
+        texts = {pk: (ext, text) for pk, ext, text in
+                 Candidate.objects.filter(pk__in=wanted).values_list("pk", "external_id", "text")}
+        members = {set_id: [(pk, *texts[pk], prompt_ext, turns) for pk in member_ids]
+                   for set_id, (member_ids, prompt_ext, turns) in sets.items()}
         by_set: dict[int, list[SetJudgment]] = {}
         for j in judgments.filter(candidate_set_id__in=ids).select_related("participant").order_by("id"):
             by_set.setdefault(j.candidate_set_id, []).append(j)

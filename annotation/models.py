@@ -430,11 +430,15 @@ class Conversation(models.Model):
 
 
 class CandidateSet(models.Model):
-    """k candidates of one prompt shown together (issue 13), chosen by a set strategy (nc, random) or imported;
-    its members keep their canonical order (SetMember.position). Like imported pairs, a set holds no slots yet:
-    the set-task loop (a later slice) adds them."""
+    """k candidates of one prompt shown together (issue 13), chosen by a set strategy (nc, random) or imported.
+    Like imported pairs, a set holds no slots yet: the set-task loop (a later slice) adds them.
+
+    Members are a list of candidate ids in the set's canonical order, not rows of a table of their own: a set never
+    changes, and a Community Alignment import makes ~270k members (a member table with its indexes was a fifth of
+    that import's database time)."""
 
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="candidate_sets")
+    members = models.JSONField(help_text="Candidate ids of the prompt, in the set's canonical order")
     strategy = models.CharField(max_length=32, help_text="nc, random or imported")
     diversity = models.FloatField(null=True, blank=True, help_text="Mean pairwise 1 - cosine similarity")
     size = models.PositiveSmallIntegerField()
@@ -442,21 +446,6 @@ class CandidateSet(models.Model):
 
     def __str__(self) -> str:
         return f"set {self.pk} of prompt {self.prompt_id}"
-
-
-class SetMember(models.Model):
-    candidate_set = models.ForeignKey(CandidateSet, on_delete=models.CASCADE, related_name="members", db_index=False)
-    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
-    position = models.PositiveSmallIntegerField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["candidate_set", "position"], name="set_member_position"),
-            models.UniqueConstraint(fields=["candidate_set", "candidate"], name="set_member_once"),
-        ]
-
-    def __str__(self) -> str:
-        return f"member {self.position} of set {self.candidate_set_id}"
 
 
 class SetJudgment(models.Model):

@@ -27,7 +27,6 @@ from annotation.models import (
     Participant,
     Prompt,
     SetJudgment,
-    SetMember,
     Study,
 )
 from annotation.set_judgments import DERIVED_FIELDS, PAIR_FIELDS, SET_PAIR_STRATEGY, comparison_keys, derived_rows
@@ -142,17 +141,14 @@ class SetRows:
             Candidate, ("prompt_id", "external_id", "text", "source", "strategy"),
             [(prompt_pk, *candidate) for it, prompt_pk in zip(items, prompt_pks, strict=True)
              for candidate in it.candidates])
-        set_pks = rows_write_with_ids(CandidateSet, ("prompt_id", "strategy", "diversity", "size", "created_at"), [
-            (prompt_pk, "imported", None, len(it.candidates), now) for it, prompt_pk in zip(items, prompt_pks,
-                                                                                            strict=True)])
-        members, start = [], 0
-        ids_by_item = []
-        for it, set_pk in zip(items, set_pks, strict=True):
-            ids = candidate_pks[start:start + len(it.candidates)]
+        ids_by_item, start = [], 0
+        for it in items:
+            ids_by_item.append(candidate_pks[start:start + len(it.candidates)])
             start += len(it.candidates)
-            ids_by_item.append(ids)
-            members.extend((set_pk, pk, position) for position, pk in enumerate(ids))
-        rows_write(SetMember, ("candidate_set_id", "candidate_id", "position"), members)
+        set_pks = rows_write_with_ids(
+            CandidateSet, ("prompt_id", "members", "strategy", "diversity", "size", "created_at"),
+            [(prompt_pk, ids, "imported", None, len(ids), now)
+             for prompt_pk, ids in zip(prompt_pks, ids_by_item, strict=True)])
         self._judgments_write(items, prompt_pks, set_pks, ids_by_item)
         self.summary.prompts += len(items)
         self.summary.candidates += len(candidate_pks)

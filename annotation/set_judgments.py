@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from annotation.bulk_rows import rows_write, rows_write_with_ids
 from annotation.errors import Conflict, InputError
-from annotation.models import CandidateSet, Judgment, Pair, Participant, SetJudgment, SetMember
+from annotation.models import CandidateSet, Judgment, Pair, Participant, SetJudgment
 from annotation.set_expansion import as_shown, set_comparisons, set_judgment_check
 
 SET_PAIR_STRATEGY = "set"
@@ -54,11 +54,8 @@ def derived_rows(*, set_judgment_id: int, participant_id: int, group_key: str, s
 def candidate_set_create(*, prompt_id: int, candidate_ids: Sequence[int], strategy: str,
                          diversity: float | None = None) -> CandidateSet:
     """A set of the prompt's candidates, members in the given (canonical) order."""
-    candidate_set = CandidateSet.objects.create(prompt_id=prompt_id, strategy=strategy, diversity=diversity,
-                                                size=len(candidate_ids), created_at=timezone.now())
-    SetMember.objects.bulk_create(SetMember(candidate_set=candidate_set, candidate_id=c, position=i)
-                                  for i, c in enumerate(candidate_ids))
-    return candidate_set
+    return CandidateSet.objects.create(prompt_id=prompt_id, members=list(candidate_ids), strategy=strategy,
+                                       diversity=diversity, size=len(candidate_ids), created_at=timezone.now())
 
 
 def _pairs_for(prompt_id: int, keys: list[tuple[int, int]]) -> dict[tuple[int, int], int]:
@@ -81,8 +78,7 @@ def set_judgment_create(*, participant: Participant, candidate_set: CandidateSet
                         origin: str = SetJudgment.Origin.WEB, time_taken_ms: int | None = None,
                         created_at: datetime | None = None) -> SetJudgment:
     """Store one set judgment and write its comparisons (see the module's docstring for refusals)."""
-    members = list(candidate_set.members.order_by("position").values_list("candidate_id", flat=True))
-    if sorted(shown) != sorted(members):
+    if sorted(shown) != sorted(candidate_set.members):
         raise InputError("shown must hold each member of the set once", field="shown")
     try:
         set_judgment_check(shown, best, ranking)

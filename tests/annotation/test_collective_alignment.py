@@ -8,7 +8,9 @@ import pytest
 from django.core.management import call_command
 
 from annotation.collective_alignment import (
-    collective_alignment_annotator_lines, collective_alignment_import, collective_alignment_lines,
+    collective_alignment_annotator_lines,
+    collective_alignment_import,
+    collective_alignment_lines,
 )
 from annotation.errors import InputError
 from annotation.models import Judgment, Participant, Prompt, SetJudgment
@@ -50,7 +52,8 @@ def test_rankings_with_ties_become_set_judgments_and_their_expansion(study):
     # u1: B over A, C, D (3) + A=C tie, A>D, C>D (3); u2: D over the other three.
     assert summary.comparisons == 9
     u1 = SetJudgment.objects.get(participant__external_id="u1")
-    letters = {c: ext[-1] for c, ext in Prompt.objects.get(external_id="p1").candidates.values_list("pk", "external_id")}
+    candidates = Prompt.objects.get(external_id="p1").candidates
+    letters = {c: ext[-1] for c, ext in candidates.values_list("pk", "external_id")}
     assert letters[u1.best_id] == "B"
     assert [[letters[c] for c in block] for block in u1.ranking] == [["A", "C"], ["D"]]
     assert u1.explanation == "because"

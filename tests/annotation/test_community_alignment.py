@@ -22,7 +22,8 @@ COUNTRIES = {"country": ["US", "FR", "IN"]}
 def conversation(cid: str, annotator: str, *, country: str = "US", turns: int = 2, pregenerated: str = "True",
                  preferred: str = "response_b", feedback: str = "", **cells) -> dict[str, str]:
     row = {name: "" for name in COLUMNS}
-    row.update(conversation_id=cid, annotator_id=annotator, assigned_lang="en", is_pregenerated_first_prompt=pregenerated,
+    row.update(conversation_id=cid, annotator_id=annotator, assigned_lang="en",
+               is_pregenerated_first_prompt=pregenerated,
                annotator_age="25-34", annotator_gender="Woman", annotator_education_level="Bachelor",
                annotator_political="Moderate", annotator_ethnicity="", annotator_country=country)
     for n, turn in enumerate(("first", "second", "third", "fourth")[:turns], start=1):
