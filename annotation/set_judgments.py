@@ -78,6 +78,8 @@ def set_judgment_create(*, participant: Participant, candidate_set: CandidateSet
                         origin: str = SetJudgment.Origin.WEB, time_taken_ms: int | None = None,
                         created_at: datetime | None = None) -> SetJudgment:
     """Store one set judgment and write its comparisons (see the module's docstring for refusals)."""
+    if candidate_set.prompt.study_id != participant.study_id:
+        raise InputError("the set belongs to another study", field="candidate_set")
     if sorted(shown) != sorted(candidate_set.members):
         raise InputError("shown must hold each member of the set once", field="shown")
     try:

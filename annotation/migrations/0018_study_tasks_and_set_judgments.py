@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from annotation.roles import grant_role_permissions
+
 
 class Migration(migrations.Migration):
 
@@ -119,4 +121,6 @@ class Migration(migrations.Migration):
             model_name='setjudgment',
             constraint=models.UniqueConstraint(fields=('participant', 'candidate_set'), name='set_judgment_once_per_set'),
         ),
+        # Researchers view, admins change the new models (Conversation, CandidateSet, SetJudgment).
+        migrations.RunPython(grant_role_permissions, migrations.RunPython.noop),
     ]

@@ -74,6 +74,9 @@ def test_inconsistent_set_judgments_are_refused(setup):
     who = make_participant(study)
     with pytest.raises(InputError, match="each member"):
         set_judgment_create(participant=who, candidate_set=chosen, shown=ids[:3], best=ids[0], client_id="k1")
+    stranger = make_participant(make_study(slug="other", prompts=1), external_id="elsewhere")
+    with pytest.raises(InputError, match="another study"):
+        set_judgment_create(participant=stranger, candidate_set=chosen, shown=ids[:4], best=ids[0], client_id="k1")
     with pytest.raises(InputError, match="ranked twice"):
         set_judgment_create(participant=who, candidate_set=chosen, shown=ids[:4], best=ids[0],
                             ranking=[[ids[0]]], client_id="k1")
