@@ -107,15 +107,15 @@ def _assessments(obj: dict, indexes: list[str], people: dict[str, dict], partici
         created_at = timestamp(raw_time, f"{where}.created_at") if raw_time else now
         if annotator_id in people:
             try:
-                participant_id, group = participants.get(annotator_id, people[annotator_id])
+                participant = participants.get(annotator_id, people[annotator_id])
             except InputError as exc:
                 raise InputError(f"annotator {annotator_id!r}: {exc.message}", field=exc.field) from None
         elif annotator_id in participants.known:
-            participant_id, group = participants.known[annotator_id]
+            participant = participants.known[annotator_id]
         else:
             raise InputError(f"annotator {annotator_id!r} is not in the annotators file", field=f"{where}.annotator_id")
-        out.append(ItemJudgment(participant_id, group, list(range(len(indexes))), ranking[0][0], ranking[1:],
-                                rationale, created_at))
+        out.append(ItemJudgment(participant, list(range(len(indexes))), ranking[0][0], ranking[1:], rationale,
+                                created_at))
     return out
 
 
@@ -147,7 +147,7 @@ def collective_alignment_import(*, study: Study, stream: IO, source: str = "", a
     summary = SetImportSummary()
     people = read_annotators(annotators, annotators_source)
     participants = Participants(study, summary)
-    rows = SetRows(study, summary, source=source)
+    rows = SetRows(study, summary, participants, source=source)
     now = timezone.now()
     for line, obj in iter_jsonl(stream, source=source):
         try:

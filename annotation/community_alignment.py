@@ -139,14 +139,14 @@ def _row_items(row: dict[str, str], line: int, participants: Participants) -> li
         if not value:
             raise InputError("must not be empty", field=name)
     try:
-        participant_id, group = participants.get(annotator_id, _attributes(row))
+        participant = participants.get(annotator_id, _attributes(row))
     except InputError as exc:
         column = exc.field.replace("attributes.", "annotator_") if exc.field else "annotator_id"
         raise InputError(exc.message, field=column) from None
     language = clean_text(row.get("assigned_lang", "").strip(), "assigned_lang", max_length=16)
     pregenerated = _flag(row.get("is_pregenerated_first_prompt", ""))
     now = timezone.now()
-    conversation = ConversationRow(conversation_id, participant_id, language, pregenerated, now)
+    conversation = ConversationRow(conversation_id, participant, language, pregenerated, now)
     items, context = [], []
     for number, prompt, responses, best, feedback in _turns(row):
         context = [*context, {"role": "user", "content": prompt}]
@@ -158,8 +158,7 @@ def _row_items(row: dict[str, str], line: int, participants: Participants) -> li
             line=line, prompt_id=prompt_id, turns=context, tags=tags, language=language, source=SOURCE,
             candidates=[(f"{prompt_id}:{x}", text, SOURCE, STRATEGY) for x, text in zip(LETTERS, responses,
                                                                                         strict=True)],
-            judgments=[ItemJudgment(participant_id, group, [0, 1, 2, 3], best, [], feedback, now,
-                                    conversation, number)],
+            judgments=[ItemJudgment(participant, [0, 1, 2, 3], best, [], feedback, now, conversation, number)],
         ))
         context = [*context, {"role": "assistant", "content": responses[best]}]
     return items
@@ -171,7 +170,7 @@ def community_alignment_import(*, study: Study, stream: IO, source: str = "") ->
     summary = SetImportSummary()
     participants = Participants(study, summary)
     known = set(Conversation.objects.filter(study=study).values_list("external_id", flat=True))
-    rows = SetRows(study, summary, source=source)
+    rows = SetRows(study, summary, participants, source=source)
     for line, row in _rows(stream, source):
         try:
             conversation_id = row["conversation_id"].strip()
