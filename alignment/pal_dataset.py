@@ -10,6 +10,8 @@ from alignment.pal.data import Judgments, PalData
 from alignment.training_set import LABELS, training_judgments
 from annotation.models import Judgment, Participant, Study
 
+DERIVED_ORIGINS = (Judgment.Origin.RATINGS, Judgment.Origin.SET)
+
 
 @dataclass(frozen=True)
 class StudyPalData:
@@ -49,7 +51,9 @@ def pal_data_for_study(*, study: Study, last_judgment_id: int | None = None,
         user_ids=tuple(int(pk) for pk in participant_ids),
         user_group=np.array([code[groups[int(pk)]] for pk in participant_ids], dtype=np.int64),
         group_names=group_names,
-        derived=np.array([row[5] == Judgment.Origin.RATINGS for row in rows], dtype=bool),
+        # Comparisons expanded from one set judgment imply one another as ratings' do (best > b and best > c
+        # come from one pick): both are split by (annotator, item), never at random.
+        derived=np.array([row[5] in DERIVED_ORIGINS for row in rows], dtype=bool),
     )
     return StudyPalData(data, participant_ids, prompt_ids, candidate_ids)
 

@@ -17,6 +17,8 @@ from annotation.judgment_files import judgments_import
 from annotation.models import (
     Assignment,
     Candidate,
+    CandidateSet,
+    Conversation,
     GoldItem,
     Judgment,
     Pair,
@@ -24,6 +26,7 @@ from annotation.models import (
     Participant,
     Prompt,
     Rating,
+    SetJudgment,
     Skip,
     Slot,
     Study,
@@ -82,7 +85,7 @@ class StudyAdminForm(forms.ModelForm):
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
     form = StudyAdminForm
-    list_display = ["slug", "title", "language", "overlap", "quota", "pair_strategy", "is_open", "preparation",
+    list_display = ["slug", "title", "language", "task", "overlap", "quota", "pair_strategy", "is_open", "preparation",
                     "links"]
     readonly_fields = ["preparation"]
     list_filter = ["language", "pair_strategy", "is_open"]
@@ -293,3 +296,31 @@ class RatingAdmin(admin.ModelAdmin):
     list_display = ["id", "participant", "candidate", "rating", "created_at"]
     list_filter = ["participant__study"]
     search_fields = ["participant__external_id", "candidate__external_id"]
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ["id", "external_id", "participant", "language", "first_prompt_pregenerated", "created_at"]
+    list_filter = ["study", "language", "first_prompt_pregenerated"]
+    search_fields = ["external_id", "participant__external_id"]
+    list_select_related = ["participant"]
+
+
+@admin.register(CandidateSet)
+class CandidateSetAdmin(admin.ModelAdmin):
+    list_display = ["id", "prompt", "size", "strategy", "diversity", "created_at"]
+    list_filter = ["prompt__study", "strategy"]
+    search_fields = ["prompt__external_id"]
+    list_select_related = ["prompt"]
+
+
+@admin.register(SetJudgment)
+class SetJudgmentAdmin(admin.ModelAdmin):
+    list_display = ["id", "participant", "group_key", "candidate_set", "best", "turn", "origin", "created_at"]
+    list_filter = ["participant__study", "origin", "group_key"]
+    search_fields = ["participant__external_id", "client_id", "explanation"]
+    list_select_related = ["participant", "candidate_set", "best"]
+    date_hierarchy = "created_at"
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # stored once; its pairwise judgments were expanded from it

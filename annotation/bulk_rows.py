@@ -9,6 +9,7 @@ Callers pass field names and rows as tuples in that order; every NOT NULL column
 default must be among the fields, since COPY and the INSERT fallback both skip Django's defaults.
 """
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
@@ -20,14 +21,24 @@ COPY_CHUNK = 1 << 20  # characters of COPY text sent at a time
 
 # COPY's text format, written here rather than by psycopg's write_row: its per-value adapter lookup cost
 # about 20 us a row, more than the server's insert, on a machine where both share two cores.
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _escape(value: str) -> str:
+    # Four replace() passes run in C over the whole string; str.translate with a dict table looks every
+    # character up in Python's mapping, which cost 6 us per 600-character response text (a CA import).
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
 _TEXT: dict[type, Callable[[object], str]] = {
-    str: lambda value: value.translate(_ESCAPES),
+    str: _escape,
     int: str,
     float: repr,  # shortest text that reads back as the same double
     bool: lambda value: "t" if value else "f",
     type(None): lambda value: "\\N",
     datetime: lambda value: value.isoformat(),  # aware (USE_TZ): the offset travels with it
+    # JSON columns: callers pass the Python value on both paths (bulk_create encodes it itself).
+    dict: lambda value: _escape(json.dumps(value, ensure_ascii=False)),
+    list: lambda value: _escape(json.dumps(value, ensure_ascii=False)),
 }
 
 
@@ -35,7 +46,7 @@ def _text(value: object) -> str:
     text = _TEXT.get(type(value))
     if text is not None:
         return text(value)
-    return value.translate(_ESCAPES) if isinstance(value, str) else str(value).translate(_ESCAPES)
+    return _escape(value if isinstance(value, str) else str(value))
 
 
 def _copy_line(row: Sequence) -> str:

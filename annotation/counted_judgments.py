@@ -12,7 +12,7 @@ pairs, its excluded annotators), so the big GROUP BYs gain no join.
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from annotation.models import GoldItem, Judgment, Participant, Rating, Study
+from annotation.models import GoldItem, Judgment, Participant, Rating, SetJudgment, Study
 
 
 def _gold_pairs(study_id: int) -> QuerySet:
@@ -71,3 +71,12 @@ def participant_judgments_that_count(*, participant: Participant) -> QuerySet:
     judgments = Judgment.objects.filter(participant=participant).exclude(pair_id__in=_gold_pairs(participant.study_id))
     ties = Study.objects.filter(pk=participant.study_id).values_list("ties", flat=True).first()
     return _tie_rule(judgments, ties)
+
+
+def set_judgments_that_count(*, study: Study, include_excluded: bool = False) -> QuerySet:
+    """The study's set judgments (issue 13), without excluded annotators' unless asked: what the set exports
+    write. Their pairwise judgments (origin "set") go through judgments_that_count like any other."""
+    judgments = SetJudgment.objects.filter(participant__study_id=study.pk)
+    if not include_excluded:
+        judgments = judgments.exclude(participant_id__in=_excluded(study.pk))
+    return judgments

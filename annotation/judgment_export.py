@@ -11,7 +11,7 @@ from annotation.models import Judgment, Study
 EXPORT_COLUMNS = [
     "kind", "annotator_id", "attributes", "group", "prompt_id", "a", "b", "choice", "strength", "rationale",
     "created_at", "rating_a", "rating_b", "candidate_id", "rating", "client_id", "time_taken_ms",
-    "pair_strategy", "prompt", "a_text", "b_text", "candidate_text",
+    "pair_strategy", "prompt", "a_text", "b_text", "candidate_text", "origin", "implied",
 ]
 
 
@@ -20,7 +20,9 @@ def export_records(*, study: Study, include_excluded: bool = False) -> Iterator[
     plus texts; excluded annotators' only with include_excluded, gold answers never (annotation/counted_judgments.py).
 
     Derived judgments are left out because their ratings are exported: re-importing the file
-    derives them again, so export -> import reproduces the same judgments.
+    derives them again, so export -> import reproduces the same judgments. Comparisons expanded from set
+    judgments (origin "set", `implied` for ranking-derived ones) are in: this is the pairwise view of the
+    data; the sets themselves round-trip through the community-alignment and collective-alignment formats.
     """
     judgments = (
         judgments_that_count(study=study, include_excluded=include_excluded, keep_ties=True)
@@ -36,7 +38,7 @@ def export_records(*, study: Study, include_excluded: bool = False) -> Iterator[
             "rationale": j.rationale, "created_at": j.created_at.isoformat(), "rating_a": j.rating_a,
             "rating_b": j.rating_b, "client_id": j.client_id, "time_taken_ms": j.time_taken_ms,
             "pair_strategy": j.pair.strategy, "prompt": j.pair.prompt.turns, "a_text": j.candidate_a.text,
-            "b_text": j.candidate_b.text,
+            "b_text": j.candidate_b.text, "origin": j.origin, "implied": j.implied,
         }
     ratings = (
         ratings_that_count(study=study, include_excluded=include_excluded)

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+SET_SIZE_MIN, SET_SIZE_MAX = 3, 6
+
 
 class Study(models.Model):
     class PairStrategy(models.TextChoices):
@@ -19,6 +21,9 @@ class Study(models.Model):
     class Allocation(models.TextChoices):
         UNIFORM = "uniform", "Uniform: k judgments per pair"
         ADAPTIVE = "adaptive", "Adaptive: judgments where groups' divergence is uncertain"
+    class Task(models.TextChoices):
+        PAIR = "pair", "Pairs"
+        SET = "set", "Sets (best of k)"
 
     slug = models.SlugField(max_length=64, unique=True)
     title = models.CharField(max_length=200)
@@ -92,6 +97,15 @@ class Study(models.Model):
         default=0.1, help_text="Adaptive: a pair stops once the posterior sd of every |p_g - p_h| is below this."
     )
     # --- end allocation ---
+    # issue 13: a task is one pair (today's) or one set of `set_size` candidates, best picked, the rest optionally
+    # ranked; a set judgment is stored once and expands into pairwise judgments (annotation/set_expansion.py).
+    task = models.CharField(
+        max_length=8, choices=Task.choices, default=Task.PAIR,
+        help_text="What an annotator judges: a pair (A or B) or a set (best of set_size, the rest optionally ranked).",
+    )
+    set_size = models.PositiveSmallIntegerField(
+        default=4, help_text=f"Candidates per set in set studies ({SET_SIZE_MIN} to {SET_SIZE_MAX})."
+    )
     # Dashboard snapshots older than this are stale: an exclusion (or the tie rule) changed which judgments count.
     exclusions_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # --- end quality ---
@@ -106,6 +120,9 @@ class Study(models.Model):
             models.CheckConstraint(condition=Q(k_max__isnull=True) | Q(k_max__gte=models.F("overlap")),
                                    name="study_k_max_at_least_k"),
             models.CheckConstraint(condition=Q(precision__gt=0) & Q(precision__lt=1), name="study_precision_range"),
+            models.CheckConstraint(
+                condition=Q(set_size__gte=SET_SIZE_MIN, set_size__lte=SET_SIZE_MAX), name="study_set_size_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -330,6 +347,7 @@ class Judgment(models.Model):
         WEB = "web", "Annotated here"
         IMPORT = "import", "Imported pairwise judgment"
         RATINGS = "ratings", "Derived from imported ratings"
+        SET = "set", "Derived from a set judgment"
 
     # Covered by judgment_once_per_pair (participant, pair) and judgment_pair_group_idx (pair, group_key).
     participant = models.ForeignKey(
@@ -350,6 +368,14 @@ class Judgment(models.Model):
     group_key = models.CharField(max_length=255, db_index=True)
     time_taken_ms = models.PositiveIntegerField(null=True, blank=True)
     origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.WEB)
+    # origin "set": the set judgment this comparison was expanded from (annotation/set_expansion.py), and
+    # whether it was read off the ranking rather than the best pick.
+    set_judgment = models.ForeignKey(
+        "SetJudgment", null=True, blank=True, on_delete=models.CASCADE, related_name="comparisons"
+    )
+    implied = models.BooleanField(
+        default=False, db_default=False, help_text="Read off a set judgment's ranking, not its best pick."
+    )
     client_id = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField()
 
@@ -442,3 +468,79 @@ class PairingJob(models.Model):
 
     def __str__(self) -> str:
         return f"pairing job {self.pk} of study {self.study_id} ({self.status})"
+
+
+class Conversation(models.Model):
+    """A multi-turn conversation of one annotator (Community Alignment): each turn is a prompt whose turns carry
+    the earlier user prompts and chosen responses, with one set judgment per turn. Imported ones come from a CA
+    file; live ones (a later slice of issue 13) are written turn by turn."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="conversations")
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="conversations")
+    external_id = models.CharField(max_length=128, help_text="conversation_id in Community Alignment files")
+    language = models.CharField(max_length=16, blank=True, help_text="assigned_lang")
+    first_prompt_pregenerated = models.BooleanField(
+        null=True, blank=True, help_text="is_pregenerated_first_prompt: false when the annotator wrote it."
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "external_id"], name="conversation_unique_id")]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class CandidateSet(models.Model):
+    """k candidates of one prompt shown together (issue 13), chosen by a set strategy (nc, random) or imported.
+    Like imported pairs, a set holds no slots yet: the set-task loop (a later slice) adds them.
+
+    Members are a list of candidate ids in the set's canonical order, not rows of a table of their own: a set never
+    changes, and a Community Alignment import makes ~270k members (a member table with its indexes was a fifth of
+    that import's database time)."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="candidate_sets")
+    members = models.JSONField(help_text="Candidate ids of the prompt, in the set's canonical order")
+    strategy = models.CharField(max_length=32, help_text="nc, random or imported")
+    diversity = models.FloatField(null=True, blank=True, help_text="Mean pairwise 1 - cosine similarity")
+    size = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"set {self.pk} of prompt {self.prompt_id}"
+
+
+class SetJudgment(models.Model):
+    """A judgment of a set, stored once: the members in the order shown, the best (required), a ranking of the
+    rest (optional; blocks of candidate ids, better first, ties within a block) and an explanation. Its pairwise
+    judgments (origin "set") are written from annotation/set_expansion.py and nowhere else."""
+
+    class Origin(models.TextChoices):
+        WEB = "web", "Annotated here"
+        IMPORT = "import", "Imported"
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="set_judgments", db_index=False
+    )
+    candidate_set = models.ForeignKey(CandidateSet, on_delete=models.CASCADE, related_name="judgments")
+    shown = models.JSONField(help_text="Candidate ids in the order shown")
+    best = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
+    ranking = models.JSONField(default=list, blank=True, help_text="[[id], [id, id], ...]: the rest, better first")
+    explanation = models.TextField(blank=True)
+    group_key = models.CharField(max_length=255, db_index=True)
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="set_judgments"
+    )
+    turn = models.PositiveSmallIntegerField(null=True, blank=True, help_text="1 for the first turn")
+    time_taken_ms = models.PositiveIntegerField(null=True, blank=True)
+    origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.WEB)
+    client_id = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "candidate_set"], name="set_judgment_once_per_set"),
+        ]
+
+    def __str__(self) -> str:
+        return f"set judgment {self.pk} of set {self.candidate_set_id}"

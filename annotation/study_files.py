@@ -16,7 +16,7 @@ from annotation.errors import InputError
 from annotation.gold import GoldRecord, gold_item_create, is_gold_line, parse_gold
 from annotation.input_rules import group_count, long_text, web_url
 from annotation.jsonl import field, iter_jsonl, text_field
-from annotation.models import Candidate, Judgment, Pair, PairingJob, Prompt, Study
+from annotation.models import SET_SIZE_MAX, SET_SIZE_MIN, Candidate, Judgment, Pair, PairingJob, Prompt, Study
 from annotation.pairing_jobs import pairs_prepare, slot_statistics_refresh
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -86,6 +86,7 @@ def parse_header(obj: dict) -> dict:
     header.update(_quality_settings(study))
     header |= _crowd_fields(study)
     header |= _allocation_settings(study, header["overlap"])
+    header |= _task_settings(study)
     return header
 
 
@@ -106,6 +107,20 @@ def _allocation_settings(study: dict, overlap: int) -> dict:
         out["precision"] = float(field(study, "precision", (int, float), prefix="study."))
         if not 0 < out["precision"] < 1:
             raise InputError("must be a number above 0 and below 1", field="study.precision")
+    return out
+
+
+def _task_settings(study: dict) -> dict:
+    """issue 13: task "pair" (the default) or "set", and set_size (SET_SIZE_MIN to SET_SIZE_MAX, default 4)."""
+    out: dict = {}
+    if study.get("task") is not None:
+        out["task"] = text_field(study, "task", prefix="study.")
+        if out["task"] not in Study.Task.values:
+            raise InputError(f"must be one of {', '.join(Study.Task.values)}", field="study.task")
+    if study.get("set_size") is not None:
+        out["set_size"] = field(study, "set_size", int, prefix="study.")
+        if not SET_SIZE_MIN <= out["set_size"] <= SET_SIZE_MAX:
+            raise InputError(f"must be between {SET_SIZE_MIN} and {SET_SIZE_MAX}", field="study.set_size")
     return out
 
 
@@ -317,6 +332,10 @@ def study_import(stream: IO, *, source: str = "", append: bool = False, on_worke
                 field="candidates", line=line_no, source=source,
             )
         to_pair.append(_prompt_row(study, record, summary))
+    if study.task == Study.Task.SET:
+        # Set studies get no pairs with slots: their sets (and set slots) come with the set-task loop, a later
+        # slice of issue 13; until then they hold imported set judgments only.
+        to_pair = []
     summary.pairs, summary.job = pairs_prepare(study=study, prompts=to_pair, on_worker=on_worker)
     slot_statistics_refresh()
     return summary

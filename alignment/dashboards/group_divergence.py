@@ -1,20 +1,22 @@
 """Per-group preference divergence: every pair judged by two or more groups, each group's rate of
 preferring the pair's candidate_a (ties half, both-bad apart), the pair's divergence between groups,
 and its means per prompt, tag and pair strategy; the group x group matrix; agreement within and
-across groups; the most divisive prompts with their texts.
+across groups; the most divisive prompts with their texts; and, for set studies, each group's first-choice
+shares per set (alignment/dashboards/set_choices.py).
 """
 
 import numpy as np
 
 from alignment.dashboards import selectors, stats
 from alignment.dashboards.reports import ALL_GROUPS, ANSWERS, PairTable, Report, num, pair_table, records
+from alignment.dashboards.set_choices import SetInfo, first_choice_rows, sets_compared
 from annotation.models import Study
 
 UNTAGGED = "(untagged)"
 
 
 def divergence_report(*, study: Study, attribute: str | None = None, top_pairs: int = 20,
-                      top_prompts: int = 10) -> Report:
+                      top_prompts: int = 10, top_sets: int = 10) -> Report:
     table = pair_table(study=study, attribute=attribute)
     div = table.divergence
     pairs = {pk: rest for pk, *rest in selectors.study_pairs(study=study)}
@@ -50,6 +52,11 @@ def divergence_report(*, study: Study, attribute: str | None = None, top_pairs: 
     }
     tables["divisive_prompts"] = _divisive_prompts(table, order, prompt_of, prompt_names,
                                                    tables["prompts"][:top_prompts])
+    sets, picks = selectors.set_first_choices(study=study, attribute=attribute)
+    set_rows = first_choice_rows({pk: SetInfo(*info) for pk, info in sets.items()}, picks)
+    # The page shows the top_sets most divergent sets whole; the download has them all.
+    shown_sets = set(list(dict.fromkeys(row["set_id"] for row in set_rows))[:top_sets])
+    tables["set_first_choices"] = [row for row in set_rows if row["set_id"] in shown_sets]
     summary = {
         "pairs_judged": table.pairs_judged,
         "pairs_compared": len(judged),
@@ -58,10 +65,12 @@ def divergence_report(*, study: Study, attribute: str | None = None, top_pairs: 
         "mean_abs_diff": num(float(values["abs_diff"].mean()) if len(order) else None),
         "mean_js": num(float(values["js"].mean()) if len(order) else None),
         "split_share": num(float(values["splits"].mean()) if len(order) else None),
+        "sets_compared": sets_compared(set_rows),
     }
     details = {
         "pairs": lambda: _pair_rows(table, order, bound, pairs, prompts),
         "group_rates": lambda: _group_rate_rows(table, order, pairs, prompts),
+        "set_first_choices": lambda: set_rows,
     }
     return Report(tables=tables, groups=table.groups, summary=summary, details=details)
 

@@ -19,9 +19,9 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncHour
 
-from annotation.counted_judgments import judgments_that_count
+from annotation.counted_judgments import judgments_that_count, set_judgments_that_count
 from annotation.gold import GOLD_STRATEGY
-from annotation.models import Assignment, Candidate, Pair, Participant, Prompt, Study
+from annotation.models import Assignment, Candidate, CandidateSet, Pair, Participant, Prompt, Study
 
 # "Prefers the pair's candidate_a", whichever side it was shown on (judgments store the candidates
 # as shown, and `choice` refers to those).
@@ -280,3 +280,21 @@ def prompt_texts(*, prompt_ids: list[int]) -> dict[int, tuple[str, str]]:
                  if isinstance(turns, list) else "")
             for pk, external_id, turns in Prompt.objects.filter(id__in=prompt_ids)
             .values_list("id", "external_id", "turns")}
+
+
+def set_first_choices(*, study: Study, attribute: str | None = None
+                      ) -> tuple[dict[int, tuple[str, list[str]]], list[tuple[int, str, str]]]:
+    """Sets judged by two or more full groups: set id -> (prompt external id, member external ids), and one
+    (set id, group, best's external id) per counted set judgment of them. Sets judged by one group (every
+    set of a Community Alignment import) cannot diverge, so they stay in the database."""
+    judgments = set_judgments_that_count(study=study)
+    shared = (judgments.values("candidate_set_id").annotate(groups=Count("group_key", distinct=True))
+              .filter(groups__gte=2).values("candidate_set_id"))
+    picks = [(set_id, group_label(key, attribute), best) for set_id, key, best in
+             judgments.filter(candidate_set_id__in=shared).values_list("candidate_set_id", "group_key",
+                                                                       "best__external_id")]
+    sets = {pk: (prompt, members) for pk, prompt, members in CandidateSet.objects.filter(
+        pk__in={set_id for set_id, *_ in picks}).values_list("pk", "prompt__external_id", "members")}
+    names = dict(Candidate.objects.filter(pk__in={c for _, members in sets.values() for c in members})
+                 .values_list("pk", "external_id"))
+    return {pk: (prompt, [names[c] for c in members]) for pk, (prompt, members) in sets.items()}, picks

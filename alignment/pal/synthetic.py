@@ -21,6 +21,9 @@ class SyntheticPopulation:
     true_group: np.ndarray  # (n_users,)
     true_prob: np.ndarray  # P(a preferred) under the truth, per judgment row
     ceiling: float  # accuracy of the true reward over all judgments, in expectation
+    # scale x true reward of every (group, prompt, candidate of that prompt): (K*, n_prompts, per_prompt), so that
+    # other judgment shapes (best-of-k sets, rankings) can be drawn from the same truth.
+    utility: np.ndarray | None = None
 
     def ceiling_on(self, judgments: Judgments) -> float:
         """Expected accuracy of the truth on these judgments: no model can beat it on average."""
@@ -86,7 +89,7 @@ def make_population(
         user_group=groups,
         group_names=tuple(f"group-{k}" for k in range(n_groups)),
     )
-    return SyntheticPopulation(data, groups, prob, float(np.maximum(prob, 1 - prob).mean()))
+    return SyntheticPopulation(data, groups, prob, float(np.maximum(prob, 1 - prob).mean()), scale * rewards)
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:

@@ -1,33 +1,62 @@
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.errors import Rejected
+from annotation.collective_alignment import collective_alignment_annotator_lines, collective_alignment_lines
+from annotation.community_alignment import community_alignment_lines
+from annotation.errors import InputError, Rejected
 from annotation.judgment_export import export_lines
 from annotation.selectors import study_get
 
+FORMATS = ("jsonl", "csv", "community-alignment", "collective-alignment")
+
 
 class Command(BaseCommand):
-    help = "Write a study's judgments and ratings (import schema plus texts) to stdout or a file."
+    help = ("Write a study's judgments to stdout or a file: pairwise judgments and ratings (jsonl, csv: the import "
+            "schema plus texts) or its set judgments (community-alignment CSV, collective-alignment JSONL).")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("slug")
-        parser.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+        parser.add_argument("--format", choices=FORMATS, default="jsonl")
         parser.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+        parser.add_argument("--annotators-output", type=Path,
+                            help="collective-alignment: also write the annotators file here")
         parser.add_argument("--include-excluded", action="store_true",
                             help="also export the judgments of annotators excluded from the study")
 
     def handle(self, *args, slug: str, format: str, output: Path | None, include_excluded: bool = False,
-               **options) -> None:
+               annotators_output: Path | None = None, **options) -> None:
+        if annotators_output is not None and format != "collective-alignment":
+            raise CommandError("--annotators-output goes with --format collective-alignment")
         try:
             study = study_get(slug=slug)
-        except Rejected as exc:
-            raise CommandError(exc.message) from None
-        if output is None:
-            sys.stdout.writelines(export_lines(study=study, fmt=format, include_excluded=include_excluded))
-            return
-        tmp = output.with_name(output.name + ".part")
+            _write(output, _lines(study, format, include_excluded))
+            if annotators_output is not None:
+                _write(annotators_output, collective_alignment_annotator_lines(
+                    study=study, include_excluded=include_excluded))
+        except (InputError, Rejected) as exc:
+            raise CommandError(str(exc)) from None
+
+
+def _lines(study, format: str, include_excluded: bool) -> Iterator[str]:
+    if format == "community-alignment":
+        return community_alignment_lines(study=study, include_excluded=include_excluded)
+    if format == "collective-alignment":
+        return collective_alignment_lines(study=study, include_excluded=include_excluded)
+    return export_lines(study=study, fmt=format, include_excluded=include_excluded)
+
+
+def _write(output: Path | None, lines: Iterator[str]) -> None:
+    if output is None:
+        sys.stdout.writelines(lines)
+        return
+    tmp = output.with_name(output.name + ".part")
+    try:
         with tmp.open("w", encoding="utf-8", newline="") as stream:
-            stream.writelines(export_lines(study=study, fmt=format, include_excluded=include_excluded))
-        tmp.replace(output)  # never leave a half-written export under the real name
+            stream.writelines(lines)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(output)  # never leave a half-written export under the real name
