@@ -32,6 +32,7 @@ from annotation.models import (
     Study,
 )
 from annotation.pairing_jobs import pairing_job_retry, study_preparation
+from annotation.set_making import sets_short_note
 from annotation.study_files import study_import
 
 
@@ -70,6 +71,11 @@ class StudyAdminForm(forms.ModelForm):
             for name in ("allocation", "k_max"):
                 if name in data and data[name] != getattr(Study.objects.get(pk=study.pk), name):
                     self.add_error(name, "cannot change once the study has pairs (their slots were made for it)")
+        if study.pk and CandidateSet.objects.filter(prompt__study=study).exists():
+            saved = Study.objects.get(pk=study.pk)
+            for name in ("task", "set_size"):
+                if name in data and data[name] != getattr(saved, name):
+                    self.add_error(name, "cannot change once the study has candidate sets (they were made for it)")
         return data
 
     def clean_group_attributes(self) -> dict:
@@ -147,11 +153,16 @@ class StudyAdmin(admin.ModelAdmin):
     def import_study_view(self, request):
         def run(upload) -> str:
             summary = study_import(upload, source=upload.name, on_worker=True)
+            sets = summary.study.task == Study.Task.SET
+            made = f"{summary.sets} candidate sets" if sets else f"{summary.pairs} pairs"
             message = (f"Imported study {summary.study.slug}: {summary.prompts} prompts, "
-                       f"{summary.candidates} candidates, {summary.pairs} pairs.")
+                       f"{summary.candidates} candidates, {made}.")
+            if summary.short_prompts:
+                message += " " + sets_short_note(study=summary.study, short=summary.short_prompts) + "."
             if summary.job is not None:
+                what = "sets" if sets else "pairs"
                 message += (f" Embedding {summary.job.texts_total - summary.job.texts_done} texts on a worker: "
-                            "the pairs are made when it is done (column Preparation).")
+                            f"the {what} are made when it is done (column Preparation).")
             return message
 
         return self._upload(request, "Import a study file", run, reverse("admin:annotation_study_changelist"))
@@ -172,8 +183,8 @@ class StudyAdmin(admin.ModelAdmin):
 class PairingJobAdmin(admin.ModelAdmin):
     """Imports' embedding on the `embeddings` queue: progress, the reason of a failure, and a retry."""
 
-    list_display = ["id", "study", "status", "texts_done", "texts_total", "pairs_made", "attempts", "worker",
-                    "created_at", "finished_at"]
+    list_display = ["id", "study", "status", "texts_done", "texts_total", "pairs_made", "sets_made", "attempts",
+                    "worker", "created_at", "finished_at"]
     list_filter = ["status", "study"]
     search_fields = ["study__slug", "error"]
     readonly_fields = [f.name for f in PairingJob._meta.fields]

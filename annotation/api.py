@@ -53,9 +53,12 @@ class StudyListApi(APIView):
             raise InputError("upload the study file as multipart field 'file'", field="file")
         append = str(request.data.get("append", "")).lower() in {"1", "true", "yes", "on"}
         summary = study_import(upload, source=getattr(upload, "name", "upload"), append=append, on_worker=True)
+        imported = {"prompts": summary.prompts, "candidates": summary.candidates, "pairs": summary.pairs,
+                    "gold": summary.gold}
+        if summary.study.task == Study.Task.SET:
+            imported |= {"sets": summary.sets, "short_prompts": summary.short_prompts}
         body = StudyOutput(summary.study).data | {
-            "imported": {"prompts": summary.prompts, "candidates": summary.candidates, "pairs": summary.pairs,
-                         "gold": summary.gold},
+            "imported": imported,
             "preparation": study_preparation(study=summary.study).as_dict(),
         }
         return Response(body, status=status.HTTP_201_CREATED)

@@ -106,6 +106,11 @@ class Study(models.Model):
     set_size = models.PositiveSmallIntegerField(
         default=4, help_text=f"Candidates per set in set studies ({SET_SIZE_MIN} to {SET_SIZE_MAX})."
     )
+    sets_per_prompt = models.PositiveSmallIntegerField(
+        null=True, blank=True,
+        help_text="Set studies: sets made per prompt by the random/nc strategies (empty: enough to show every "
+                  "candidate once, candidates / set_size rounded up).",
+    )
     # Dashboard snapshots older than this are stale: an exclusion (or the tie rule) changed which judgments count.
     exclusions_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # --- end quality ---
@@ -453,6 +458,8 @@ class PairingJob(models.Model):
     texts_total = models.PositiveIntegerField(default=0, help_text="Distinct candidate texts to embed.")
     texts_done = models.PositiveIntegerField(default=0, help_text="Of those, the ones in the embedding cache.")
     pairs_made = models.PositiveIntegerField(default=0)
+    sets_made = models.PositiveIntegerField(default=0, help_text="In a set study: candidate sets made.")
+    notes = models.TextField(blank=True, help_text="What the job left out and why (prompts too small for a set).")
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started it.")
     error = models.TextField(blank=True)
     worker = models.CharField(max_length=200, blank=True)

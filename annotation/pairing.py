@@ -28,7 +28,7 @@ def pair_selector_register(selector: PairSelector) -> None:
     _selector[:] = [selector]
 
 
-def _seed(prompt: Prompt) -> int:
+def prompt_seed(prompt: Prompt) -> int:
     # Stable across runs and machines, unlike hash(): re-importing a study makes the same pairs.
     return zlib.crc32(f"{prompt.study_id}:{prompt.external_id}".encode())
 
@@ -41,7 +41,7 @@ def pairs_create(*, study: Study, prompt: Prompt, candidates: list[Candidate], s
     strategy = strategy or study.pair_strategy
     # n - 1 pairs can still show every candidate, at a fraction of all n(n-1)/2.
     n_pairs = study.pairs_per_prompt or max(1, len(candidates) - 1)
-    selected = _selector[0]([c.text for c in candidates], n_pairs, strategy, _seed(prompt))
+    selected = _selector[0]([c.text for c in candidates], n_pairs, strategy, prompt_seed(prompt))
     made = Pair.objects.filter(prompt=prompt)
     existing = {frozenset(ab) for ab in made.exclude(strategy=GOLD_STRATEGY).values_list("candidate_a", "candidate_b")}
     # A gold item may already hold the two candidates (the import makes pairs after reading every line, a

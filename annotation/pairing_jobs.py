@@ -5,7 +5,8 @@ Embedding is the slow step of an import (2,250 long responses took 460 s of CPU)
 return; a `PairingJob` row carries the rest. A worker embeds the job's texts chunk by chunk (progress and a
 heartbeat on the row), then makes every pair of the job in one transaction: a failure leaves no half-made
 pairs, and a re-run is cheap (embedded texts stay in the cache) and idempotent (pairs_create skips the pairs a
-prompt has). In-process callers (tests, the demo, `import_study --wait`) embed inline.
+prompt has). In-process callers (tests, the demo, `import_study --wait`) embed inline. A set study's job makes
+candidate sets instead of pairs (annotation/set_making.py), just as idempotently.
 
 Embedding and the broker are alignment's; it registers them here when the app loads (alignment/apps.py), as it
 registers the pair selector with annotation/pairing.py, so that annotation never imports it.
@@ -26,6 +27,7 @@ from annotation.errors import Conflict, Unavailable
 from annotation.heartbeats import heartbeat_while_running
 from annotation.models import Candidate, PairingJob, Prompt, Study
 from annotation.pairing import pairs_create
+from annotation.set_making import sets_create, sets_short_note, sets_short_prompts
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +104,9 @@ def study_preparing(*, study_id: int) -> bool:
 
 def pairs_prepare(*, study: Study, prompts: list[tuple[Prompt, list[Candidate]]], on_worker: bool) -> tuple[
         int, PairingJob | None]:
-    """Inside the import's transaction: make the prompts' pairs now (inline, or every text already cached),
-    or queue a job that a worker runs once the import commits. Returns (pairs made now, the job or None)."""
+    """Inside the import's transaction: make the prompts' pairs (a set study: sets) now (inline, or every text
+    already cached), or queue a job that a worker runs once the import commits. Returns (pairs or sets made now,
+    the job or None)."""
     if not prompts:
         return 0, None
     texts = _distinct([c.text for _, candidates in prompts for c in candidates])
@@ -116,7 +119,14 @@ def pairs_prepare(*, study: Study, prompts: list[tuple[Prompt, list[Candidate]]]
             return 0, job
     else:
         _embed_in_chunks(texts)  # one batched pass: far faster than prompt by prompt
-    return sum(pairs_create(study=study, prompt=p, candidates=c) for p, c in prompts), None
+    return tasks_create(study=study, prompts=prompts), None
+
+
+def tasks_create(*, study: Study, prompts: list[tuple[Prompt, list[Candidate]]]) -> int:
+    """The prompts' pairs, or in a set study their candidate sets; returns how many were made."""
+    if study.task == Study.Task.SET:
+        return sum(sets_create(study=study, prompt=p, candidates=c) for p, c in prompts)
+    return sum(pairs_create(study=study, prompt=p, candidates=c) for p, c in prompts)
 
 
 def _distinct(texts: list[str]) -> list[str]:
@@ -156,13 +166,13 @@ def pairing_job_execute(*, job_id: int, worker: str = "") -> PairingJob | None:
     running = PairingJob.objects.filter(pk=job.pk, status=PairingJob.Status.RUNNING)
     with heartbeat_while_running(running, every=settings.EMBEDDING_HEARTBEAT_SECONDS, what=f"pairing job {job.pk}"):
         try:
-            pairs = _run(job)
+            made = _run(job)
         except Exception as exc:
             log.exception("pairing job %s failed", job.pk)
             detail = "".join(traceback.format_exception(exc, limit=-3))
             _end(job, PairingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}\n\n{detail}"[:20000])
         else:
-            _end(job, PairingJob.Status.SUCCEEDED, pairs=pairs)
+            _end(job, PairingJob.Status.SUCCEEDED, made=made)
     job.refresh_from_db()
     return job
 
@@ -180,7 +190,7 @@ def _claim(job_id: int, worker: str) -> PairingJob | None:
         return job
 
 
-def _run(job: PairingJob) -> int:
+def _run(job: PairingJob) -> dict:
     prompts = _job_prompts(job)
     texts = _distinct([c.text for _, candidates in prompts for c in candidates])
     done = len(texts) - len(_backend().uncached(texts))
@@ -195,9 +205,14 @@ def _run(job: PairingJob) -> int:
     # All of the job's pairs or none; the study's row lock queues this behind an import appending to it.
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=job.study_id)
-        made = sum(pairs_create(study=study, prompt=p, candidates=c) for p, c in prompts)
+        made = tasks_create(study=study, prompts=prompts)
     slot_statistics_refresh()
-    return made
+    if study.task == Study.Task.SET:
+        note = sets_short_note(study=study, short=sets_short_prompts(study=study, prompts=prompts))
+        if note:
+            log.warning("pairing job %s: %s", job.pk, note)
+        return {"sets_made": made, "notes": note}
+    return {"pairs_made": made}
 
 
 def slot_statistics_refresh() -> None:
@@ -222,11 +237,11 @@ def _progress(job: PairingJob, done: int, total: int) -> None:
         texts_done=done, texts_total=total, heartbeat_at=timezone.now())
 
 
-def _end(job: PairingJob, status: str, *, error: str = "", pairs: int = 0) -> None:
+def _end(job: PairingJob, status: str, *, error: str = "", made: dict | None = None) -> None:
     # Conditional on this attempt: a worker the sweep gave up on must not overwrite its successor's outcome.
     fields = {"status": status, "error": error, "finished_at": timezone.now()}
     if status == PairingJob.Status.SUCCEEDED:
-        fields |= {"pairs_made": pairs, "texts_done": F("texts_total")}
+        fields |= (made or {}) | {"texts_done": F("texts_total")}
     PairingJob.objects.filter(pk=job.pk, status=PairingJob.Status.RUNNING, attempts=job.attempts).update(**fields)
 
 

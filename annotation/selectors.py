@@ -7,7 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count
 
 from annotation.errors import Forbidden, NotFound
-from annotation.models import Assignment, Judgment, Pair, Participant, Prompt, Study
+from annotation.models import Assignment, CandidateSet, Judgment, Pair, Participant, Prompt, Study
 from annotation.plain_sql import json_value, statements
 
 
@@ -103,6 +103,7 @@ def study_counts(*, study: Study) -> dict[str, int]:
     return {
         "prompts": Prompt.objects.filter(study=study).count(),
         "pairs": Pair.objects.filter(prompt__study=study).count(),
+        **({"sets": CandidateSet.objects.filter(prompt__study=study).count()} if study.task == Study.Task.SET else {}),
         "participants": Participant.objects.filter(study=study).count(),
         "judgments": Judgment.objects.filter(participant__study=study).count(),
         "leases_active": by_status.get(Assignment.Status.ACTIVE, 0),

@@ -16,8 +16,19 @@ from annotation.errors import InputError
 from annotation.gold import GoldRecord, gold_item_create, is_gold_line, parse_gold
 from annotation.input_rules import group_count, long_text, web_url
 from annotation.jsonl import field, iter_jsonl, text_field
-from annotation.models import SET_SIZE_MAX, SET_SIZE_MIN, Candidate, Judgment, Pair, PairingJob, Prompt, Study
+from annotation.models import (
+    SET_SIZE_MAX,
+    SET_SIZE_MIN,
+    Candidate,
+    CandidateSet,
+    Judgment,
+    Pair,
+    PairingJob,
+    Prompt,
+    Study,
+)
 from annotation.pairing_jobs import pairs_prepare, slot_statistics_refresh
+from annotation.set_making import sets_short_prompts, sets_wanted
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ROLES = {"user", "assistant", "system"}
@@ -41,7 +52,9 @@ class ImportSummary:
     candidates: int = 0
     pairs: int = 0
     gold: int = 0
-    job: PairingJob | None = None  # the pairs still to make, on the `embeddings` queue
+    job: PairingJob | None = None  # the pairs (or sets) still to make, on the `embeddings` queue
+    sets: int = 0  # a set study's candidate sets made now
+    short_prompts: list[str] = dc_field(default_factory=list)  # a set study's prompts with < set_size candidates
 
 
 def parse_header(obj: dict) -> dict:
@@ -121,6 +134,8 @@ def _task_settings(study: dict) -> dict:
         out["set_size"] = field(study, "set_size", int, prefix="study.")
         if not SET_SIZE_MIN <= out["set_size"] <= SET_SIZE_MAX:
             raise InputError(f"must be between {SET_SIZE_MIN} and {SET_SIZE_MAX}", field="study.set_size")
+    if study.get("sets_per_prompt") is not None:
+        out["sets_per_prompt"] = _positive(study, "sets_per_prompt", maximum=10_000)
     return out
 
 
@@ -314,7 +329,7 @@ def study_import(stream: IO, *, source: str = "", append: bool = False, on_worke
     summary = ImportSummary(study=study)
     to_pair: list[tuple[Prompt, list[Candidate]]] = []
     known = set(Prompt.objects.filter(study=study).values_list("external_id", flat=True))
-    pairs = Pair.objects.filter(prompt__study=study).count()
+    pairs = _tasks_made(study)
     for line_no, record in prompts:
         if isinstance(record, GoldRecord):
             _gold_create(study, record, known, summary, line=line_no, source=source)
@@ -324,21 +339,46 @@ def study_import(stream: IO, *, source: str = "", append: bool = False, on_worke
                 f"duplicate prompt_id {record.prompt_id!r}", field="prompt_id", line=line_no, source=source
             )
         known.add(record.prompt_id)
-        pairs += _pairs_planned(study, len(record.candidates))
+        pairs += _tasks_planned(study, len(record.candidates))
         if pairs > settings.PLURALWEB_MAX_PAIRS_PER_STUDY:
-            raise InputError(
-                f"the study would have more than {settings.PLURALWEB_MAX_PAIRS_PER_STUDY} pairs "
-                f"(strategy {study.pair_strategy!r}); use fewer candidates or set pairs_per_prompt",
-                field="candidates", line=line_no, source=source,
-            )
+            raise _too_many(study, line=line_no, source=source)
         to_pair.append(_prompt_row(study, record, summary))
+    made, summary.job = pairs_prepare(study=study, prompts=to_pair, on_worker=on_worker)
     if study.task == Study.Task.SET:
-        # Set studies get no pairs with slots: their sets (and set slots) come with the set-task loop, a later
-        # slice of issue 13; until then they hold imported set judgments only.
-        to_pair = []
-    summary.pairs, summary.job = pairs_prepare(study=study, prompts=to_pair, on_worker=on_worker)
+        summary.sets, summary.short_prompts = made, sets_short_prompts(study=study, prompts=to_pair)
+    else:
+        summary.pairs = made
     slot_statistics_refresh()
     return summary
+
+
+def _tasks_made(study: Study) -> int:
+    if study.task == Study.Task.SET:
+        return CandidateSet.objects.filter(prompt__study=study).count()
+    return Pair.objects.filter(prompt__study=study).count()
+
+
+def _tasks_planned(study: Study, n_candidates: int) -> int:
+    if study.task == Study.Task.SET:
+        return sets_wanted(study=study, n_candidates=n_candidates)
+    return _pairs_planned(study, n_candidates)
+
+
+def _too_many(study: Study, *, line: int, source: str) -> InputError:
+    limit = settings.PLURALWEB_MAX_PAIRS_PER_STUDY
+    if study.task == Study.Task.SET:
+        # `all` in a set study is every k-subset of each prompt's candidates: C(n, k) grows fast, so this
+        # limit is what refuses it beyond small prompts.
+        return InputError(
+            f"the study would have more than {limit} candidate sets (strategy {study.pair_strategy!r}, set_size "
+            f"{study.set_size}); use fewer candidates, strategy nc or random, or set sets_per_prompt",
+            field="candidates", line=line, source=source,
+        )
+    return InputError(
+        f"the study would have more than {limit} pairs "
+        f"(strategy {study.pair_strategy!r}); use fewer candidates or set pairs_per_prompt",
+        field="candidates", line=line, source=source,
+    )
 
 
 def _pairs_planned(study: Study, n_candidates: int) -> int:

@@ -1,6 +1,7 @@
 """Candidate selection (no Django): negatively-correlated pairs and k-sets, and the random baseline."""
 
 from alignment.sampling.pairs import (
+    SET_STRATEGIES,
     STRATEGIES,
     SelectedPair,
     SelectedSet,
@@ -10,6 +11,7 @@ from alignment.sampling.pairs import (
 )
 
 __all__ = [
+    "SET_STRATEGIES",
     "STRATEGIES",
     "SelectedPair",
     "SelectedSet",

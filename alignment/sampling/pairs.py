@@ -7,10 +7,12 @@ likely to be shown beside it. `random` is the baseline the dashboards compare ag
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 
 STRATEGIES = ("all", "random", "nc")
+SET_STRATEGIES = ("all", "random", "nc")
 
 
 @dataclass(frozen=True)
@@ -78,13 +80,16 @@ def nc_select_sets(
 ) -> list[SelectedSet]:
     """Up to `n_sets` distinct k-sets. `nc` grows each set by farthest-point (max-min) steps from the
     least-used candidate, discounting candidates by how many sets already hold them; it returns fewer
-    sets when no new distinct set comes out of any start."""
-    if strategy not in ("random", "nc"):
-        raise ValueError(f"unknown set strategy {strategy!r}; expected 'random' or 'nc'")
+    sets when no new distinct set comes out of any start. `all` ignores `n_sets`: every k-subset, in
+    lexicographic order (callers bound C(n, k) first)."""
+    if strategy not in SET_STRATEGIES:
+        raise ValueError(f"unknown set strategy {strategy!r}; expected one of {SET_STRATEGIES}")
     distances = cosine_distances(embeddings)
     n = len(distances)
     if not 2 <= set_size <= n:
         raise ValueError(f"set_size must be between 2 and the number of candidates ({n}), got {set_size}")
+    if strategy == "all":
+        return [SelectedSet(m, _mean_pairwise(distances, m)) for m in combinations(range(n), set_size)]
     rng = np.random.default_rng(seed)
     pick = _random_set if strategy == "random" else _max_min_set
     uses = np.zeros(n)
