@@ -1,5 +1,7 @@
 """Negatively-correlated pair and set selection against the random baseline (DESIGN.md section 4)."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -109,3 +111,39 @@ def test_nc_sets_are_distinct_and_spread_at_least_as_far_as_random_sets():
 
 def test_nc_sets_stop_when_no_new_set_exists():
     assert len(nc_select_sets(random_pool(0, n=3), 3, 5)) == 1
+
+
+def with_a_near_duplicate(seed: int, n: int = 6) -> np.ndarray:
+    """A random pool whose rows 0 and 1 are near-duplicates (cosine distance about 1e-4)."""
+    pool = random_pool(seed, n=n)
+    pool[1] = pool[0] + 0.01 * np.random.default_rng(seed + 100).normal(size=pool.shape[1])
+    return pool
+
+
+def test_nc_sets_never_hold_both_near_duplicates_and_random_sets_sometimes_do():
+    random_held = 0
+    for seed in range(20):
+        pool = with_a_near_duplicate(seed)
+        assert not any({0, 1} <= set(s.members) for s in nc_select_sets(pool, 4, 2, seed=seed))
+        random_held += sum({0, 1} <= set(s.members) for s in nc_select_sets(pool, 4, 2, seed=seed, strategy="random"))
+    assert random_held > 0
+
+
+def test_a_sets_diversity_is_the_mean_pairwise_cosine_distance_of_its_members():
+    pool = random_pool(3, n=7)
+    unit = pool / np.linalg.norm(pool, axis=1, keepdims=True)
+    for strategy in ("nc", "random", "all"):
+        for s in nc_select_sets(pool, 4, 3, seed=3, strategy=strategy):
+            m = s.members
+            expected = np.mean([1 - unit[a] @ unit[b] for i, a in enumerate(m) for b in m[i + 1:]])
+            assert s.diversity == pytest.approx(expected, abs=1e-12)
+
+
+def test_all_sets_are_every_k_subset_in_lexicographic_order_whatever_n_sets_says():
+    sets = nc_select_sets(random_pool(0, n=6), 3, 1, strategy="all")
+    assert [s.members for s in sets] == list(itertools.combinations(range(6), 3))
+
+
+def test_an_unknown_set_strategy_is_rejected():
+    with pytest.raises(ValueError, match="set strategy"):
+        nc_select_sets(random_pool(0), 3, 2, strategy="dpp-ish")
