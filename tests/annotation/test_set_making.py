@@ -207,3 +207,20 @@ def test_the_study_api_counts_sets_for_a_set_study_and_not_for_a_pair_study(db, 
     detail = client.get("/api/studies/apisets/").json()
     assert (detail["counts"]["sets"], detail["counts"]["pairs"], detail["preparation"]["state"]) == (4, 0, "ready")
     assert "sets" not in client.get("/api/studies/apipairs/").json()["counts"]
+
+
+def test_the_admin_keeps_the_task_and_set_size_of_a_study_with_sets(db):
+    from django.forms.models import model_to_dict
+
+    from annotation.admin import StudyAdminForm
+
+    study = study_import(jsonl_bytes(set_study_lines("adminsets", prompts=1)), source="a.jsonl").study
+
+    def form(**changes):
+        data = {k: v for k, v in model_to_dict(study).items() if v is not None}
+        data.update(group_attributes='{"party": ["D", "R"]}', attribute_labels="{}", practice="[]", **changes)
+        return StudyAdminForm(data=data, instance=study)
+
+    assert form().is_valid(), form().errors
+    assert "set_size" in form(set_size=3).errors and "task" in form(task="pair").errors
+    assert form(sets_per_prompt=3).is_valid()  # affects later imports only
