@@ -11,8 +11,8 @@ from django.test import override_settings
 
 from alignment.embedding_store import embeddings_for_texts
 from annotation.errors import InputError
-from annotation.models import Candidate, CandidateSet, Pair, PairingJob, Slot
-from annotation.pairing_jobs import pairing_job_execute, pairing_job_retry, study_preparation
+from annotation.models import Candidate, CandidateSet, Pair, PairingJob, Prompt, Slot
+from annotation.pairing_jobs import pairing_job_execute, pairing_job_retry, study_preparation, tasks_create
 from annotation.selectors import study_counts
 from annotation.study_files import study_import
 from tests.factories import client_for, jsonl_bytes, study_lines
@@ -134,20 +134,17 @@ def test_appending_to_a_set_study_adds_the_new_prompts_sets_and_keeps_the_old_on
     assert after[:len(before)] == before and len(after) == 8
 
 
-def test_the_worker_makes_the_same_sets_in_the_same_order_as_an_inline_import(db):
-    lines = set_study_lines("same", prompts=3)
-    inline = study_import(jsonl_bytes(lines), source="i.jsonl")
-    assert inline.job is None and inline.sets == 6
-    lines[0]["study"]["slug"] = "same2"
-    worker = study_import(jsonl_bytes(lines), source="w.jsonl", on_worker=True)
-    assert worker.job is None and worker.sets == 6  # texts cached by the first import: made at once
-
-    def shape(study):
-        ids = dict(Candidate.objects.filter(prompt__study=study).values_list("pk", "external_id"))
-        return [(p, [ids[m] for m in members], strategy, round(d, 9)) for _, p, members, strategy, d, _ in
-                sets_of(study)]
-
-    assert shape(inline.study) == shape(worker.study)
+def test_the_worker_and_an_inline_import_make_the_same_sets_in_the_same_order(db):
+    # The seed is the prompt's (study id and prompt id), so the same study's prompts are compared: once made by
+    # the job, once (sets deleted) by the function an inline import calls.
+    summary = queued(set_study_lines("same", prompts=3))
+    assert pairing_job_execute(job_id=summary.job.pk).sets_made == 6
+    by_worker = [s[1:] for s in sets_of(summary.study)]
+    CandidateSet.objects.filter(prompt__study=summary.study).delete()
+    own = Prompt.objects.filter(study=summary.study).order_by("id")
+    prompts = [(p, list(p.candidates.order_by("id"))) for p in own]
+    assert tasks_create(study=summary.study, prompts=prompts) == 6
+    assert [s[1:] for s in sets_of(summary.study)] == by_worker
 
 
 def test_a_prompt_with_fewer_candidates_than_set_size_is_reported_and_gets_no_set(db):
@@ -163,10 +160,12 @@ def test_a_prompt_with_fewer_candidates_than_set_size_is_reported_and_gets_no_se
 
 
 def test_sets_per_prompt_from_the_study_file_sets_how_many_sets_a_prompt_gets(db):
-    summary = study_import(jsonl_bytes(set_study_lines("per", prompts=2, set_size=3, sets_per_prompt=4)),
+    # Default for 5 candidates in sets of 3: ceil(5 / 3) = 2 a prompt; sets_per_prompt 1 overrides it. (A larger
+    # value is an upper bound: nc stops early when no start yields a new distinct set.)
+    summary = study_import(jsonl_bytes(set_study_lines("per", prompts=3, set_size=3, sets_per_prompt=1)),
                            source="p.jsonl")
-    assert summary.study.sets_per_prompt == 4 and summary.sets == 8
-    assert len({tuple(s[2]) for s in sets_of(summary.study)}) == 8
+    assert summary.study.sets_per_prompt == 1 and summary.sets == 3
+    assert sorted(s[1] for s in sets_of(summary.study)) == ["p0", "p1", "p2"]
 
 
 @pytest.mark.parametrize("value", [0, -1, "3", 10_001])
