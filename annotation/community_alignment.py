@@ -13,7 +13,7 @@ transaction (annotation/set_bulk.py writes it in batches); a bad row aborts it w
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import groupby
 from typing import IO
 
@@ -24,6 +24,7 @@ from annotation.allocation import pair_group_counts_rebuild
 from annotation.counted_judgments import set_judgments_that_count
 from annotation.errors import InputError
 from annotation.input_rules import clean_text, long_text
+from annotation.jsonl import text_lines
 from annotation.judgment_export import csv_cell_escape, csv_cell_unescape
 from annotation.models import Candidate, Conversation, SetJudgment, Study
 from annotation.set_bulk import (
@@ -56,9 +57,10 @@ REQUIRED = ["conversation_id", "annotator_id", *turn_columns("first")[:-1]]
 
 def _rows(stream: IO, source: str) -> Iterator[tuple[int, dict[str, str]]]:
     """(line the row starts on, {column: cell}); cells are unescaped (csv_cell_escape) and checked for NULs."""
-    text = stream if isinstance(stream, io.TextIOBase) else io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
-    reader = csv.reader(text)
+    # Decoded line by line (text_lines), so that a bad byte is blamed on its own line, not on the first
+    # line of a decoder's read-ahead buffer.
+    reader = csv.reader(_without_bom(text_lines(stream, source=source)))
     try:
         header = next(reader, None)
         if header is None:
@@ -79,8 +81,12 @@ def _rows(stream: IO, source: str) -> Iterator[tuple[int, dict[str, str]]]:
             start = reader.line_num + 1
     except csv.Error as exc:
         raise InputError(f"not valid CSV: {exc}", line=reader.line_num, source=source) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text: {exc.reason}", line=reader.line_num + 1, source=source) from None
+
+
+def _without_bom(lines: Iterable[str]) -> Iterator[str]:
+    """The lines, the first without a UTF-8 byte-order mark (spreadsheets write one)."""
+    for number, line in enumerate(lines):
+        yield line.removeprefix("\ufeff") if number == 0 else line
 
 
 def _flag(raw: str) -> bool | None:
