@@ -209,3 +209,12 @@ def test_a_byte_that_is_not_utf8_is_blamed_on_its_own_line_and_a_byte_order_mark
     assert not SetJudgment.objects.exists()
     summary = community_alignment_import(study=ca_study, stream=io.BytesIO(b"\xef\xbb\xbf" + good), source="ca.csv")
     assert summary.conversations == 2
+
+
+def test_an_annotator_column_outside_the_releases_demographics_comes_back_in_the_export(ca_study):
+    rows = [conversation("c1", "w1", annotator_religion="none"), conversation("c2", "w2", annotator_religion="")]
+    community_alignment_import(study=ca_study, stream=csv_bytes(rows, [*COLUMNS, "annotator_religion"]))
+    exported = list(csv.DictReader(io.StringIO("".join(community_alignment_lines(study=ca_study)))))
+    header = list(exported[0])
+    assert header.index("annotator_religion") == header.index("annotator_country") + 1
+    assert {r["conversation_id"]: r["annotator_religion"] for r in exported} == {"c1": "none", "c2": ""}
