@@ -247,6 +247,16 @@ def community_alignment_rows(*, study: Study, include_excluded: bool = False, ch
             yield _export_row(f"set-{j.pk}", j.participant, j.candidate_set.prompt.language, None, [j], texts)
 
 
+def community_alignment_exportable(*, study: Study, include_excluded: bool = False) -> None:
+    """Refuse up front what community_alignment_rows would refuse mid-way: a set of other than 4 responses.
+    A streamed download cannot turn into a 400 once its first line has gone out."""
+    odd = (set_judgments_that_count(study=study, include_excluded=include_excluded)
+           .exclude(candidate_set__size=len(LETTERS)).values_list("pk", "candidate_set__size").first())
+    if odd is not None:
+        raise InputError(f"set judgment {odd[0]} shows {odd[1]} responses: the Community Alignment schema holds 4 "
+                         "per turn", field="set_size")
+
+
 def community_alignment_lines(*, study: Study, include_excluded: bool = False) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
