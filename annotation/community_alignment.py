@@ -59,6 +59,7 @@ def _rows(stream: IO, source: str) -> Iterator[tuple[int, dict[str, str]]]:
     text = stream if isinstance(stream, io.TextIOBase) else io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
     reader = csv.reader(text)
+    start = 1
     try:
         header = next(reader, None)
         if header is None:
@@ -78,7 +79,8 @@ def _rows(stream: IO, source: str) -> Iterator[tuple[int, dict[str, str]]]:
             yield start, {name: csv_cell_unescape(cell) for name, cell in zip(header, cells, strict=True)}
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise InputError(f"not valid CSV: {exc}", line=reader.line_num, source=source) from None
+        # The line the row starts on, as every other error names it: a quoted cell may span many lines.
+        raise InputError(f"not valid CSV: {exc}", line=start, source=source) from None
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text: {exc.reason}", line=reader.line_num + 1, source=source) from None
 
