@@ -61,6 +61,7 @@ def _rows(stream: IO, source: str) -> Iterator[tuple[int, dict[str, str]]]:
     # Decoded line by line (text_lines), so that a bad byte is blamed on its own line, not on the first
     # line of a decoder's read-ahead buffer.
     reader = csv.reader(_without_bom(text_lines(stream, source=source)))
+    start = 1
     try:
         header = next(reader, None)
         if header is None:
@@ -80,7 +81,8 @@ def _rows(stream: IO, source: str) -> Iterator[tuple[int, dict[str, str]]]:
             yield start, {name: csv_cell_unescape(cell) for name, cell in zip(header, cells, strict=True)}
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise InputError(f"not valid CSV: {exc}", line=reader.line_num, source=source) from None
+        # The line the row starts on, as every other error names it: a quoted cell may span many lines.
+        raise InputError(f"not valid CSV: {exc}", line=start, source=source) from None
 
 
 def _without_bom(lines: Iterable[str]) -> Iterator[str]:
@@ -265,6 +267,16 @@ def community_alignment_rows(*, study: Study, include_excluded: bool = False, ch
         for j in batch:
             yield _export_row(f"set-{j.pk}", j.participant, j.candidate_set.prompt.language, None, [j], texts,
                               columns)
+
+
+def community_alignment_exportable(*, study: Study, include_excluded: bool = False) -> None:
+    """Refuse up front what community_alignment_rows would refuse mid-way: a set of other than 4 responses.
+    A streamed download cannot turn into a 400 once its first line has gone out."""
+    odd = (set_judgments_that_count(study=study, include_excluded=include_excluded)
+           .exclude(candidate_set__size=len(LETTERS)).values_list("pk", "candidate_set__size").first())
+    if odd is not None:
+        raise InputError(f"set judgment {odd[0]} shows {odd[1]} responses: the Community Alignment schema holds 4 "
+                         "per turn", field="set_size")
 
 
 def community_alignment_lines(*, study: Study, include_excluded: bool = False) -> Iterator[str]:
