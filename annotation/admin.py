@@ -13,7 +13,7 @@ from annotation.annotator_review import annotator_set_excluded
 from annotation.counted_judgments import study_ties_set
 from annotation.errors import InputError, Rejected
 from annotation.input_rules import group_count, web_url
-from annotation.judgment_files import judgments_import
+from annotation.judgment_formats import IMPORT_FORMATS, import_summary_text, judgment_file_import
 from annotation.models import (
     Assignment,
     Candidate,
@@ -38,6 +38,12 @@ from annotation.study_files import study_import
 
 class UploadForm(forms.Form):
     file = forms.FileField(help_text="JSONL, format in docs/formats.md")
+
+
+class JudgmentUploadForm(UploadForm):
+    file = forms.FileField(help_text="format in docs/formats.md")
+    format = forms.ChoiceField(choices=[(name, name) for name in IMPORT_FORMATS], initial="jsonl")
+    annotators = forms.FileField(required=False, help_text="collective-alignment only: the annotators JSONL file")
 
 
 class StudyAdminForm(forms.ModelForm):
@@ -134,16 +140,16 @@ class StudyAdmin(admin.ModelAdmin):
         ]
         return own + super().get_urls()
 
-    def _upload(self, request, title: str, run, done_url: str):
+    def _upload(self, request, title: str, run, done_url: str, form_class: type[forms.Form] = UploadForm):
         if not is_admin(request.user):
             raise PermissionDenied
-        form = UploadForm(request.POST or None, request.FILES or None)
+        form = form_class(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
             try:
-                message = run(upload)
+                message = run(form.cleaned_data)
             except InputError as exc:
-                form.add_error("file", str(exc))
+                # An error about the form's own fields (an annotators file with the wrong format) goes beside them.
+                form.add_error(exc.field if exc.field in form.fields and exc.line is None else "file", str(exc))
             else:
                 self.message_user(request, message, messages.SUCCESS)
                 return redirect(done_url)
@@ -151,7 +157,8 @@ class StudyAdmin(admin.ModelAdmin):
         return render(request, "admin/annotation/upload.html", context)
 
     def import_study_view(self, request):
-        def run(upload) -> str:
+        def run(data: dict) -> str:
+            upload = data["file"]
             summary = study_import(upload, source=upload.name, on_worker=True)
             sets = summary.study.task == Study.Task.SET
             made = f"{summary.sets} candidate sets" if sets else f"{summary.pairs} pairs"
@@ -170,13 +177,15 @@ class StudyAdmin(admin.ModelAdmin):
     def import_judgments_view(self, request, pk: int):
         study = get_object_or_404(Study, pk=pk)
 
-        def run(upload) -> str:
-            summary = judgments_import(study=study, stream=upload, source=upload.name)
-            return (f"Imported into {study.slug}: {summary.judgments} judgments, {summary.ratings} ratings "
-                    f"({summary.from_ratings} judgments derived), {summary.participants} new annotators.")
+        def run(data: dict) -> str:
+            people = data.get("annotators")
+            summary = judgment_file_import(study=study, fmt=data["format"], stream=data["file"],
+                                           source=data["file"].name, annotators=people,
+                                           annotators_source=people.name if people else "")
+            return f"Imported into {study.slug}: {import_summary_text(summary)}."
 
         return self._upload(request, f"Import judgments into {study.slug}", run,
-                            reverse("admin:annotation_study_changelist"))
+                            reverse("admin:annotation_study_changelist"), JudgmentUploadForm)
 
 
 @admin.register(PairingJob)

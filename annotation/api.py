@@ -13,8 +13,13 @@ from rest_framework.views import APIView
 
 from annotation.access import IsResearcher, IsStudyAdmin
 from annotation.errors import InputError
-from annotation.judgment_export import export_lines
-from annotation.judgment_files import judgments_import
+from annotation.judgment_formats import (
+    EXPORT_FORMATS,
+    EXPORT_PARTS,
+    IMPORT_FORMATS,
+    judgment_file_export,
+    judgment_file_import,
+)
 from annotation.leases import assignment_renew, assignment_skip
 from annotation.models import Study
 from annotation.pairing_jobs import study_preparation
@@ -114,45 +119,58 @@ class StudyJoinApi(APIView):
 
 
 class StudyExportApi(APIView):
-    """Stream the study's judgments and ratings (JSONL or CSV)."""
+    """Stream the study's judgments and ratings (JSONL or CSV), or its set judgments (community-alignment CSV,
+    collective-alignment JSONL; its annotators file with part=annotators)."""
 
     permission_classes = [IsResearcher]
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["jsonl", "csv"]),
+    @extend_schema(parameters=[OpenApiParameter("format", str, enum=list(EXPORT_FORMATS)),
+                               OpenApiParameter("part", str, enum=list(EXPORT_PARTS), description=(
+                                   "collective-alignment only: annotators gives the annotators file")),
                                OpenApiParameter("include_excluded", bool)], responses={
-        (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="format=jsonl (default)"),
-        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="format=csv"),
+        (200, "application/x-ndjson"): OpenApiResponse(
+            OpenApiTypes.STR, description="format=jsonl (default) or collective-alignment"),
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="format=csv or community-alignment"),
     })
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
         study = study_get(slug=slug)
-        fmt = request.query_params.get("format", "jsonl")
-        if fmt not in {"jsonl", "csv"}:
-            raise InputError("must be jsonl or csv", field="format")
         include_excluded = request.query_params.get("include_excluded", "0")
         if include_excluded not in {"0", "1", "true", "false"}:
             raise InputError("must be 0, 1, true or false", field="include_excluded")
-        content_type = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
-        response = StreamingHttpResponse(
-            export_lines(study=study, fmt=fmt, include_excluded=include_excluded in {"1", "true"}),
-            content_type=f"{content_type}; charset=utf-8"
-        )
-        response["Content-Disposition"] = f'attachment; filename="{study.slug}-judgments.{fmt}"'
+        described, lines = judgment_file_export(
+            study=study, fmt=request.query_params.get("format", "jsonl"),
+            part=request.query_params.get("part", "judgments"), include_excluded=include_excluded in {"1", "true"})
+        response = StreamingHttpResponse(lines, content_type=f"{described.content_type}; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{described.filename}"'
         return response
 
 
 class StudyJudgmentsImportApi(APIView):
-    """Admins import a judgment file (multipart field 'file'); all or nothing."""
+    """Admins import a judgment file (multipart field 'file', in the format named by field 'format'; jsonl when
+    absent) and, for collective-alignment, its annotators file (field 'annotators'); all or nothing."""
 
     permission_classes = [IsStudyAdmin]
     parser_classes = [MultiPartParser, FileUploadParser, BoundedJSONParser]
 
-    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
-        "file": {"type": "string", "format": "binary"}}}}, responses={201: dict})
+    @extend_schema(request={"multipart/form-data": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "format": {"type": "string", "enum": list(IMPORT_FORMATS), "default": "jsonl"},
+        "annotators": {"type": "string", "format": "binary",
+                       "description": "collective-alignment only: the annotators JSONL file"}}}},
+        responses={201: dict})
     def post(self, request: Request, slug: str) -> Response:
         upload = request.data.get("file")
         if upload is None:
             raise InputError("upload the judgment file as multipart field 'file'", field="file")
-        summary = judgments_import(study=study_get(slug=slug), stream=upload, source=getattr(upload, "name", "upload"))
+        fmt = request.data.get("format", "jsonl")
+        if not isinstance(fmt, str):
+            raise InputError("must be a text field, not a file", field="format")
+        annotators = request.data.get("annotators")
+        if annotators is not None and not hasattr(annotators, "read"):
+            raise InputError("upload the annotators file as a file, not a text field", field="annotators")
+        summary = judgment_file_import(
+            study=study_get(slug=slug), fmt=fmt, stream=upload, source=getattr(upload, "name", "upload"),
+            annotators=annotators, annotators_source=getattr(annotators, "name", "annotators"))
         return Response(vars(summary), status=status.HTTP_201_CREATED)
 
 

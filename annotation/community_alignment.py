@@ -13,7 +13,7 @@ transaction (annotation/set_bulk.py writes it in batches); a bad row aborts it w
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import groupby
 from typing import IO
 
@@ -24,8 +24,9 @@ from annotation.allocation import pair_group_counts_rebuild
 from annotation.counted_judgments import set_judgments_that_count
 from annotation.errors import InputError
 from annotation.input_rules import clean_text, long_text
+from annotation.jsonl import text_lines
 from annotation.judgment_export import csv_cell_escape, csv_cell_unescape
-from annotation.models import Candidate, Conversation, SetJudgment, Study
+from annotation.models import Candidate, Conversation, Participant, SetJudgment, Study
 from annotation.set_bulk import (
     ConversationRow,
     ItemJudgment,
@@ -56,9 +57,11 @@ REQUIRED = ["conversation_id", "annotator_id", *turn_columns("first")[:-1]]
 
 def _rows(stream: IO, source: str) -> Iterator[tuple[int, dict[str, str]]]:
     """(line the row starts on, {column: cell}); cells are unescaped (csv_cell_escape) and checked for NULs."""
-    text = stream if isinstance(stream, io.TextIOBase) else io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
-    reader = csv.reader(text)
+    # Decoded line by line (text_lines), so that a bad byte is blamed on its own line, not on the first
+    # line of a decoder's read-ahead buffer.
+    reader = csv.reader(_without_bom(text_lines(stream, source=source)))
+    start = 1
     try:
         header = next(reader, None)
         if header is None:
@@ -78,9 +81,14 @@ def _rows(stream: IO, source: str) -> Iterator[tuple[int, dict[str, str]]]:
             yield start, {name: csv_cell_unescape(cell) for name, cell in zip(header, cells, strict=True)}
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise InputError(f"not valid CSV: {exc}", line=reader.line_num, source=source) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text: {exc.reason}", line=reader.line_num + 1, source=source) from None
+        # The line the row starts on, as every other error names it: a quoted cell may span many lines.
+        raise InputError(f"not valid CSV: {exc}", line=start, source=source) from None
+
+
+def _without_bom(lines: Iterable[str]) -> Iterator[str]:
+    """The lines, the first without a UTF-8 byte-order mark (spreadsheets write one)."""
+    for number, line in enumerate(lines):
+        yield line.removeprefix("\ufeff") if number == 0 else line
 
 
 def _flag(raw: str) -> bool | None:
@@ -198,13 +206,25 @@ def _letter(shown: list[int], candidate_id: int) -> str:
     return f"response_{LETTERS[shown.index(candidate_id)]}"
 
 
+def export_columns(*, study: Study) -> list[str]:
+    """COLUMNS, with an `annotator_<name>` column after the release's demographics for every other attribute
+    the study's annotators carry (an import reads every annotator_* column; the export gives each one back)."""
+    names: set[str] = set()
+    for attributes in Participant.objects.filter(study=study).values_list("attributes", flat=True).iterator():
+        names.update(attributes or {})
+    extra = [f"annotator_{name}" for name in sorted(names - set(DEMOGRAPHICS) - {"id"})]
+    at = COLUMNS.index(f"annotator_{DEMOGRAPHICS[-1]}") + 1
+    return [*COLUMNS[:at], *extra, *COLUMNS[at:]]
+
+
 def _export_row(conversation_id: str, participant, language: str, pregenerated: bool | None,
-                turns: list[SetJudgment], texts: dict[int, str]) -> dict[str, str]:
-    row = {name: "" for name in COLUMNS}
+                turns: list[SetJudgment], texts: dict[int, str], columns: list[str]) -> dict[str, str]:
+    row = {name: "" for name in columns}
     row.update(conversation_id=conversation_id, annotator_id=participant.external_id, assigned_lang=language,
                is_pregenerated_first_prompt="" if pregenerated is None else str(pregenerated))
-    for name in DEMOGRAPHICS:
-        row[f"annotator_{name}"] = str(participant.attributes.get(name, ""))
+    for column in columns:
+        if column.startswith("annotator_") and column != "annotator_id":
+            row[column] = str(participant.attributes.get(column[len("annotator_"):], ""))
     for turn, judgment in zip(TURNS, turns, strict=False):
         if len(judgment.shown) != len(LETTERS):
             raise InputError(f"set judgment {judgment.pk} shows {len(judgment.shown)} responses: the Community "
@@ -222,11 +242,12 @@ def _texts(judgments: list[SetJudgment]) -> dict[int, str]:
     return dict(Candidate.objects.filter(pk__in=ids).values_list("pk", "text"))
 
 
-def community_alignment_rows(*, study: Study, include_excluded: bool = False, chunk: int = 500
-                             ) -> Iterator[dict[str, str]]:
+def community_alignment_rows(*, study: Study, include_excluded: bool = False, chunk: int = 500,
+                             columns: list[str] | None = None) -> Iterator[dict[str, str]]:
     """The study's set judgments as CA rows: one per conversation (turns in order), then each set judgment
     outside any conversation as a one-turn conversation `set-<id>`. Rankings beyond the best have no CA column;
     excluded annotators' rows only with include_excluded (annotation/counted_judgments.py)."""
+    columns = columns or export_columns(study=study)
     judgments = set_judgments_that_count(study=study, include_excluded=include_excluded).select_related(
         "participant", "candidate_set__prompt", "conversation")
     conversation_ids = list(Conversation.objects.filter(study=study).order_by("id").values_list("id", flat=True))
@@ -238,20 +259,32 @@ def community_alignment_rows(*, study: Study, include_excluded: bool = False, ch
             turns = list(turns)
             c = turns[0].conversation
             yield _export_row(c.external_id, turns[0].participant, c.language, c.first_prompt_pregenerated, turns,
-                              texts)
+                              texts, columns)
     loose = list(judgments.filter(conversation__isnull=True).order_by("id").values_list("id", flat=True))
     for start in range(0, len(loose), chunk):
         batch = list(judgments.filter(id__in=loose[start:start + chunk]).order_by("id"))
         texts = _texts(batch)
         for j in batch:
-            yield _export_row(f"set-{j.pk}", j.participant, j.candidate_set.prompt.language, None, [j], texts)
+            yield _export_row(f"set-{j.pk}", j.participant, j.candidate_set.prompt.language, None, [j], texts,
+                              columns)
+
+
+def community_alignment_exportable(*, study: Study, include_excluded: bool = False) -> None:
+    """Refuse up front what community_alignment_rows would refuse mid-way: a set of other than 4 responses.
+    A streamed download cannot turn into a 400 once its first line has gone out."""
+    odd = (set_judgments_that_count(study=study, include_excluded=include_excluded)
+           .exclude(candidate_set__size=len(LETTERS)).values_list("pk", "candidate_set__size").first())
+    if odd is not None:
+        raise InputError(f"set judgment {odd[0]} shows {odd[1]} responses: the Community Alignment schema holds 4 "
+                         "per turn", field="set_size")
 
 
 def community_alignment_lines(*, study: Study, include_excluded: bool = False) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    columns = export_columns(study=study)
+    writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
-    for row in community_alignment_rows(study=study, include_excluded=include_excluded):
+    for row in community_alignment_rows(study=study, include_excluded=include_excluded, columns=columns):
         writer.writerow({name: csv_cell_escape(value) for name, value in row.items()})
         yield buffer.getvalue()
         buffer.seek(0)

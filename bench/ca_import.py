@@ -24,14 +24,11 @@ import os
 import pstats
 import random
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
-from pg_setup import bench_env, database_drop, database_recreate
+from pg_setup import database_drop, django_on_scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = Path("/work/shared/data/community_alignment/coalign_pairs_en_balanced10.csv")
@@ -142,18 +139,7 @@ def pages(repeat: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        sys.exit("set DATABASE_URL to a PostgreSQL database (the bench uses <its name>_bench beside it)")
-    database = urlparse(url).path.lstrip("/") + "_bench"
-    database_recreate(database)
-    env = bench_env(database)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    database = django_on_scratch_database("_bench", ROOT)
     from django.db import transaction
     from ratings_import import backend_cpu
 

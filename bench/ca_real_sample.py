@@ -14,16 +14,12 @@ the export byte for byte, and that each set's stored first choices equal the sam
 import argparse
 import csv
 import io
-import os
 import random
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlparse
 
-from pg_setup import bench_env, database_drop, database_recreate
+from pg_setup import database_drop, django_on_scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = Path("/work/shared/data/community_alignment/coalign_pairs_en_balanced10.csv")
@@ -70,18 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        sys.exit("set DATABASE_URL to a PostgreSQL database (the check uses <its name>_real beside it)")
-    database = urlparse(url).path.lstrip("/") + "_real"
-    database_recreate(database)
-    env = bench_env(database)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    database = django_on_scratch_database("_real", ROOT)
     from annotation.community_alignment import community_alignment_import, community_alignment_lines
     from annotation.judgment_export import csv_cell_unescape
     from annotation.models import SetJudgment, Study

@@ -22,13 +22,10 @@ import json
 import os
 import random
 import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
-from pg_setup import bench_env, database_drop, database_recreate
+from pg_setup import database_drop, django_on_scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUG = "bench-ratings"
@@ -118,18 +115,7 @@ def counts(study) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        sys.exit("set DATABASE_URL to a PostgreSQL database (the bench uses <its name>_bench beside it)")
-    database = urlparse(url).path.lstrip("/") + "_bench"
-    database_recreate(database)
-    env = bench_env(database)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    database = django_on_scratch_database("_bench", ROOT)
     from annotation.judgment_files import judgments_import
 
     data, n_groups = ratings_lines(args)

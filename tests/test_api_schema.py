@@ -62,3 +62,18 @@ def test_the_throttled_doors_document_429(schema):
     for path in ("/api/auth/token/", "/api/studies/{slug}/join/"):
         assert "429" in schema["paths"][path]["post"]["responses"], path
     assert "429" not in schema["paths"]["/api/judgments/"]["post"]["responses"]  # the loop is never throttled
+
+
+def test_the_judgment_import_documents_its_formats_and_the_annotators_upload(schema):
+    body = schema["paths"]["/api/studies/{slug}/judgments/import/"]["post"]["requestBody"]["content"]
+    properties = body["multipart/form-data"]["schema"]["properties"]
+    assert properties["format"]["enum"] == ["jsonl", "community-alignment", "collective-alignment"]
+    assert properties["format"]["default"] == "jsonl"
+    assert properties["annotators"]["format"] == properties["file"]["format"] == "binary"
+
+
+def test_the_export_documents_the_set_formats_and_the_annotators_part(schema):
+    parameters = {p["name"]: p for p in schema["paths"]["/api/studies/{slug}/export/"]["get"]["parameters"]}
+    assert set(parameters["format"]["schema"]["enum"]) == {"jsonl", "csv", "community-alignment",
+                                                           "collective-alignment"}
+    assert set(parameters["part"]["schema"]["enum"]) == {"judgments", "annotators"}

@@ -227,22 +227,32 @@ def leaderboard_bootstrap(
     whatever the number of competitors.
     """
     rng = np.random.default_rng(seed)
+    board = _empty_board(tables, k)
+    for t, matches, seen, local in _played_tables(tables, board.games):
+        fitted = _table_bootstrap(matches, local, seen.size, draws, rng, prior)
+        board.scores[t, seen] = fitted[0]
+        if draws:
+            tail = (1 - level) / 2 * 100
+            board.low[t, seen], board.high[t, seen] = np.percentile(fitted[1:], [tail, 100 - tail], axis=0)
+        else:
+            board.low[t, seen] = board.high[t, seen] = fitted[0]
+    return board
+
+
+def _empty_board(tables: list[Matches], k: int) -> Leaderboard:
     games = np.array([matches.games(k) for matches in tables]).reshape(len(tables), k)
-    scores, low, high = (np.full((len(tables), k), np.nan) for _ in range(3))
+    return Leaderboard(*(np.full((len(tables), k), np.nan) for _ in range(3)), games=games)
+
+
+def _played_tables(tables: list[Matches], games: np.ndarray):
+    """(t, matches, seen, local) per table with games: its competitors that played and their local index."""
     for t, matches in enumerate(tables):
         seen = np.flatnonzero(games[t] > 0)
         if seen.size == 0:
             continue
-        local = np.full(k, -1, dtype=np.int64)
+        local = np.full(games.shape[1], -1, dtype=np.int64)
         local[seen] = np.arange(seen.size)
-        fitted = _table_bootstrap(matches, local, seen.size, draws, rng, prior)
-        scores[t, seen] = fitted[0]
-        if draws:
-            tail = (1 - level) / 2 * 100
-            low[t, seen], high[t, seen] = np.percentile(fitted[1:], [tail, 100 - tail], axis=0)
-        else:
-            low[t, seen] = high[t, seen] = fitted[0]
-    return Leaderboard(scores=scores, low=low, high=high, games=games)
+        yield t, matches, seen, local
 
 
 def leaderboard_normal(tables: list[Matches], k: int, *, level: float = 0.95, prior: float = 0.5) -> Leaderboard:
@@ -255,22 +265,16 @@ def leaderboard_normal(tables: list[Matches], k: int, *, level: float = 0.95, pr
     games the bootstrap says more, which is why small boards keep it.
     """
     z = NormalDist().inv_cdf(0.5 + level / 2)
-    games = np.array([matches.games(k) for matches in tables]).reshape(len(tables), k)
-    scores, low, high = (np.full((len(tables), k), np.nan) for _ in range(3))
-    for t, matches in enumerate(tables):
-        seen = np.flatnonzero(games[t] > 0)
-        if seen.size == 0:
-            continue
-        local = np.full(k, -1, dtype=np.int64)
-        local[seen] = np.arange(seen.size)
+    board = _empty_board(tables, k)
+    for t, matches, seen, local in _played_tables(tables, board.games):
         first, second = local[matches.first], local[matches.second]
         first_won, second_won = matches.first_won + 0.5 * matches.tied, matches.second_won + 0.5 * matches.tied
         fitted = bradley_terry_uncentred(first, second, first_won[None], second_won[None], seen.size, prior)[0]
         variance = _centred_variance(first, second, first_won + second_won, fitted, prior)
         centred = fitted - fitted.mean()
         spread = z * np.sqrt(np.maximum(variance, 0.0))
-        scores[t, seen], low[t, seen], high[t, seen] = centred, centred - spread, centred + spread
-    return Leaderboard(scores=scores, low=low, high=high, games=games)
+        board.scores[t, seen], board.low[t, seen], board.high[t, seen] = centred, centred - spread, centred + spread
+    return board
 
 
 def _centred_variance(first: np.ndarray, second: np.ndarray, games: np.ndarray, scores: np.ndarray,

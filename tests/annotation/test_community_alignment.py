@@ -196,3 +196,25 @@ def test_the_pair_group_counts_take_the_imported_sets_comparisons(ca_study):
         conversation("c1", "w1", preferred="response_a"), conversation("c2", "w2", country="FR")]))
     assert len(_counts_table()) == Judgment.objects.filter(origin="set").count() == 12
     assert _counts_table() == _counts_by_group_by()
+
+
+def test_a_byte_that_is_not_utf8_is_blamed_on_its_own_line_and_a_byte_order_mark_is_accepted(ca_study):
+    good = csv_bytes([conversation("c1", "w1"), conversation("c2", "w2")]).getvalue()
+    lines = good.split(b"\n")
+    bad_line = next(n for n, line in enumerate(lines, start=1) if line.startswith(b"c2,"))
+    lines[bad_line - 1] = lines[bad_line - 1].replace(b"w2", b"w\xe92", 1)
+    with pytest.raises(InputError, match="not UTF-8") as caught:
+        community_alignment_import(study=ca_study, stream=io.BytesIO(b"\n".join(lines)), source="ca.csv")
+    assert caught.value.line == bad_line > 2
+    assert not SetJudgment.objects.exists()
+    summary = community_alignment_import(study=ca_study, stream=io.BytesIO(b"\xef\xbb\xbf" + good), source="ca.csv")
+    assert summary.conversations == 2
+
+
+def test_an_annotator_column_outside_the_releases_demographics_comes_back_in_the_export(ca_study):
+    rows = [conversation("c1", "w1", annotator_religion="none"), conversation("c2", "w2", annotator_religion="")]
+    community_alignment_import(study=ca_study, stream=csv_bytes(rows, [*COLUMNS, "annotator_religion"]))
+    exported = list(csv.DictReader(io.StringIO("".join(community_alignment_lines(study=ca_study)))))
+    header = list(exported[0])
+    assert header.index("annotator_religion") == header.index("annotator_country") + 1
+    assert {r["conversation_id"]: r["annotator_religion"] for r in exported} == {"c1": "none", "c2": ""}

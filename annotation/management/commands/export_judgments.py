@@ -4,13 +4,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.collective_alignment import collective_alignment_annotator_lines, collective_alignment_lines
-from annotation.community_alignment import community_alignment_lines
 from annotation.errors import InputError, Rejected
-from annotation.judgment_export import export_lines
+from annotation.judgment_formats import EXPORT_FORMATS, judgment_file_export
 from annotation.selectors import study_get
-
-FORMATS = ("jsonl", "csv", "community-alignment", "collective-alignment")
 
 
 class Command(BaseCommand):
@@ -19,7 +15,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("slug")
-        parser.add_argument("--format", choices=FORMATS, default="jsonl")
+        parser.add_argument("--format", choices=EXPORT_FORMATS, default="jsonl")
         parser.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
         parser.add_argument("--annotators-output", type=Path,
                             help="collective-alignment: also write the annotators file here")
@@ -32,20 +28,12 @@ class Command(BaseCommand):
             raise CommandError("--annotators-output goes with --format collective-alignment")
         try:
             study = study_get(slug=slug)
-            _write(output, _lines(study, format, include_excluded))
+            _write(output, judgment_file_export(study=study, fmt=format, include_excluded=include_excluded)[1])
             if annotators_output is not None:
-                _write(annotators_output, collective_alignment_annotator_lines(
-                    study=study, include_excluded=include_excluded))
+                _write(annotators_output, judgment_file_export(study=study, fmt=format, part="annotators",
+                                                               include_excluded=include_excluded)[1])
         except (InputError, Rejected) as exc:
             raise CommandError(str(exc)) from None
-
-
-def _lines(study, format: str, include_excluded: bool) -> Iterator[str]:
-    if format == "community-alignment":
-        return community_alignment_lines(study=study, include_excluded=include_excluded)
-    if format == "collective-alignment":
-        return collective_alignment_lines(study=study, include_excluded=include_excluded)
-    return export_lines(study=study, fmt=format, include_excluded=include_excluded)
 
 
 def _write(output: Path | None, lines: Iterator[str]) -> None:

@@ -2,13 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.collective_alignment import collective_alignment_import
-from annotation.community_alignment import community_alignment_import
 from annotation.errors import InputError, Rejected
-from annotation.judgment_files import judgments_import
+from annotation.judgment_formats import IMPORT_FORMATS, import_summary_text, judgment_file_import
 from annotation.selectors import study_get
-
-FORMATS = ("jsonl", "community-alignment", "collective-alignment")
 
 
 class Command(BaseCommand):
@@ -18,7 +14,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("slug")
         parser.add_argument("file", type=Path)
-        parser.add_argument("--format", choices=FORMATS, default="jsonl")
+        parser.add_argument("--format", choices=IMPORT_FORMATS, default="jsonl")
         parser.add_argument("--annotators", type=Path,
                             help="collective-alignment: the annotators JSONL file (demographics)")
 
@@ -37,23 +33,10 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
     def _import(self, study, format: str, stream, file: Path, annotators: Path | None) -> str:
-        if format == "community-alignment":
-            summary = community_alignment_import(study=study, stream=stream, source=str(file))
-            return _set_summary(summary)
-        if format == "collective-alignment":
-            if annotators is None:
-                summary = collective_alignment_import(study=study, stream=stream, source=str(file))
-            else:
-                with annotators.open("rb") as people:
-                    summary = collective_alignment_import(study=study, stream=stream, source=str(file),
-                                                          annotators=people, annotators_source=str(annotators))
-            return _set_summary(summary)
-        summary = judgments_import(study=study, stream=stream, source=str(file))
-        return (f"{summary.judgments} judgments, {summary.ratings} ratings ({summary.from_ratings} judgments "
-                f"derived), {summary.participants} new annotators, {summary.pairs_created} new pairs")
-
-
-def _set_summary(summary) -> str:
-    return (f"{summary.set_judgments} set judgments ({summary.comparisons} pairwise comparisons), {summary.prompts} "
-            f"prompts, {summary.candidates} candidates, {summary.conversations} conversations, "
-            f"{summary.participants} new annotators")
+        if annotators is None:
+            summary = judgment_file_import(study=study, fmt=format, stream=stream, source=str(file))
+        else:
+            with annotators.open("rb") as people:
+                summary = judgment_file_import(study=study, fmt=format, stream=stream, source=str(file),
+                                               annotators=people, annotators_source=str(annotators))
+        return import_summary_text(summary)
