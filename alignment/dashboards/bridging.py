@@ -102,8 +102,12 @@ def bridging_scores(outcomes: Outcomes, prompt_of: np.ndarray, groups: int, *, z
         if k <= LARGE_PROMPT:
             _bucket(outcomes, first, second, prompt_of, slot, bucket, k, groups, result, z, prior)
         else:
-            for prompt in bucket.tolist():
-                _large_prompt(outcomes, first, second, prompt_of, slot, prompt, k, groups, result, z, prior)
+            # The outcomes of each prompt from one sort, not a scan of all outcomes per prompt.
+            by_prompt = np.argsort(prompt_of[first], kind="stable")
+            bounds = np.searchsorted(prompt_of[first][by_prompt], np.stack([bucket, bucket + 1]))
+            for prompt, start, end in zip(bucket.tolist(), *bounds.tolist(), strict=True):
+                _large_prompt(outcomes, first, second, prompt_of, slot, prompt, by_prompt[start:end], k, groups,
+                              result, z, prior)
     return result
 
 
@@ -112,12 +116,11 @@ LARGE_PROMPT = DENSE_MAX
 
 
 def _large_prompt(outcomes: Outcomes, first: np.ndarray, second: np.ndarray, prompt_of: np.ndarray,
-                  slot: np.ndarray, prompt: int, k: int, groups: int, result: Bridging, z: float,
+                  slot: np.ndarray, prompt: int, mine: np.ndarray, k: int, groups: int, result: Bridging, z: float,
                   prior: float) -> None:
     """One prompt of many candidates. A group's fit over the candidates it judged is the dense fit's
     restricted to them: the Laplace covariance is block-diagonal between judged and unjudged candidates,
-    an unjudged one sits at 0 with the prior's variance alone (1 / (prior / 2))."""
-    mine = np.flatnonzero(prompt_of[first] == prompt)
+    an unjudged one sits at 0 with the prior's variance alone (1 / (prior / 2)). `mine`: the prompt's outcomes."""
     i, j = slot[first[mine]], slot[second[mine]]
     tied = np.asarray(outcomes.tied, float)[mine]
     i_points = np.asarray(outcomes.first_won, float)[mine] + 0.5 * tied

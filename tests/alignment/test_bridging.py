@@ -151,3 +151,20 @@ def test_a_prompt_of_many_candidates_fitted_group_by_group_gives_the_dense_fits_
                   "score", "low", "high", "lowest_group"):
         assert getattr(by_group, field) == pytest.approx(getattr(dense, field), abs=1e-7, nan_ok=True), field
     assert np.isnan(dense.score[23]) and not np.isnan(dense.score[:23]).all()
+
+
+def test_several_prompts_of_many_candidates_are_each_fitted_as_if_alone(monkeypatch):
+    from alignment.dashboards import bridging
+
+    monkeypatch.setattr(bridging, "LARGE_PROMPT", 8)
+    first, second = _sparse_outcomes(24, 3, 0), _sparse_outcomes(24, 3, 1)
+    alone = [bridging_scores(o, np.zeros(24, dtype=np.int64), 3) for o in (first, second)]
+    shifted = {"first": 24, "second": 24}
+    # The second prompt's outcomes first: the grouping must not depend on their order.
+    both = Outcomes(*(np.concatenate([getattr(second, f) + shifted.get(f, 0), getattr(first, f)])
+                      for f in ("group", "first", "second", "first_won", "second_won", "tied")))
+    together = bridging_scores(both, np.repeat([0, 1], 24), 3)
+    for part, fit in enumerate(alone):
+        span = slice(24 * part, 24 * (part + 1))
+        assert together.score[span] == pytest.approx(fit.score, nan_ok=True)
+        assert together.low[span] == pytest.approx(fit.low, nan_ok=True)
