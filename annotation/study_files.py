@@ -91,9 +91,7 @@ def parse_header(obj: dict) -> dict:
         if header["open_slots_after"] < 0:
             raise InputError("must be 0 or more minutes", field="study.open_slots_after")
     if study.get("ties") is not None:
-        header["ties"] = text_field(study, "ties", prefix=prefix)
-        if header["ties"] not in Study.Ties.values:
-            raise InputError(f"must be one of {', '.join(Study.Ties.values)}", field="study.ties")
+        header["ties"] = _choice(study, "ties", Study.Ties.values)
     if "refit_every" in study and study["refit_every"] is not None:
         header["refit_every"] = _positive(study, "refit_every", maximum=10_000_000)
     header.update(_quality_settings(study))
@@ -107,9 +105,7 @@ def _allocation_settings(study: dict, overlap: int) -> dict:
     """Adaptive allocation (issue 14): allocation, k_min >= 1, k_max >= overlap, 0 < precision < 1."""
     out: dict = {}
     if study.get("allocation") is not None:
-        out["allocation"] = text_field(study, "allocation", prefix="study.")
-        if out["allocation"] not in Study.Allocation.values:
-            raise InputError(f"must be one of {', '.join(Study.Allocation.values)}", field="study.allocation")
+        out["allocation"] = _choice(study, "allocation", Study.Allocation.values)
     if study.get("k_min") is not None:
         out["k_min"] = _positive(study, "k_min", maximum=1000)
     if study.get("k_max") is not None:
@@ -127,9 +123,7 @@ def _task_settings(study: dict) -> dict:
     """issue 13: task "pair" (the default) or "set", and set_size (SET_SIZE_MIN to SET_SIZE_MAX, default 4)."""
     out: dict = {}
     if study.get("task") is not None:
-        out["task"] = text_field(study, "task", prefix="study.")
-        if out["task"] not in Study.Task.values:
-            raise InputError(f"must be one of {', '.join(Study.Task.values)}", field="study.task")
+        out["task"] = _choice(study, "task", Study.Task.values)
     if study.get("set_size") is not None:
         out["set_size"] = field(study, "set_size", int, prefix="study.")
         if not SET_SIZE_MIN <= out["set_size"] <= SET_SIZE_MAX:
@@ -213,6 +207,14 @@ def _attribute_labels(raw: dict) -> dict[str, dict[str, str]]:
                                  field=f"study.group_attributes.{name}.{value}")
         labels[name] = {value: label.strip() for value, label in values.items()}
     return labels
+
+
+def _choice(study: dict, name: str, values: list[str]) -> str:
+    """study[name], a text that must be one of `values` (a model field's choices)."""
+    value = text_field(study, name, prefix="study.")
+    if value not in values:
+        raise InputError(f"must be one of {', '.join(values)}", field=f"study.{name}")
+    return value
 
 
 def _positive(obj: dict, name: str, *, maximum: int) -> int:
