@@ -15,6 +15,7 @@ from alignment.rewards import MAX_ITEMS, annotator_mixture, current_pal, rewards
 from alignment.selectors import fit_eta_seconds, fit_run_get, fit_runs_for
 from alignment.spica_refit import attribute_check
 from annotation.access import IsResearcher, IsStudyAdmin
+from annotation.counted_judgments import PROMPT_SCOPES
 from annotation.errors import InputError
 from annotation.input_rules import form_integer
 from annotation.selectors import study_get
@@ -151,7 +152,9 @@ class StudyBridgingApi(APIView):
     permission_classes = [IsResearcher]
 
     @extend_schema(parameters=[OpenApiParameter("attribute", str, description="slice groups by one attribute"),
-                               OpenApiParameter("top", int, description="rows of the top tables (1-100, default 10)")],
+                               OpenApiParameter("top", int, description="rows of the top tables (1-100, default 10)"),
+                               OpenApiParameter("prompts", str, enum=list(PROMPT_SCOPES),
+                                                description="leave out prompts annotators wrote")],
                    responses={200: dict})
     def get(self, request: Request, slug: str) -> Response:
         study = study_get(slug=slug)
@@ -159,7 +162,10 @@ class StudyBridgingApi(APIView):
         if attribute is not None and attribute not in study.group_attributes:
             raise InputError(f"{attribute!r} is not a group attribute of this study", field="attribute")
         top = form_integer(request.query_params.get("top", "10"), "top", minimum=1, maximum=100)
+        prompts = request.query_params.get("prompts", "all")
+        if prompts not in PROMPT_SCOPES:
+            raise InputError(f"must be one of {', '.join(PROMPT_SCOPES)}", field="prompts")
         with analytical_reads():
-            report = bridging_report(study=study, attribute=attribute, top=top)
-            return Response({"study": study.slug, "attribute": attribute, "groups": report.groups,
+            report = bridging_report(study=study, attribute=attribute, prompts=prompts, top=top)
+            return Response({"study": study.slug, "attribute": attribute, "prompts": prompts, "groups": report.groups,
                              "summary": report.summary, "tables": report.all_tables()})

@@ -61,6 +61,12 @@ SEED = FitParam("seed", "Seed", 0, 0, 2**31 - 1)
 # draws it as a select of the study's attributes, not as a generic field.
 ATTRIBUTE = FitParam("attribute", "Group by one attribute", "", on_page=False, optional=True)
 
+# Which prompts the fit reads (annotation/counted_judgments.py PROMPT_SCOPES): a researcher can leave out the
+# prompts annotators wrote in live or imported conversations. Optional: runs launched before it read every prompt.
+PROMPTS = FitParam("prompts", "Prompts", "all", choices=(
+    ("all", "every prompt"), ("pregenerated", "conversations begun from a pregenerated prompt"),
+    ("first-turns", "only prompts no annotator wrote")), on_page=False, optional=True)
+
 FIT_PARAMS: dict[str, tuple[FitParam, ...]] = {
     "pal": (
         FitParam("model", "Model", "pal-b", choices=(("pal-b", "PAL-B (prototypical functions)"),
@@ -70,12 +76,14 @@ FIT_PARAMS: dict[str, tuple[FitParam, ...]] = {
         SEED,
         FitParam("unseen_fraction", "Share of annotators held out as unseen", 0.1, 0.0, 0.5, on_page=False),
         ATTRIBUTE,
+        PROMPTS,
     ),
     "spica": (
         FitParam("m", "Scenarios retrieved (m)", 5, 1, 50),
         FitParam("tau", "Shrinkage (tau)", 2.0, 0.0, 1000.0),
         SEED,
         ATTRIBUTE,
+        PROMPTS,
     ),
 }
 

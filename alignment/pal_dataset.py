@@ -26,11 +26,11 @@ def _column(rows: list[tuple], i: int) -> np.ndarray:
 
 
 def pal_data_for_study(*, study: Study, last_judgment_id: int | None = None,
-                       attribute: str | None = None) -> StudyPalData:
+                       attribute: str | None = None, prompts: str = "all") -> StudyPalData:
     """The study's A / B / tie judgments that count, up to `last_judgment_id` (the run's snapshot; None: all now).
     Groups are full group keys, or one attribute's values ("party=D") when `attribute` is given."""
     rows = list(
-        training_judgments(study=study, last_judgment_id=last_judgment_id)
+        training_judgments(study=study, last_judgment_id=last_judgment_id, prompts=prompts)
         .order_by("id")
         .values_list("participant_id", "pair__prompt_id", "candidate_a_id", "candidate_b_id", "choice", "origin")
     )

@@ -34,7 +34,8 @@ def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     started = time.perf_counter()
     attribute_check(run.study, params.get("attribute") or None)  # InputError is a ValueError: the run fails
     study_data = pal_data_for_study(study=run.study, last_judgment_id=run.last_judgment_id or 0,
-                                    attribute=params.get("attribute") or None)
+                                    attribute=params.get("attribute") or None,
+                                    prompts=params.get("prompts") or "all")
     data = study_data.data
     if len(data.judgments) < MIN_JUDGMENTS or data.n_users < MIN_ANNOTATORS:
         raise ValueError(f"a PAL fit needs at least {MIN_JUDGMENTS} A/B/tie judgments from {MIN_ANNOTATORS} "
@@ -64,6 +65,7 @@ def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
         # Which fit was kept: the small-data candidate (TrainConfig.small_data_below) or the plain one.
         "small_data_fit": fit.config.prototype_pull > 0,
         "val_accuracy": fit.val_accuracy, "fit_seconds": fit.seconds, "attribute": params.get("attribute") or None,
+        "prompts": params.get("prompts") or "all",
         "participant_ids": [int(pk) for pk in study_data.participant_ids], "threads": config.threads,
         "seconds": {name: round(value, 3) for name, value in phases.items()},
         "cpu_seconds": {"fit": round(fit.cpu_seconds, 3), **report.cpu_seconds},

@@ -31,13 +31,14 @@ def group_of_key(key: str, attribute: str | None) -> str:
 
 
 def spica_data_for_study(*, study: Study, last_judgment_id: int | None = None, last_rating_id: int | None = None,
-                         attribute: str | None = None) -> tuple[SpicaData, np.ndarray, np.ndarray]:
+                         attribute: str | None = None, prompts: str = "all"
+                         ) -> tuple[SpicaData, np.ndarray, np.ndarray]:
     """(data, prompt id of each scenario row, (n_s, C) candidate ids with -1 padding), from the judgments
     and ratings that count up to the run's snapshot. Judgments and ratings carry their Participant's pk
     as the annotator, so support counts members. With `attribute`, groups are that attribute's values;
     members without a value for it are left out."""
     judged = [(r[0], group_of_key(r[1], attribute), *r[2:]) for r in
-              training_judgments(study=study, last_judgment_id=last_judgment_id)
+              training_judgments(study=study, last_judgment_id=last_judgment_id, prompts=prompts)
               .values_list("pair__prompt_id", "group_key", "candidate_a_id", "candidate_b_id", "choice",
                            "participant_id")]
     ratings = [(r[0], group_of_key(r[1], attribute), *r[2:]) for r in
@@ -95,7 +96,7 @@ def run_spica_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     attribute_check(run.study, attribute)  # InputError is a ValueError: the run fails with the reason
     data, prompt_ids, candidate_ids = spica_data_for_study(
         study=run.study, last_judgment_id=run.last_judgment_id or 0, last_rating_id=run.last_rating_id or 0,
-        attribute=attribute)
+        attribute=attribute, prompts=params.get("prompts") or "all")
     if data.n_scenarios < MIN_SCENARIOS or data.n_groups < 2:
         raise ValueError(f"a SPICA fit needs at least {MIN_SCENARIOS} judged scenarios and 2 groups; the study has "
                          f"{data.n_scenarios} scenarios and {data.n_groups} groups")
@@ -108,6 +109,7 @@ def run_spica_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     evidence = result.index.evidence
     metrics = report | {
         "attribute": attribute,
+        "prompts": params.get("prompts") or "all",
         "pool": pool_size(params["m"], len(result.index)),
         # Bank cells (scenario, group) where the group's own judgments give a preferred and a dispreferred answer.
         "evidence": {g: {"cells": int(len(evidence)), "with_evidence": int(evidence[:, i].sum())}

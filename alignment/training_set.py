@@ -28,10 +28,11 @@ def training_snapshot(*, study: Study) -> TrainingSnapshot:
     return TrainingSnapshot(count, last_judgment, last_rating)
 
 
-def training_judgments(*, study: Study, last_judgment_id: int | None = None) -> QuerySet[Judgment]:
-    """The judgments that count (no gold answers, no excluded annotators) up to the snapshot; None: all of
-    them now (a run passes 0 for a study that had none at launch)."""
-    rows = judgments_that_count(study=study).filter(choice__in=list(LABELS))
+def training_judgments(*, study: Study, last_judgment_id: int | None = None,
+                       prompts: str = "all") -> QuerySet[Judgment]:
+    """The judgments that count (no gold answers, no excluded annotators, within the prompt scope) up to the
+    snapshot; None: all of them now (a run passes 0 for a study that had none at launch)."""
+    rows = judgments_that_count(study=study, prompts=prompts).filter(choice__in=list(LABELS))
     return rows if last_judgment_id is None else rows.filter(id__lte=last_judgment_id)
 
 

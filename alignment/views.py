@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from alignment.fit_params import FIT_PARAMS, attribute_check
+from alignment.fit_params import FIT_PARAMS, PROMPTS, attribute_check
 from alignment.fit_plots import loss_curve_figure
 from alignment.fit_requirements import fit_requirements
 from alignment.fit_run_display import failure_reason, metrics_rows
@@ -14,6 +14,7 @@ from alignment.fits import fit_run_cancel, fit_run_launch, fit_runs_fail_stale
 from alignment.models import FitRun
 from alignment.selectors import fit_current, fit_eta_seconds, fit_run_get, fit_runs_for
 from annotation.access import is_admin, is_researcher
+from annotation.counted_judgments import study_has_conversations
 from annotation.errors import InputError, Rejected
 from annotation.selectors import study_get
 
@@ -47,6 +48,7 @@ def _models_context(request: HttpRequest, study, error: str = "") -> dict:
         "current": {kind: fit_current(study=study, kind=kind) for kind, _ in FitRun.Kind.choices},
         "pal_fields": _form_fields(FitRun.Kind.PAL), "spica_fields": _form_fields(FitRun.Kind.SPICA),
         "pal_models": next(p.choices for p in FIT_PARAMS[FitRun.Kind.PAL] if p.name == "model"), "error": error,
+        "prompt_scopes": PROMPTS.choices if study_has_conversations(study=study) else (),
         "requirements": fit_requirements(study=study),
     }
 
@@ -61,8 +63,9 @@ def study_fit_launch(request: HttpRequest, slug: str) -> HttpResponse:
     # Blank fields take the defaults; the service checks the rest.
     params = {p.name: request.POST[p.name] for p in FIT_PARAMS.get(kind, ())
               if p.on_page and request.POST.get(p.name, "").strip()}
-    if request.POST.get("attribute"):
-        params["attribute"] = request.POST["attribute"]
+    for name in ("attribute", "prompts"):  # selects drawn by the page itself, not generic fields
+        if request.POST.get(name):
+            params[name] = request.POST[name]
     try:
         attribute_check(study, params.get("attribute"))
         run = fit_run_launch(study=study, kind=kind, params=params, user=request.user)

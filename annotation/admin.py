@@ -125,12 +125,20 @@ class StudyAdmin(admin.ModelAdmin):
 
     @admin.display(description="Links")
     def links(self, study: Study) -> str:
-        return format_html(
+        export = reverse("api:api-export", args=[study.slug])
+        links = format_html(
             '<a href="{}">join link</a> · <a href="{}">import judgments</a> · <a href="{}?format=csv">export</a>',
             reverse("annotation:join", args=[study.slug]),
             reverse("admin:annotation_study_import_judgments", args=[study.pk]),
-            reverse("api:api-export", args=[study.slug]),
+            export,
         )
+        if study.task == Study.Task.PAIR:
+            return links
+        # Set judgments also leave in their own formats (docs/formats.md), with the collective-alignment annotators.
+        return links + format_html(
+            ' · sets: <a href="{0}?format=community-alignment">community-alignment</a>'
+            ' · <a href="{0}?format=collective-alignment">collective-alignment</a>'
+            ' (<a href="{0}?format=collective-alignment&amp;part=annotators">annotators</a>)', export)
 
     def get_urls(self):
         own = [

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.access import IsResearcher, IsStudyAdmin
+from annotation.counted_judgments import PROMPT_SCOPES
 from annotation.errors import InputError
 from annotation.judgment_formats import (
     EXPORT_FORMATS,
@@ -127,7 +128,9 @@ class StudyExportApi(APIView):
     @extend_schema(parameters=[OpenApiParameter("format", str, enum=list(EXPORT_FORMATS)),
                                OpenApiParameter("part", str, enum=list(EXPORT_PARTS), description=(
                                    "collective-alignment only: annotators gives the annotators file")),
-                               OpenApiParameter("include_excluded", bool)], responses={
+                               OpenApiParameter("include_excluded", bool),
+                               OpenApiParameter("prompts", str, enum=list(PROMPT_SCOPES), description=(
+                                   "leave out prompts annotators wrote (docs/formats.md)"))], responses={
         (200, "application/x-ndjson"): OpenApiResponse(
             OpenApiTypes.STR, description="format=jsonl (default) or collective-alignment"),
         (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="format=csv or community-alignment"),
@@ -139,7 +142,8 @@ class StudyExportApi(APIView):
             raise InputError("must be 0, 1, true or false", field="include_excluded")
         described, lines = judgment_file_export(
             study=study, fmt=request.query_params.get("format", "jsonl"),
-            part=request.query_params.get("part", "judgments"), include_excluded=include_excluded in {"1", "true"})
+            part=request.query_params.get("part", "judgments"), include_excluded=include_excluded in {"1", "true"},
+            prompts=request.query_params.get("prompts", "all"))
         response = StreamingHttpResponse(lines, content_type=f"{described.content_type}; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{described.filename}"'
         return response

@@ -179,11 +179,11 @@ def _ranking_text(judgment: SetJudgment, names: dict[int, str]) -> str:
     return ">".join("=".join(names[c] for c in block) for block in blocks)
 
 
-def collective_alignment_records(*, study: Study, include_excluded: bool = False, chunk: int = 500
+def collective_alignment_records(*, study: Study, include_excluded: bool = False, prompts: str = "all", chunk: int = 500
                                  ) -> Iterator[dict]:
     """One record per judged set: its prompt, responses in canonical order, and every counted assessment.
     Response indexes are the imported ones (the candidate id's last part) or A, B, C... by position."""
-    judgments = set_judgments_that_count(study=study, include_excluded=include_excluded)
+    judgments = set_judgments_that_count(study=study, include_excluded=include_excluded, prompts=prompts)
     set_ids = list(judgments.order_by("candidate_set_id").values_list("candidate_set_id", flat=True).distinct())
     for start in range(0, len(set_ids), chunk):
         ids = set_ids[start:start + chunk]
@@ -218,14 +218,16 @@ def _record(members: list[tuple], judgments: list[SetJudgment]) -> dict:
     }
 
 
-def collective_alignment_lines(*, study: Study, include_excluded: bool = False) -> Iterator[str]:
-    for record in collective_alignment_records(study=study, include_excluded=include_excluded):
+def collective_alignment_lines(*, study: Study, include_excluded: bool = False, prompts: str = "all") -> Iterator[str]:
+    for record in collective_alignment_records(study=study, include_excluded=include_excluded, prompts=prompts):
         yield json.dumps(record, ensure_ascii=False) + "\n"
 
 
-def collective_alignment_annotator_lines(*, study: Study, include_excluded: bool = False) -> Iterator[str]:
+def collective_alignment_annotator_lines(*, study: Study, include_excluded: bool = False,
+                                         prompts: str = "all") -> Iterator[str]:
     """The annotators file: one line per annotator with a set judgment, their attributes as fields."""
-    ids = set_judgments_that_count(study=study, include_excluded=include_excluded).values("participant_id")
+    ids = (set_judgments_that_count(study=study, include_excluded=include_excluded, prompts=prompts)
+           .values("participant_id"))
     for external_id, attributes in (Participant.objects.filter(pk__in=ids).order_by("id")
                                     .values_list("external_id", "attributes")):
         yield json.dumps({"annotator_id": external_id, **attributes}, ensure_ascii=False) + "\n"

@@ -242,14 +242,15 @@ def _texts(judgments: list[SetJudgment]) -> dict[int, str]:
     return dict(Candidate.objects.filter(pk__in=ids).values_list("pk", "text"))
 
 
-def community_alignment_rows(*, study: Study, include_excluded: bool = False, chunk: int = 500,
+def community_alignment_rows(*, study: Study, include_excluded: bool = False, prompts: str = "all", chunk: int = 500,
                              columns: list[str] | None = None) -> Iterator[dict[str, str]]:
     """The study's set judgments as CA rows: one per conversation (turns in order), then each set judgment
     outside any conversation as a one-turn conversation `set-<id>`. Rankings beyond the best have no CA column;
     excluded annotators' rows only with include_excluded (annotation/counted_judgments.py)."""
     columns = columns or export_columns(study=study)
-    judgments = set_judgments_that_count(study=study, include_excluded=include_excluded).select_related(
-        "participant", "candidate_set__prompt", "conversation")
+    judgments = set_judgments_that_count(
+        study=study, include_excluded=include_excluded, prompts=prompts,
+    ).select_related("participant", "candidate_set__prompt", "conversation")
     conversation_ids = list(Conversation.objects.filter(study=study).order_by("id").values_list("id", flat=True))
     for start in range(0, len(conversation_ids), chunk):
         batch = list(judgments.filter(conversation_id__in=conversation_ids[start:start + chunk])
@@ -269,22 +270,23 @@ def community_alignment_rows(*, study: Study, include_excluded: bool = False, ch
                               columns)
 
 
-def community_alignment_exportable(*, study: Study, include_excluded: bool = False) -> None:
+def community_alignment_exportable(*, study: Study, include_excluded: bool = False, prompts: str = "all") -> None:
     """Refuse up front what community_alignment_rows would refuse mid-way: a set of other than 4 responses.
     A streamed download cannot turn into a 400 once its first line has gone out."""
-    odd = (set_judgments_that_count(study=study, include_excluded=include_excluded)
+    odd = (set_judgments_that_count(study=study, include_excluded=include_excluded, prompts=prompts)
            .exclude(candidate_set__size=len(LETTERS)).values_list("pk", "candidate_set__size").first())
     if odd is not None:
         raise InputError(f"set judgment {odd[0]} shows {odd[1]} responses: the Community Alignment schema holds 4 "
                          "per turn", field="set_size")
 
 
-def community_alignment_lines(*, study: Study, include_excluded: bool = False) -> Iterator[str]:
+def community_alignment_lines(*, study: Study, include_excluded: bool = False, prompts: str = "all") -> Iterator[str]:
     buffer = io.StringIO()
     columns = export_columns(study=study)
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
-    for row in community_alignment_rows(study=study, include_excluded=include_excluded, columns=columns):
+    rows = community_alignment_rows(study=study, include_excluded=include_excluded, prompts=prompts, columns=columns)
+    for row in rows:
         writer.writerow({name: csv_cell_escape(value) for name, value in row.items()})
         yield buffer.getvalue()
         buffer.seek(0)

@@ -7,12 +7,19 @@ them out of dashboards, leaderboards, fit counts and the PAL and SPICA datasets)
 lifting an exclusion or going back to "half" brings the judgments back everywhere, and the export
 (raw data) keeps ties whatever the rule. Both exclusions are NOT IN over a short list (a study's gold
 pairs, its excluded annotators), so the big GROUP BYs gain no join.
+
+Prompt scope (issue 13): a researcher can leave out prompts that annotators wrote. `prompts="all"` (the
+default) keeps everything; "pregenerated" leaves out every turn of a conversation whose first prompt the
+annotator wrote (Community Alignment's `is_pregenerated_first_prompt = False`); "first-turns" keeps only
+prompts nobody wrote: study prompts (pairs, sets outside conversations) and the first turn of conversations
+that began with a pregenerated prompt (later user turns are always the annotator's). Only set judgments
+belong to conversations, so the scope changes nothing in a pair study.
 """
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from annotation.models import GoldItem, Judgment, Participant, Rating, SetJudgment, Study
+from annotation.models import Conversation, GoldItem, Judgment, Participant, Rating, SetJudgment, Study
 
 
 def _gold_pairs(study_id: int) -> QuerySet:
@@ -23,14 +30,46 @@ def _excluded(study_id: int) -> QuerySet:
     return Participant.objects.filter(study_id=study_id, excluded_at__isnull=False).values("id")
 
 
+PROMPT_SCOPES = {
+    "all": "every prompt",
+    "pregenerated": "conversations that began with a pregenerated prompt (annotator-written first prompts left out)",
+    "first-turns": "prompts no annotator wrote (annotator-written first prompts and every later turn left out)",
+}
+
+
+def prompt_scope_check(prompts: str) -> str:
+    if prompts not in PROMPT_SCOPES:
+        raise ValueError(f"prompts must be one of {', '.join(PROMPT_SCOPES)}, got {prompts[:40]!r}")
+    return prompts
+
+
+def study_has_conversations(*, study: Study) -> bool:
+    """Whether the prompt scope can change anything: only conversations hold annotator-written prompts."""
+    return Conversation.objects.filter(study_id=study.pk).exists()
+
+
+def _in_scope(set_judgments: QuerySet, prompts: str, via: str = "") -> QuerySet:
+    """Set judgments (or, with via="set_judgment__", their pairwise judgments) within the prompt scope.
+    Rows outside conversations (conversation NULL) are always in scope."""
+    if prompt_scope_check(prompts) == "all":
+        return set_judgments
+    scoped = set_judgments.exclude(**{f"{via}conversation__first_prompt_pregenerated": False})
+    if prompts == "first-turns":
+        scoped = scoped.exclude(**{f"{via}turn__gt": 1})
+    return scoped
+
+
 def _tie_rule(judgments: QuerySet, ties: str) -> QuerySet:
     return judgments.exclude(choice=Judgment.Choice.TIE) if ties == Study.Ties.DROP else judgments
 
 
-def judgments_that_count(*, study: Study, include_excluded: bool = False, keep_ties: bool = False) -> QuerySet:
+def judgments_that_count(*, study: Study, include_excluded: bool = False, keep_ties: bool = False,
+                         prompts: str = "all") -> QuerySet:
     """The study's judgments without gold answers, without ties where the study drops them (unless
-    keep_ties: the export is raw data) and, unless asked, without excluded annotators'."""
+    keep_ties: the export is raw data), within the prompt scope and, unless asked, without excluded
+    annotators'."""
     judgments = Judgment.objects.filter(participant__study_id=study.pk).exclude(pair_id__in=_gold_pairs(study.pk))
+    judgments = _in_scope(judgments, prompts, via="set_judgment__")
     if not include_excluded:
         judgments = judgments.exclude(participant_id__in=_excluded(study.pk))
     return judgments if keep_ties else _tie_rule(judgments, study.ties)
@@ -73,10 +112,11 @@ def participant_judgments_that_count(*, participant: Participant) -> QuerySet:
     return _tie_rule(judgments, ties)
 
 
-def set_judgments_that_count(*, study: Study, include_excluded: bool = False) -> QuerySet:
-    """The study's set judgments (issue 13), without excluded annotators' unless asked: what the set exports
-    write. Their pairwise judgments (origin "set") go through judgments_that_count like any other."""
-    judgments = SetJudgment.objects.filter(participant__study_id=study.pk)
+def set_judgments_that_count(*, study: Study, include_excluded: bool = False, prompts: str = "all") -> QuerySet:
+    """The study's set judgments (issue 13) within the prompt scope, without excluded annotators' unless asked:
+    what the set exports write. Their pairwise judgments (origin "set") go through judgments_that_count like
+    any other."""
+    judgments = _in_scope(SetJudgment.objects.filter(participant__study_id=study.pk), prompts)
     if not include_excluded:
         judgments = judgments.exclude(participant_id__in=_excluded(study.pk))
     return judgments

@@ -15,7 +15,7 @@ EXPORT_COLUMNS = [
 ]
 
 
-def export_records(*, study: Study, include_excluded: bool = False) -> Iterator[dict]:
+def export_records(*, study: Study, include_excluded: bool = False, prompts: str = "all") -> Iterator[dict]:
     """Every judgment that counts (except those derived from ratings) and every rating, in the import schema
     plus texts; excluded annotators' only with include_excluded, gold answers never (annotation/counted_judgments.py).
 
@@ -25,7 +25,7 @@ def export_records(*, study: Study, include_excluded: bool = False) -> Iterator[
     data; the sets themselves round-trip through the community-alignment and collective-alignment formats.
     """
     judgments = (
-        judgments_that_count(study=study, include_excluded=include_excluded, keep_ties=True)
+        judgments_that_count(study=study, include_excluded=include_excluded, prompts=prompts, keep_ties=True)
         .exclude(origin=Judgment.Origin.RATINGS)
         .select_related("participant", "pair__prompt", "candidate_a", "candidate_b")
         .order_by("id")
@@ -80,10 +80,11 @@ def _csv_cell(value: object) -> object:
     return csv_cell_escape(value)
 
 
-def export_lines(*, study: Study, fmt: str = "jsonl", include_excluded: bool = False) -> Iterator[str]:
+def export_lines(*, study: Study, fmt: str = "jsonl", include_excluded: bool = False,
+                 prompts: str = "all") -> Iterator[str]:
     """The export as lines of text, streamed: JSONL, or CSV with nested values as JSON."""
     if fmt == "jsonl":
-        for record in export_records(study=study, include_excluded=include_excluded):
+        for record in export_records(study=study, include_excluded=include_excluded, prompts=prompts):
             yield json.dumps(record, ensure_ascii=False) + "\n"
         return
     if fmt != "csv":
@@ -91,7 +92,7 @@ def export_lines(*, study: Study, fmt: str = "jsonl", include_excluded: bool = F
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    for record in export_records(study=study, include_excluded=include_excluded):
+    for record in export_records(study=study, include_excluded=include_excluded, prompts=prompts):
         writer.writerow({k: _csv_cell(v) for k, v in record.items()})
         yield buffer.getvalue()
         buffer.seek(0)

@@ -15,6 +15,7 @@ from annotation.community_alignment import (
     community_alignment_import,
     community_alignment_lines,
 )
+from annotation.counted_judgments import PROMPT_SCOPES
 from annotation.errors import InputError
 from annotation.judgment_export import export_lines
 from annotation.judgment_files import JudgmentImportSummary, judgments_import
@@ -55,8 +56,8 @@ class ExportFile:
     filename: str
 
 
-def judgment_file_export(*, study: Study, fmt: str, part: str = "judgments", include_excluded: bool = False
-                         ) -> tuple[ExportFile, Iterator[str]]:
+def judgment_file_export(*, study: Study, fmt: str, part: str = "judgments", include_excluded: bool = False,
+                         prompts: str = "all") -> tuple[ExportFile, Iterator[str]]:
     """The export's description and its lines. Anything refused is raised here, before the first line, so that a
     streamed answer never breaks off half-way (a Community Alignment export of sets of 5 is refused up front)."""
     if fmt not in EXPORT_FORMATS:
@@ -65,18 +66,21 @@ def judgment_file_export(*, study: Study, fmt: str, part: str = "judgments", inc
         raise InputError(_one_of(EXPORT_PARTS), field="part")
     if part == "annotators" and fmt != COLLECTIVE:
         raise InputError(f"part=annotators goes with format {COLLECTIVE}", field="part")
+    if prompts not in PROMPT_SCOPES:
+        raise InputError(_one_of(tuple(PROMPT_SCOPES)), field="prompts")
     if fmt == COMMUNITY:
-        community_alignment_exportable(study=study, include_excluded=include_excluded)
-        lines = community_alignment_lines(study=study, include_excluded=include_excluded)
+        community_alignment_exportable(study=study, include_excluded=include_excluded, prompts=prompts)
+        lines = community_alignment_lines(study=study, include_excluded=include_excluded, prompts=prompts)
         return ExportFile("text/csv", f"{study.slug}-{COMMUNITY}.csv"), lines
     if fmt == COLLECTIVE and part == "annotators":
-        lines = collective_alignment_annotator_lines(study=study, include_excluded=include_excluded)
+        lines = collective_alignment_annotator_lines(study=study, include_excluded=include_excluded,
+                                                     prompts=prompts)
         return ExportFile("application/x-ndjson", f"{study.slug}-{COLLECTIVE}-annotators.jsonl"), lines
     if fmt == COLLECTIVE:
-        lines = collective_alignment_lines(study=study, include_excluded=include_excluded)
+        lines = collective_alignment_lines(study=study, include_excluded=include_excluded, prompts=prompts)
         return ExportFile("application/x-ndjson", f"{study.slug}-{COLLECTIVE}.jsonl"), lines
     content_type = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
-    lines = export_lines(study=study, fmt=fmt, include_excluded=include_excluded)
+    lines = export_lines(study=study, fmt=fmt, include_excluded=include_excluded, prompts=prompts)
     return ExportFile(content_type, f"{study.slug}-judgments.{fmt}"), lines
 
 

@@ -19,8 +19,8 @@ from annotation.models import Study
 BRIDGE, DIVISIVE = "accepted by every group", "majority's favourite, rejected by a group"
 
 
-def bridging_report(*, study: Study, attribute: str | None = None, top: int = 10) -> Report:
-    counts = selectors.pair_group_counts(study=study)
+def bridging_report(*, study: Study, attribute: str | None = None, prompts: str = "all", top: int = 10) -> Report:
+    counts = selectors.pair_group_counts(study=study, prompts=prompts)
     pairs = selectors.pair_candidates(study=study)
     candidates = selectors.study_candidates(study=study)
     label_of = {key: selectors.group_label(key, attribute) for key in {row[1] for row in counts}}

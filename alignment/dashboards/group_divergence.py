@@ -15,12 +15,12 @@ from annotation.models import Study
 UNTAGGED = "(untagged)"
 
 
-def divergence_report(*, study: Study, attribute: str | None = None, top_pairs: int = 20,
+def divergence_report(*, study: Study, attribute: str | None = None, prompts: str = "all", top_pairs: int = 20,
                       top_prompts: int = 10, top_sets: int = 10) -> Report:
-    table = pair_table(study=study, attribute=attribute)
+    table = pair_table(study=study, attribute=attribute, prompts=prompts)
     div = table.divergence
     pairs = {pk: rest for pk, *rest in selectors.study_pairs(study=study)}
-    prompts = selectors.prompt_labels(study=study)
+    labels = selectors.prompt_labels(study=study)
     # Most divisive first by a support-aware score: the lower 95% bound of the largest gap, so that a
     # gap of 1 between two groups of one judgment each does not outrank a gap of 0.8 on thirty each;
     # then the gap itself, then the most judgments.
@@ -29,15 +29,15 @@ def divergence_report(*, study: Study, attribute: str | None = None, top_pairs: 
     bound = stats.gap_lower_bound(table.rates, table.low, table.high)
     order = judged[np.lexsort((-totals[judged], -div.abs_diff[judged], -bound[judged]))]
 
-    prompt_ids = sorted(prompts)
+    prompt_ids = sorted(labels)
     prompt_at = {pk: i for i, pk in enumerate(prompt_ids)}
     prompt_of = np.array([prompt_at[pairs[pk][0]] for pk in table.pair_ids[order].tolist()], dtype=np.int64)
     strategy_of = [pairs[pk][1] for pk in table.pair_ids[order].tolist()]
     values = {"abs_diff_low": bound[order], "abs_diff": div.abs_diff[order], "js": div.js[order],
               "splits": div.splits[order].astype(float)}
 
-    prompt_names = [prompts[pk][0] for pk in prompt_ids]
-    tag_names, has_tag = _tag_membership(prompts, prompt_ids)
+    prompt_names = [labels[pk][0] for pk in prompt_ids]
+    tag_names, has_tag = _tag_membership(labels, prompt_ids)
     strategies = sorted(set(strategy_of))
     strategy_at = {name: i for i, name in enumerate(strategies)}
     strategy_index = np.array([strategy_at[name] for name in strategy_of], dtype=np.int64)
@@ -48,11 +48,11 @@ def divergence_report(*, study: Study, attribute: str | None = None, top_pairs: 
         "strategies": _mean_rows("strategy", strategies, strategy_index, values),
         "group_matrix": _matrix_rows(table, judged),
         "agreement": _agreement_rows(table, judged),
-        "top_pairs": _group_rate_rows(table, order[:top_pairs], pairs, prompts),
+        "top_pairs": _group_rate_rows(table, order[:top_pairs], pairs, labels),
     }
     tables["divisive_prompts"] = _divisive_prompts(table, order, prompt_of, prompt_names,
                                                    tables["prompts"][:top_prompts])
-    sets, picks = selectors.set_first_choices(study=study, attribute=attribute)
+    sets, picks = selectors.set_first_choices(study=study, attribute=attribute, prompts=prompts)
     set_rows = first_choice_rows({pk: SetInfo(*info) for pk, info in sets.items()}, picks)
     # The page shows the top_sets most divergent sets whole; the download has them all.
     shown_sets = set(list(dict.fromkeys(row["set_id"] for row in set_rows))[:top_sets])
@@ -68,8 +68,8 @@ def divergence_report(*, study: Study, attribute: str | None = None, top_pairs: 
         "sets_compared": sets_compared(set_rows),
     }
     details = {
-        "pairs": lambda: _pair_rows(table, order, bound, pairs, prompts),
-        "group_rates": lambda: _group_rate_rows(table, order, pairs, prompts),
+        "pairs": lambda: _pair_rows(table, order, bound, pairs, labels),
+        "group_rates": lambda: _group_rate_rows(table, order, pairs, labels),
         "set_first_choices": lambda: set_rows,
     }
     return Report(tables=tables, groups=table.groups, summary=summary, details=details)

@@ -92,8 +92,8 @@ class PairTable:
     both_bad: int = 0
 
 
-def pair_table(*, study: Study, attribute: str | None) -> PairTable:
-    pair_of_row, keys, key_of_row, answers = selectors.pair_group_arrays(study=study)
+def pair_table(*, study: Study, attribute: str | None, prompts: str = "all") -> PairTable:
+    pair_of_row, keys, key_of_row, answers = selectors.pair_group_arrays(study=study, prompts=prompts)
     labels = [selectors.group_label(key, attribute) for key in keys]
     groups = sorted(set(labels))
     group_of_key = np.array([groups.index(label) for label in labels], dtype=np.int64)
@@ -129,12 +129,13 @@ LEADERBOARD_SHOWN = 30
 LEADERBOARD_EDGE_DRAWS = 10_000_000
 
 
-def leaderboard_report(*, study: Study, by: str = "source", attribute: str | None = None,
+def leaderboard_report(*, study: Study, by: str = "source", attribute: str | None = None, prompts: str = "all",
                        draws: int = 200, shown: int | None = None) -> Report:
     """Per-group Bradley-Terry leaderboards. The page's `scores` hold the `shown` (LEADERBOARD_SHOWN)
     strongest competitors by the pooled fit; the downloads hold every competitor and every comparison."""
     shown = LEADERBOARD_SHOWN if shown is None else shown
-    keys, key_of_row, seen, pair_of_row, results = selectors.competitor_counts(study=study, by=by)
+    keys, key_of_row, seen, pair_of_row, results = selectors.competitor_counts(
+        study=study, by=by, prompts=prompts)
     labels = [selectors.group_label(key, attribute) for key in keys]
     groups = sorted(set(labels))
     # Every competitor of the study is listed, so one that never played a group shows as such.
@@ -217,9 +218,9 @@ def _points(matches: bradley_terry.Matches, k: int) -> np.ndarray:
 # --- NC vs random --------------------------------------------------------------------------------
 
 
-def strategies_report(*, study: Study, attribute: str | None = None, bins: int = 20) -> Report:
+def strategies_report(*, study: Study, attribute: str | None = None, prompts: str = "all", bins: int = 20) -> Report:
     pairs = selectors.study_pairs(study=study)
-    table = pair_table(study=study, attribute=attribute)
+    table = pair_table(study=study, attribute=attribute, prompts=prompts)
     strategy_of = {pk: strategy for pk, _prompt, strategy, _diversity in pairs}
     pair_counts = Counter(strategy_of.values())
     strategies = sorted(pair_counts)
@@ -260,8 +261,8 @@ def strategies_report(*, study: Study, attribute: str | None = None, bins: int =
 # --- progress -----------------------------------------------------------------------------------
 
 
-def progress_report(*, study: Study, attribute: str | None = None) -> Report:
-    bucket, time_rows = selectors.judgments_over_time(study=study, attribute=attribute)
+def progress_report(*, study: Study, attribute: str | None = None, prompts: str = "all") -> Report:
+    bucket, time_rows = selectors.judgments_over_time(study=study, attribute=attribute, prompts=prompts)
     per_bucket: dict[tuple, int] = defaultdict(int)
     per_choice: dict[tuple[str, str], int] = defaultdict(int)
     for when, group, choice, n in time_rows:
@@ -277,7 +278,8 @@ def progress_report(*, study: Study, attribute: str | None = None) -> Report:
     people = selectors.participant_groups(study=study)
     annotators = sorted(
         ({"annotator": people[pk][0], "group": selectors.group_label(people[pk][1], attribute), "judgments": n,
-          "both_bad": bad} for pk, n, bad in selectors.judgments_per_participant(study=study)),
+          "both_bad": bad} for pk, n, bad in selectors.judgments_per_participant(
+            study=study, prompts=prompts)),
         key=lambda row: (-row["judgments"], row["annotator"]),
     )
     per_status: dict[tuple[str, str], int] = defaultdict(int)
@@ -290,7 +292,7 @@ def progress_report(*, study: Study, attribute: str | None = None) -> Report:
     by_status: dict[str, int] = defaultdict(int)
     for row in leases:
         by_status[row["status"]] += row["assignments"]
-    pairs, started, complete = selectors.pair_completion(study=study)
+    pairs, started, complete = selectors.pair_completion(study=study, prompts=prompts)
     summary = {
         "bucket": bucket, "judgments": sum(row["judgments"] for row in choices), "annotators": len(annotators),
         "overlap": study.overlap, "pairs": pairs, "pairs_started": started, "pairs_complete": complete,

@@ -82,18 +82,19 @@ def _sliced(rows: list[tuple], *, label_at: int, attribute: str | None) -> list[
     return [(*head, *sums) for head, sums in merged.items()]
 
 
-def study_judgments(study: Study) -> QuerySet:
-    """The judgments that count (no gold answers, no excluded annotators): see annotation/counted_judgments.py."""
-    return judgments_that_count(study=study)
+def study_judgments(study: Study, prompts: str = "all") -> QuerySet:
+    """The judgments that count (no gold answers, no excluded annotators, within the prompt scope): see
+    annotation/counted_judgments.py."""
+    return judgments_that_count(study=study, prompts=prompts)
 
 
 # --- pairs and groups ------------------------------------------------------------------------------
 
 
-def pair_group_counts(*, study: Study) -> list[tuple[int, str, int, int, int, int]]:
+def pair_group_counts(*, study: Study, prompts: str = "all") -> list[tuple[int, str, int, int, int, int]]:
     """(pair_id, full group key, prefers pair's a, prefers pair's b, ties, both bad) per pair and group."""
     return _rows(
-        study_judgments(study)
+        study_judgments(study, prompts)
         .values_list("pair_id", "group_key")
         .annotate(
             a=Count("id", filter=PREFERS_PAIR_A),
@@ -105,12 +106,13 @@ def pair_group_counts(*, study: Study) -> list[tuple[int, str, int, int, int, in
     )
 
 
-def pair_group_arrays(*, study: Study, chunk: int = 50_000) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+def pair_group_arrays(*, study: Study, prompts: str = "all", chunk: int = 50_000
+                      ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
     """pair_group_counts as columns, read a chunk at a time: (pair ids, the full group keys, each row's
     index into them, answers as rows x (prefers a, prefers b, ties, both bad)). A few hundred thousand
     rows stay a few megabytes of arrays instead of as many Python tuples and strings."""
     queryset = (
-        study_judgments(study).values_list("pair_id", "group_key")
+        study_judgments(study, prompts).values_list("pair_id", "group_key")
         .annotate(a=Count("id", filter=PREFERS_PAIR_A), b=Count("id", filter=PREFERS_PAIR_B),
                   tie=Count("id", filter=Q(choice="tie")), bad=Count("id", filter=Q(choice="both_bad")))
         .order_by()
@@ -159,7 +161,7 @@ def pairs_with_texts(*, pair_ids: list[int]) -> dict[int, dict]:
 
 
 def competitor_counts(
-    *, study: Study, by: str, chunk: int = 50_000
+    *, study: Study, prompts: str = "all", by: str, chunk: int = 50_000
 ) -> tuple[list[str], np.ndarray, list[str], np.ndarray, np.ndarray]:
     """Judgments between different competitors, where a competitor is a candidate's `source` or
     `strategy`, aggregated in SQL per (full group key, competitor of the pair's a, competitor of its b)
@@ -170,7 +172,7 @@ def competitor_counts(
         raise ValueError(f"by must be one of {COMPETITOR_FIELDS}")
     first, second = f"pair__candidate_a__{by}", f"pair__candidate_b__{by}"
     queryset = (
-        study_judgments(study).exclude(**{first: F(second)}).filter(choice__in=("A", "B", "tie"))
+        study_judgments(study, prompts).exclude(**{first: F(second)}).filter(choice__in=("A", "B", "tie"))
         .values_list("group_key", first, second)
         .annotate(a=Count("id", filter=PREFERS_PAIR_A), b=Count("id", filter=PREFERS_PAIR_B),
                   tie=Count("id", filter=Q(choice="tie")))
@@ -202,13 +204,13 @@ def competitors(*, study: Study, by: str) -> list[str]:
 # --- progress --------------------------------------------------------------------------------------
 
 
-def judgments_over_time(*, study: Study, attribute: str | None = None) -> tuple[str, list[tuple]]:
+def judgments_over_time(*, study: Study, prompts: str = "all", attribute: str | None = None) -> tuple[str, list[tuple]]:
     """Judgments per (time bucket, group, choice as shown), in time order: daily buckets, or hourly ones
     when all judgments fall within two calendar days (one more pass, over a short study)."""
 
     def by(trunc) -> list[tuple]:
         rows = list(
-            study_judgments(study)
+            study_judgments(study, prompts)
             .annotate(bucket=trunc("created_at"))
             .values_list("bucket", "choice", "group_key")
             .annotate(n=Count("id"))
@@ -223,9 +225,9 @@ def judgments_over_time(*, study: Study, attribute: str | None = None) -> tuple[
     return "day", rows
 
 
-def pair_completion(*, study: Study) -> tuple[int, int, int]:
+def pair_completion(*, study: Study, prompts: str = "all") -> tuple[int, int, int]:
     """(pairs, pairs with a judgment, pairs with k = overlap judgments or more: complete)."""
-    per_pair = judgments_that_count(study=study).values("pair_id").annotate(n=Count("id")).order_by()
+    per_pair = study_judgments(study, prompts).values("pair_id").annotate(n=Count("id")).order_by()
     return (Pair.objects.filter(prompt__study_id=study.pk).exclude(strategy=GOLD_STRATEGY).count(), per_pair.count(),
             per_pair.filter(n__gte=study.overlap).count())
 
@@ -236,10 +238,10 @@ def participant_groups(*, study: Study) -> dict[int, tuple[str, str]]:
             Participant.objects.filter(study_id=study.pk).values_list("id", "external_id", "group_key")}
 
 
-def judgments_per_participant(*, study: Study) -> list[tuple[int, int, int]]:
+def judgments_per_participant(*, study: Study, prompts: str = "all") -> list[tuple[int, int, int]]:
     """(participant_id, judgments, both-bad answers) for every participant with a judgment."""
     return _rows(
-        study_judgments(study).values_list("participant_id")
+        study_judgments(study, prompts).values_list("participant_id")
         .annotate(n=Count("id"), bad=Count("id", filter=Q(choice="both_bad"))).order_by()
     )
 
@@ -282,12 +284,12 @@ def prompt_texts(*, prompt_ids: list[int]) -> dict[int, tuple[str, str]]:
             .values_list("id", "external_id", "turns")}
 
 
-def set_first_choices(*, study: Study, attribute: str | None = None
+def set_first_choices(*, study: Study, prompts: str = "all", attribute: str | None = None
                       ) -> tuple[dict[int, tuple[str, list[str]]], list[tuple[int, str, str]]]:
     """Sets judged by two or more full groups: set id -> (prompt external id, member external ids), and one
     (set id, group, best's external id) per counted set judgment of them. Sets judged by one group (every
     set of a Community Alignment import) cannot diverge, so they stay in the database."""
-    judgments = set_judgments_that_count(study=study)
+    judgments = set_judgments_that_count(study=study, prompts=prompts)
     shared = (judgments.values("candidate_set_id").annotate(groups=Count("group_key", distinct=True))
               .filter(groups__gte=2).values("candidate_set_id"))
     picks = [(set_id, group_label(key, attribute), best) for set_id, key, best in

@@ -1,7 +1,9 @@
 """Researchers' dashboards: thin doors onto reports (numbers) and plots (figures).
 
 Each page answers `?download=json` (every table behind its figures) or `?download=csv&table=<name>`
-(one table), and `?attribute=party` slices groups by one attribute instead of the full group key.
+(one table), `?attribute=party` slices groups by one attribute instead of the full group key, and
+`?prompts=pregenerated|first-turns` leaves out the prompts annotators wrote (annotation/counted_judgments.py
+PROMPT_SCOPES; the judgment dashboards only: PAL and SPICA pages show runs, whose own scope they state).
 """
 
 import csv
@@ -22,7 +24,7 @@ from alignment.dashboards.selectors import analytical_reads
 from alignment.dashboards.snapshots import report_snapshot, snapshot_key
 from alignment.dashboards.spica_plots import spica_figures
 from annotation.access import is_researcher
-from annotation.counted_judgments import tie_rule_text
+from annotation.counted_judgments import PROMPT_SCOPES, study_has_conversations, tie_rule_text
 from annotation.errors import Rejected
 from annotation.models import Study
 from annotation.selectors import study_get
@@ -51,17 +53,20 @@ def dashboard_page(view: Callable) -> Callable:
         attribute = request.GET.get("attribute") or None
         if attribute is not None and attribute not in study.group_attributes:
             return _message(request, f"{attribute!r} is not a group attribute of this study.", 400)
+        prompts = request.GET.get("prompts") or "all"
+        if prompts not in PROMPT_SCOPES:
+            return _message(request, f"prompts must be one of {', '.join(PROMPT_SCOPES)}.", 400)
         with analytical_reads():
-            return view(request, study, attribute)
+            return view(request, study, attribute, prompts)
 
     return wrapper
 
 
 def _respond(request: HttpRequest, study: Study, attribute: str | None, name: str, report: reports.Report,
-             figures_of: Callable[[dict, list[str]], list[dict]], **context) -> HttpResponse:
+             figures_of: Callable[[dict, list[str]], list[dict]], prompts: str = "all", **context) -> HttpResponse:
     download = request.GET.get("download")
     if download == "json":
-        response = JsonResponse({"study": study.slug, "dashboard": name, "attribute": attribute,
+        response = JsonResponse({"study": study.slug, "dashboard": name, "attribute": attribute, "prompts": prompts,
                                  "ties": study.ties, "tie_rule": tie_rule_text(study=study),
                                  "groups": report.groups, "summary": report.summary, "tables": report.all_tables()})
         response["Content-Disposition"] = f'attachment; filename="{study.slug}-{name}.json"'
@@ -84,9 +89,20 @@ def _respond(request: HttpRequest, study: Study, attribute: str | None, name: st
         "summary": report.summary, "tie_rule": tie_rule_text(study=study),
         "figures": figures, "nothing_to_show": bool(figures) and all(
             figure["empty"] for figure in figures), "table_names": report.table_names,
-        "params": urlencode({k: v for k, v in {"attribute": attribute, **context}.items() if isinstance(v, str)}),
+        "params": urlencode({k: v for k, v in {"attribute": attribute, "prompts": None if prompts == "all" else prompts,
+                                               **context}.items() if isinstance(v, str)}),
+        "prompts": prompts, "prompt_rule": PROMPT_SCOPES[prompts],
+        # Runs (PAL, SPICA) state their own scope; the select is for the judgment dashboards of studies with
+        # conversations (elsewhere every scope is the same data).
+        "prompt_scopes": PROMPT_SCOPES.items() if BY_NAME[name].snapshot_params is not None and (
+            prompts != "all" or study_has_conversations(study=study)) else (),
         **context,
     })
+
+
+def _scoped(prompts: str) -> str | None:
+    """The snapshot key's part for the prompt scope: none for every prompt, so existing snapshots still serve."""
+    return None if prompts == "all" else prompts
 
 
 def _report(request: HttpRequest, study: Study, key: str, build: Callable[[], reports.Report]) -> reports.Report:
@@ -110,56 +126,56 @@ def _csv(rows: list[dict], filename: str) -> HttpResponse:
 
 
 @dashboard_page
-def divergence(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
-    report = _report(request, study, snapshot_key("divergence", attribute=attribute),
-                     lambda: BY_NAME["divergence"].report(study=study, attribute=attribute))
-    return _respond(request, study, attribute, "divergence", report, plots.divergence_figures)
+def divergence(request: HttpRequest, study: Study, attribute: str | None, prompts: str) -> HttpResponse:
+    report = _report(request, study, snapshot_key("divergence", attribute=attribute, prompts=_scoped(prompts)),
+                     lambda: BY_NAME["divergence"].report(study=study, attribute=attribute, prompts=prompts))
+    return _respond(request, study, attribute, "divergence", report, plots.divergence_figures, prompts=prompts)
 
 
 @dashboard_page
-def leaderboard(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
+def leaderboard(request: HttpRequest, study: Study, attribute: str | None, prompts: str) -> HttpResponse:
     by = request.GET.get("by") or "source"
     if by not in LEADERBOARD_BY:
         return _message(request, f"by must be one of {', '.join(LEADERBOARD_BY)}.", 400)
-    report = _report(request, study, snapshot_key("leaderboard", attribute=attribute, by=by),
-                     lambda: BY_NAME["leaderboard"].report(study=study, by=by, attribute=attribute))
+    report = _report(request, study, snapshot_key("leaderboard", attribute=attribute, by=by, prompts=_scoped(prompts)),
+                     lambda: BY_NAME["leaderboard"].report(study=study, by=by, attribute=attribute, prompts=prompts))
     return _respond(request, study, attribute, "leaderboard", report,
                     partial(plots.leaderboard_figures, competitors=report.summary.get("competitors")),
-                    by=by, by_options=LEADERBOARD_BY)
+                    prompts=prompts, by=by, by_options=LEADERBOARD_BY)
 
 
 @dashboard_page
-def strategies(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
-    report = _report(request, study, snapshot_key("strategies", attribute=attribute),
-                     lambda: BY_NAME["strategies"].report(study=study, attribute=attribute))
-    return _respond(request, study, attribute, "strategies", report, plots.strategies_figures)
+def strategies(request: HttpRequest, study: Study, attribute: str | None, prompts: str) -> HttpResponse:
+    report = _report(request, study, snapshot_key("strategies", attribute=attribute, prompts=_scoped(prompts)),
+                     lambda: BY_NAME["strategies"].report(study=study, attribute=attribute, prompts=prompts))
+    return _respond(request, study, attribute, "strategies", report, plots.strategies_figures, prompts=prompts)
 
 
 @dashboard_page
-def progress(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
-    report = _report(request, study, snapshot_key("progress", attribute=attribute),
-                     lambda: BY_NAME["progress"].report(study=study, attribute=attribute))
-    return _respond(request, study, attribute, "progress", report, plots.progress_figures)
+def progress(request: HttpRequest, study: Study, attribute: str | None, prompts: str) -> HttpResponse:
+    report = _report(request, study, snapshot_key("progress", attribute=attribute, prompts=_scoped(prompts)),
+                     lambda: BY_NAME["progress"].report(study=study, attribute=attribute, prompts=prompts))
+    return _respond(request, study, attribute, "progress", report, plots.progress_figures, prompts=prompts)
 
 
 @dashboard_page
-def bridging(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
-    report = _report(request, study, snapshot_key("bridging", attribute=attribute),
-                     lambda: BY_NAME["bridging"].report(study=study, attribute=attribute))
+def bridging(request: HttpRequest, study: Study, attribute: str | None, prompts: str) -> HttpResponse:
+    report = _report(request, study, snapshot_key("bridging", attribute=attribute, prompts=_scoped(prompts)),
+                     lambda: BY_NAME["bridging"].report(study=study, attribute=attribute, prompts=prompts))
     tops = [("Top by bridging score", report.tables["top_bridging"]),
             ("Top by overall win rate", report.tables["top_overall"])]
-    return _respond(request, study, attribute, "bridging", report, bridging_figures, tops=tops)
+    return _respond(request, study, attribute, "bridging", report, bridging_figures, prompts=prompts, tops=tops)
 
 
 @dashboard_page
-def pal(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
+def pal(request: HttpRequest, study: Study, attribute: str | None, prompts: str) -> HttpResponse:
     # With ?attribute=, the latest run fitted on that attribute, else the current model's annotators regrouped.
     return _respond(request, study, attribute, "pal", BY_NAME["pal"].report(study=study, attribute=attribute),
                     pal_figures)
 
 
 @dashboard_page
-def spica(request: HttpRequest, study: Study, attribute: str | None) -> HttpResponse:
+def spica(request: HttpRequest, study: Study, attribute: str | None, prompts: str) -> HttpResponse:
     # With ?attribute=, the latest refit fitted on that attribute's groups (spica_report).
     return _respond(request, study, attribute, "spica", BY_NAME["spica"].report(study=study, attribute=attribute),
                     spica_figures)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from annotation.counted_judgments import PROMPT_SCOPES
 from annotation.errors import InputError, Rejected
 from annotation.judgment_formats import EXPORT_FORMATS, judgment_file_export
 from annotation.selectors import study_get
@@ -21,17 +22,21 @@ class Command(BaseCommand):
                             help="collective-alignment: also write the annotators file here")
         parser.add_argument("--include-excluded", action="store_true",
                             help="also export the judgments of annotators excluded from the study")
+        parser.add_argument("--prompts", choices=list(PROMPT_SCOPES), default="all",
+                            help="leave out prompts annotators wrote: pregenerated (conversations begun from a "
+                                 "pregenerated prompt) or first-turns (only prompts no annotator wrote)")
 
     def handle(self, *args, slug: str, format: str, output: Path | None, include_excluded: bool = False,
-               annotators_output: Path | None = None, **options) -> None:
+               prompts: str = "all", annotators_output: Path | None = None, **options) -> None:
         if annotators_output is not None and format != "collective-alignment":
             raise CommandError("--annotators-output goes with --format collective-alignment")
         try:
             study = study_get(slug=slug)
-            _write(output, judgment_file_export(study=study, fmt=format, include_excluded=include_excluded)[1])
+            _write(output, judgment_file_export(study=study, fmt=format, include_excluded=include_excluded,
+                                                prompts=prompts)[1])
             if annotators_output is not None:
                 _write(annotators_output, judgment_file_export(study=study, fmt=format, part="annotators",
-                                                               include_excluded=include_excluded)[1])
+                                                               include_excluded=include_excluded, prompts=prompts)[1])
         except (InputError, Rejected) as exc:
             raise CommandError(str(exc)) from None
 
