@@ -13,21 +13,20 @@ set per prompt and turn, so its files never meet this; the set-task loop (annota
 serve an annotator a set sharing a pair with one they hold or judged.
 
 Pairs made for comparisons have strategy "set" and no slots: like pairs made for imported judgments they hold
-judgments, not wanted work, so `next` never serves them. A set made for the set-task loop gets all its pairs
-when it is made (set_pairs_make), so that concurrent submits only read them.
+judgments, not wanted work, so `next` never serves them.
 """
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from itertools import combinations
 
 from django.db import transaction
 from django.utils import timezone
 
 from annotation.allocation import pair_win
-from annotation.bulk_rows import rows_write, rows_write_with_ids
+from annotation.bulk_rows import rows_write
 from annotation.errors import Conflict, InputError
 from annotation.models import CandidateSet, Judgment, Pair, Participant, SetJudgment
+from annotation.plain_sql import db_time, statements
 from annotation.set_expansion import as_shown, set_comparisons, set_judgment_check
 
 SET_PAIR_STRATEGY = "set"
@@ -61,25 +60,33 @@ def candidate_set_create(*, prompt_id: int, candidate_ids: Sequence[int], strate
                                        diversity=diversity, size=len(candidate_ids), created_at=timezone.now())
 
 
-def _pairs_for(prompt_id: int, keys: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[int, int]]:
-    """(pair id, the pair's own candidate a) of each (a, b), in either stored order; missing pairs are made
-    (strategy "set", no slots)."""
+def _pairs_found(keys: list[tuple[int, int]]) -> dict[frozenset, tuple[int, int]]:
     wanted = {frozenset(key) for key in keys}
     ids = {b for key in keys for b in key}
-    found = {frozenset((a, b)): (pk, a) for pk, a, b in Pair.objects.filter(
+    return {frozenset((a, b)): (pk, a) for pk, a, b in Pair.objects.filter(
         candidate_a_id__in=ids, candidate_b_id__in=ids).values_list("pk", "candidate_a_id", "candidate_b_id")
         if frozenset((a, b)) in wanted}
-    missing = list(dict.fromkeys(key for key in keys if frozenset(key) not in found))
-    now = timezone.now()
-    made = rows_write_with_ids(Pair, PAIR_FIELDS, [(prompt_id, a, b, SET_PAIR_STRATEGY, now) for a, b in missing])
-    found.update({frozenset(key): (pk, key[0]) for key, pk in zip(missing, made, strict=True)})
+
+
+# Two annotators judging one set at once may both find a pair missing: the loser of the insert does nothing
+# (on PostgreSQL it waits for the winner's commit) and reads the winner's pair.
+_PAIRS_INSERT_SQL = """
+INSERT INTO annotation_pair (prompt_id, candidate_a_id, candidate_b_id, strategy, created_at) VALUES {values}
+ON CONFLICT (candidate_a_id, candidate_b_id) DO NOTHING"""
+
+
+def _pairs_for(prompt_id: int, keys: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[int, int]]:
+    """(pair id, the pair's own candidate a) of each (a, b), in either stored order; missing pairs are made
+    (strategy "set", no slots), as (lower id, higher id) so that concurrent submits make each pair once."""
+    found = _pairs_found(keys)
+    missing = sorted({tuple(sorted(key)) for key in keys if frozenset(key) not in found})
+    if missing:
+        now = db_time(timezone.now())
+        with statements() as sql:
+            sql.run(_PAIRS_INSERT_SQL.format(values=", ".join(["(%s, %s, %s, %s, %s)"] * len(missing))),
+                    [value for a, b in missing for value in (prompt_id, a, b, SET_PAIR_STRATEGY, now)])
+        found = _pairs_found(keys)
     return {key: found[frozenset(key)] for key in keys}
-
-
-def set_pairs_make(*, prompt_id: int, sets: Sequence[Sequence[int]]) -> None:
-    """Every pair of each set's members, made with the set (members in ascending id order, so (low, high)): a
-    submit then only reads them, and two annotators judging a set at once can never make one pair twice."""
-    _pairs_for(prompt_id, [pair for members in sets for pair in combinations(sorted(members), 2)])
 
 
 @transaction.atomic

@@ -17,7 +17,6 @@ from django.utils import timezone
 from annotation.groups import slot_groups
 from annotation.models import Candidate, CandidateSet, Prompt, Slot, Study
 from annotation.pairing import prompt_seed
-from annotation.set_judgments import set_pairs_make
 
 IMPORTED = "imported"  # sets read from a Community Alignment file, not chosen here
 
@@ -81,7 +80,6 @@ def sets_create(*, study: Study, prompt: Prompt, candidates: list[Candidate]) ->
         if len(new) == room:
             break
     CandidateSet.objects.bulk_create(new)
-    set_pairs_make(prompt_id=prompt.pk, sets=[s.members for s in new])
     groups = slot_groups(study.overlap, study.group_attributes)
     Slot.objects.bulk_create(Slot(candidate_set=s, study=study, group_key=g) for s in new for g in groups)
     return len(new)
