@@ -177,17 +177,28 @@ def _needs_group_cap(participant: Participant) -> bool:
     return bool(participant.group_key) and slot_groups(study.slots_per_pair, study.group_attributes).count("") >= 2
 
 
-def _claimable_slot(sql: Statements, claimant: Claimant, now: datetime, skipped: list[int]) -> tuple | None:
+def claimable_clauses(claimant: Claimant, now: datetime, *, made_before: str,
+                      group_cap: str) -> tuple[str, str, list]:
+    """(groups clause, cap clause, their parameters with the study, now and participant around them) of a
+    claimable-slot query (_CLAIMABLE_SQL, or set_assignment's): `made_before` tests the task's creation time,
+    `group_cap` is the per-group cap clause."""
     groups, params = "s.group_key IN (%s, '')", [claimant.study_id, db_time(now), claimant.group_key]
     if claimant.open_slots_after is not None:
         # Crowd liveness: a slot kept for a group that has not come opens to anyone after the wait.
-        groups += " OR EXISTS (SELECT 1 FROM annotation_pair p WHERE p.id = s.pair_id AND p.created_at <= %s)"
+        groups += f" OR {made_before}"
         params.append(db_time(now - timedelta(minutes=claimant.open_slots_after)))
     params.append(claimant.participant_id)
     cap = ""
     if claimant.group_cap:
-        cap = _GROUP_CAP_SQL
+        cap = group_cap
         params.append(claimant.group_key)
+    return groups, cap, params
+
+
+def _claimable_slot(sql: Statements, claimant: Claimant, now: datetime, skipped: list[int]) -> tuple | None:
+    groups, cap, params = claimable_clauses(
+        claimant, now, group_cap=_GROUP_CAP_SQL,
+        made_before="EXISTS (SELECT 1 FROM annotation_pair p WHERE p.id = s.pair_id AND p.created_at <= %s)")
     skip = ""
     if skipped:
         skip = f"AND s.id NOT IN ({', '.join(['%s'] * len(skipped))})"

@@ -14,7 +14,7 @@ runs the rules below in one round trip; SQLite runs them statement by statement 
 import json
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -25,6 +25,7 @@ from annotation.assignment import (
     ShownCandidate,
     ShownPrompt,
     claim_with_retries,
+    claimable_clauses,
     lapsed_leases_expire,
     slot_lease,
 )
@@ -178,16 +179,8 @@ def _sets_sharing_a_pair(sql: Statements, participant_id: int) -> list[int]:
 
 def _claimable_set_slot(sql: Statements, claimant: Claimant, now: datetime, lost_slots: list[int],
                         excluded_sets: list[int]) -> tuple | None:
-    groups, params = "s.group_key IN (%s, '')", [claimant.study_id, db_time(now), claimant.group_key]
-    if claimant.open_slots_after is not None:
-        # Crowd liveness, as for pairs: a slot kept for a group that has not come opens to anyone after the wait.
-        groups += " OR c.created_at <= %s"
-        params.append(db_time(now - timedelta(minutes=claimant.open_slots_after)))
-    params.append(claimant.participant_id)
-    cap = ""
-    if claimant.group_cap:
-        cap = _SET_GROUP_CAP_SQL
-        params.append(claimant.group_key)
+    groups, cap, params = claimable_clauses(claimant, now, made_before="c.created_at <= %s",
+                                            group_cap=_SET_GROUP_CAP_SQL)
     excluded = ""
     if lost_slots:  # open slots another annotator of the group took a moment ago
         excluded += f"AND s.id NOT IN ({', '.join(['%s'] * len(lost_slots))}) "
