@@ -402,3 +402,30 @@ def test_asking_a_set_study_for_a_pair_finds_none_while_a_set_is_leased(django_u
     who = annotator(set_study(), django_user_model)
     assert set_next_for_annotator(participant=who) is not None
     assert pair_next_for_annotator(participant=who) is None
+
+
+def test_with_open_slots_after_a_groups_kept_slots_open_to_anyone_after_the_wait(django_user_model):
+    study = set_study(prompts=1, overlap=2, open_slots_after=30)  # one slot kept for D, one for R
+    ds = [annotator(study, django_user_model, f"d{i}") for i in range(2)]
+    submit(ds[0], set_next_for_annotator(participant=ds[0]))
+    assert set_next_for_annotator(participant=ds[1]) is None  # R's slot waits for R
+    later = timezone.now() + timedelta(minutes=31)
+    taken = set_next_for_annotator(participant=ds[1], now=later)
+    assert Slot.objects.get(assignments__pk=taken.assignment_id).group_key == "party=R"
+
+
+def test_a_set_holding_a_pair_the_annotator_already_judged_is_refused_with_409(django_user_model):
+    from annotation.models import Pair
+
+    who = annotator(set_study(prompts=1), django_user_model)
+    task = set_next_for_annotator(participant=who)
+    a, b = task.shown[0], task.shown[1]
+    pair = Pair.objects.create(prompt_id=task.prompt.id, candidate_a_id=b.id, candidate_b_id=a.id, strategy="imported")
+    Judgment.objects.create(participant=who, pair=pair, candidate_a_id=b.id, candidate_b_id=a.id, choice="A",
+                            group_key=who.group_key, origin="import", client_id="imported-1",
+                            created_at=timezone.now())
+    with pytest.raises(Conflict) as refused:
+        submit(who, task, best=a.external_id)
+    assert refused.value.code == "pair_already_judged"
+    assert not SetJudgment.objects.exists() and Judgment.objects.count() == 1
+    assert Assignment.objects.get(pk=task.assignment_id).status == Assignment.Status.ACTIVE
