@@ -5,6 +5,10 @@ own live lease (or a lapsed one whose slot nobody took), not before the study's 
 stored once with the order it was shown in, and its comparisons are written by annotation/set_judgments.py (the
 one expansion, annotation/set_expansion.py) as Judgment rows of origin "set", which also count in PairGroupCount
 as an import's do. Progress counts set judgments.
+
+On PostgreSQL: one read (the order shown and the prompt's candidate ids), the expansion here, then one server-side
+function, pluralweb_set_submit (annotation/loop_sql/set_submit.v1.sql), that checks the lease and writes it all;
+SQLite runs the same rules statement by statement.
 """
 
 import json
