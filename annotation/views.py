@@ -23,9 +23,6 @@ from annotation.judgments import JudgmentInput, judgment_submit
 from annotation.leases import assignment_renew, assignment_skip
 from annotation.models import Judgment, Participant, Study
 from annotation.notices import KeptAnswer, kept_answer, notice_for
-from annotation.set_assignment import SetTask, set_next_for_annotator
-from annotation.set_page import ranking_from_places, set_kept_answer, set_task_context
-from annotation.set_submit import set_judgment_input, set_judgment_submit
 from annotation.outcomes import participant_outcome
 from annotation.participants import (
     crowd_external_id,
@@ -36,6 +33,9 @@ from annotation.participants import (
     participant_returning,
 )
 from annotation.selectors import study_get
+from annotation.set_assignment import SetTask, set_next_for_annotator
+from annotation.set_page import ranking_from_places, set_kept_answer, set_task_context
+from annotation.set_submit import set_judgment_input, set_judgment_submit
 from pluralweb.throttling import attempt_wait, join_checks, throttled_page
 
 
