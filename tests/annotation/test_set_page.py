@@ -188,3 +188,21 @@ def test_hostile_set_forms_get_an_answer_not_a_server_error(client, annotator, f
     assert answer.status_code < 500
     if field != "time_taken_ms":  # a tampered time is dropped, the judgment kept
         assert not SetJudgment.objects.exists()
+
+
+def test_an_answer_sent_before_min_view_ms_is_kept_and_filled_in_again(client, db, django_user_model):
+    study = make_study(slug="slow-sets", task="set", prompts=1, candidates=4, overlap=1, group_attributes={},
+                       min_view_ms=60_000)
+    participant = make_participant(study, django_user_model.objects.create_user("slow"), external_id="slow")
+    client.force_login(participant.user)
+    html = client.get("/s/slow-sets/annotate/").content.decode()
+    assert 'data-min-view-ms="60000"' in html and 'class="primary set-submit" data-hold' in html
+    cards = _cards(html)
+    answer = client.post("/s/slow-sets/judge/", {**_fields(html), "best": cards[1], "explanation": "too quick",
+                                                 "place": ["2:" + cards[0], "", "", ""]})
+    again = answer.content.decode()
+    assert answer.status_code == 409 and not SetJudgment.objects.exists()
+    assert _notice(again) == "Please read the responses a little longer, then submit again: your answer is kept."
+    assert _fields(again) == _fields(html) and 'id="kept-answer"' not in again
+    assert f'name="best" value="{cards[1]}" required checked' in again
+    assert f'value="2:{cards[0]}" selected' in again and ">too quick</textarea>" in again

@@ -157,3 +157,21 @@ def test_long_sets_stay_usable_on_a_desktop_and_on_a_phone(browser, live_server,
             page.screenshot(path=str(artifacts / f"set-annotate-{name}.png"))
         finally:
             context.close()
+
+
+def test_a_double_enter_gives_one_set_judgment_and_submit_waits_out_min_view_ms(page, live_server):
+    _set_study("set-double", min_view_ms=1500)
+    join_by_link(page, live_server, "set-double", "set-double-1")
+    first = page.get_attribute("#task", "data-assignment")
+    page.keyboard.press("1")
+    assert page.inner_text(".set-order") == "Your order: 1"
+    assert page.is_disabled(".set-submit")  # a best, but not yet on screen for min_view_ms
+    page.locator(".set-submit:not([disabled])").wait_for()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # lands on nothing: the first submit locked the form, the next set is held
+    _wait_for_done(page, 1)
+    page.wait_for_timeout(500)
+    assert page.get_attribute("#task", "data-assignment") != first
+    assert page.is_disabled(".set-submit")  # the next set: nothing picked, and held
+    assert [j.assignment_id for j in SetJudgment.objects.filter(participant__external_id="set-double-1")] == [
+        int(first)]
