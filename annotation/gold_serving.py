@@ -26,7 +26,7 @@ from annotation.plain_sql import db_time, statements
 
 # Same key as pluralweb_pair_next's lock (migration 0008): a participant's gold lease and ordinary
 # lease queue up behind each other, so two tabs never get two leases.
-PARTICIPANT_LOCK_SQL = "SELECT pg_advisory_xact_lock(1886155381, mod(%s, 2147483647)::integer)"
+_LOCK_SQL = "SELECT pg_advisory_xact_lock(1886155381, mod(%s, 2147483647)::integer)"
 
 _GOLD_STATE_SQL = """
 SELECT pa.study_id, st.quota, st.is_open, st.lease_minutes,
@@ -51,7 +51,7 @@ def gold_lease(*, participant_id: int, now: datetime) -> tuple[int, int, int] | 
     then answers). The rules of pluralweb_gold_next, statement by statement (SQLite)."""
     with transaction.atomic(), statements() as sql:
         if connection.vendor == "postgresql":
-            sql.run(PARTICIPANT_LOCK_SQL, [participant_id])
+            sql.run(_LOCK_SQL, [participant_id])
         row = sql.one(_GOLD_STATE_SQL, [db_time(now), participant_id])
         if row is None:
             return None

@@ -206,12 +206,16 @@ class SetJudgmentCreateApi(AnnotationLoopApi):
         raise NotImplementedError  # documents the operation; dispatch() calls answer()
 
     def answer(self, user, request: HttpRequest) -> HttpResponse:
-        submission = set_judgment_submit(user=user, data=set_judgment_input(_json_body(request)))
+        data = set_judgment_input(_json_body(request))
+        submission = set_judgment_submit(user=user, data=data)
         judgment, progress = submission.set_judgment, submission.progress
-        external = dict(Candidate.objects.filter(pk__in=judgment.shown).values_list("pk", "external_id"))
+        if submission.created:  # stored as sent: the candidate ids were checked against the set
+            best, ranking = data.best, data.ranking
+        else:
+            external = dict(Candidate.objects.filter(pk__in=judgment.shown).values_list("pk", "external_id"))
+            best, ranking = external[judgment.best_id], [[external[pk] for pk in block] for block in judgment.ranking]
         return _answer({
-            "id": judgment.pk, "assignment": judgment.assignment_id, "best": external[judgment.best_id],
-            "ranking": [[external[pk] for pk in block] for block in judgment.ranking],
+            "id": judgment.pk, "assignment": judgment.assignment_id, "best": best, "ranking": ranking,
             "explanation": judgment.explanation, "client_id": judgment.client_id,
             "created_at": judgment.created_at, "replay": not submission.created,
             "progress": {"done": progress.done, "quota": progress.quota},

@@ -7,8 +7,8 @@ per assignment (and kept for a participant who held the set before), progress co
 that shares two members with one the participant holds or judged is not served (its pair would be stated twice:
 annotation/set_judgments.py). Gold items are pairs: a set study serves none.
 
-Statement by statement on both databases (annotation/plain_sql.py), with SKIP LOCKED on PostgreSQL; a set
-judgment's work is several pairwise rows, so the few extra round trips weigh less per comparison than a pair's.
+On PostgreSQL one server-side function, pluralweb_set_next (annotation/loop_sql/set_next.v1.sql, migration 0021),
+runs the rules below in one round trip; SQLite runs them statement by statement (annotation/plain_sql.py).
 """
 
 import json
@@ -28,10 +28,17 @@ from annotation.assignment import (
     lapsed_leases_expire,
     slot_lease,
 )
-from annotation.gold_serving import PARTICIPANT_LOCK_SQL
 from annotation.groups import slot_groups
 from annotation.models import Participant
-from annotation.plain_sql import Statements, aware, db_time, for_update, json_value, statements
+from annotation.plain_sql import (
+    Statements,
+    aware,
+    db_time,
+    for_update,
+    json_value,
+    single_statement_transaction,
+    statements,
+)
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,7 @@ INSERT INTO annotation_assignment (slot_id, candidate_set_id, participant_id, sw
                                    expires_at)
 VALUES (%s, %s, %s, %s, COALESCE((SELECT x.shown FROM annotation_assignment x
                                   WHERE x.participant_id = %s AND x.candidate_set_id = %s
-                                  ORDER BY x.id DESC LIMIT 1), {json}),
+                                  ORDER BY x.id DESC LIMIT 1), %s),
         'active', %s, %s) RETURNING id"""
 
 _SET_TASK_SQL = """
@@ -101,18 +108,8 @@ SELECT a.id, a.candidate_set_id, a.shown, a.expires_at, pr.id, pr.external_id, p
 FROM annotation_assignment a
 JOIN annotation_candidateset c ON c.id = a.candidate_set_id
 JOIN annotation_prompt pr ON pr.id = c.prompt_id
-JOIN annotation_candidate ca ON ca.prompt_id = pr.id AND ca.id IN ({members})
+JOIN annotation_candidate ca ON ca.prompt_id = pr.id AND ca.id IN (SELECT value FROM json_each(a.shown))
 WHERE a.id = %s"""
-
-
-def _json_param() -> str:
-    return "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-
-
-def _members_of_shown() -> str:
-    if connection.vendor == "postgresql":
-        return "SELECT (jsonb_array_elements_text(a.shown))::bigint"
-    return "SELECT value FROM json_each(a.shown)"
 
 
 def set_next_for_annotator(*, participant: Participant, now: datetime | None = None) -> SetTask | None:
@@ -122,10 +119,35 @@ def set_next_for_annotator(*, participant: Participant, now: datetime | None = N
     now = now or timezone.now()
     if participant.excluded_at is not None or participant.screened_out_at is not None:
         return None
+    if connection.vendor == "postgresql":
+        return _set_next_in_database(participant, now)
+    return _set_next(participant, now)
+
+
+def _group_cap(participant: Participant) -> bool:
+    """Whether the per-group cap on open slots needs checking: a set with two or more open slots (k mod G >= 2)."""
+    study = participant.study
+    return bool(participant.group_key) and slot_groups(study.overlap, study.group_attributes).count("") >= 2
+
+
+def _set_next_in_database(participant: Participant, now: datetime) -> SetTask | None:
+    # One call, its own transaction: pluralweb_set_next (annotation/loop_sql/set_next.v1.sql) runs the rules below.
+    with single_statement_transaction(), statements() as sql:
+        row = sql.one("SELECT * FROM pluralweb_set_next(%s, %s, %s)", [participant.pk, now, _group_cap(participant)])
+    if row is None:
+        return None
+    done, quota, assignment_id, set_id, shown, expires_at, prompt_id, prompt_ext, turns, candidates = row
+    by_id = {pk: ShownCandidate(pk, ext, text) for pk, ext, text in json_value(candidates)}
+    return SetTask(
+        assignment_id=assignment_id, set_id=set_id, prompt=ShownPrompt(prompt_id, prompt_ext, json_value(turns)),
+        shown=[by_id[pk] for pk in json_value(shown)], expires_at=aware(expires_at),
+        progress=Progress(done=done, quota=quota),
+    )
+
+
+def _set_next(participant: Participant, now: datetime) -> SetTask | None:
+    # SQLite: its IMMEDIATE write transactions serialise callers, so no lock clause is needed.
     with transaction.atomic(), statements() as sql:
-        if connection.vendor == "postgresql":
-            # The pair loop's per-participant lock: two tabs queue up and never get two leases.
-            sql.run(PARTICIPANT_LOCK_SQL, [participant.pk])
         row = sql.one(_SET_STATE_SQL + for_update("pa"), [db_time(now), db_time(now), participant.pk])
         if row is None:
             return None
@@ -136,9 +158,8 @@ def set_next_for_annotator(*, participant: Participant, now: datetime | None = N
         if live_id is None:
             if progress.finished or not is_open:
                 return None
-            study = participant.study
-            cap = bool(group) and slot_groups(study.overlap, study.group_attributes).count("") >= 2
-            claimant = Claimant(participant.pk, group, study_id, lease_minutes, open_slots_after, group_cap=cap)
+            claimant = Claimant(participant.pk, group, study_id, lease_minutes, open_slots_after,
+                                group_cap=_group_cap(participant))
             excluded_sets = _sets_sharing_a_pair(sql, participant.pk)
             live_id = claim_with_retries(
                 sql, claimant, now, claim=_set_claim,
@@ -183,14 +204,14 @@ def _set_claim(sql: Statements, slot: tuple, claimant: Claimant, now: datetime) 
     expires_at = slot_lease(sql, slot, claimant, now)
     order = list(json_value(members))
     random.shuffle(order)  # position bias is randomised per assignment, as `swapped` does for pairs
-    return sql.one(_INSERT_SET_ASSIGNMENT_SQL.format(json=_json_param()), [
+    return sql.one(_INSERT_SET_ASSIGNMENT_SQL, [
         slot_id, set_id, claimant.participant_id, False, claimant.participant_id, set_id, json.dumps(order),
         db_time(now), db_time(expires_at),
     ])[0]
 
 
 def _set_task(sql: Statements, assignment_id: int, progress: Progress) -> SetTask | None:
-    rows = sql.all(_SET_TASK_SQL.format(members=_members_of_shown()), [assignment_id])
+    rows = sql.all(_SET_TASK_SQL, [assignment_id])
     if not rows:
         return None  # a pair lease in a study switched to sets: nothing of this kind to show
     assignment_id, set_id, shown, expires_at, prompt_id, prompt_ext, turns = rows[0][:7]

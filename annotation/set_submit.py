@@ -7,11 +7,12 @@ one expansion, annotation/set_expansion.py) as Judgment rows of origin "set", wh
 as an import's do. Progress counts set judgments.
 """
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotation.allocation import pair_counts_record_many
@@ -20,7 +21,15 @@ from annotation.errors import Conflict, Forbidden, Gone, InputError, NotFound
 from annotation.input_rules import clean_text
 from annotation.judgments import MAX_RATIONALE, slot_taken_back, submit_common_fields, submit_ids_check
 from annotation.models import Assignment, SetJudgment
-from annotation.plain_sql import Statements, aware, for_update, json_value, statements
+from annotation.plain_sql import (
+    Statements,
+    aware,
+    for_update,
+    json_value,
+    single_statement_transaction,
+    statements,
+)
+from annotation.set_expansion import as_shown, set_comparisons
 from annotation.set_judgments import set_judgment_write
 
 MAX_EXPLANATION = MAX_RATIONALE
@@ -93,6 +102,8 @@ def set_judgment_submit(*, user: AbstractBaseUser, data: SetJudgmentInput,
     _validate(data)
     now = now or timezone.now()
     try:
+        if connection.vendor == "postgresql":
+            return _record_in_database(user, data, now)
         return _record(user, data, now)
     except (Conflict, Gone, IntegrityError):
         # A replay usually finds its assignment judged (or since expired), or raced its twin: answer with
@@ -142,14 +153,13 @@ class _SetLease:
 def _locked_set_assignment(sql: Statements, user: AbstractBaseUser, assignment_id: int) -> _SetLease:
     row = sql.one(_LOCKED_SET_ASSIGNMENT_SQL + for_update("a, s"), [assignment_id])
     if row is None:
-        raise NotFound(f"assignment {assignment_id} does not exist", code="unknown_assignment")
+        raise _refusal("unknown", assignment_id, None)
     (participant_id, status, expires_at, created_at, set_id, shown, slot_id, owner, group, study_id, quota,
      min_view_ms, slot_status, slot_group, prompt_id) = row
     if owner != user.pk:
-        raise Forbidden(f"assignment {assignment_id} belongs to another annotator", code="foreign_assignment")
+        raise _refusal("foreign", assignment_id, None)
     if set_id is None:
-        raise InputError(f"assignment {assignment_id} is a pair task: submit it to POST /api/judgments/",
-                         field="assignment")
+        raise _pair_task(assignment_id)
     viewable_at = aware(created_at) + timedelta(milliseconds=min_view_ms)
     return _SetLease(
         assignment_id, participant_id, status, aware(expires_at), viewable_at, set_id, list(json_value(shown)),
@@ -157,18 +167,40 @@ def _locked_set_assignment(sql: Statements, user: AbstractBaseUser, assignment_i
     )
 
 
+def _pair_task(assignment_id: int) -> InputError:
+    return InputError(f"assignment {assignment_id} is a pair task: submit it to POST /api/judgments/",
+                      field="assignment")
+
+
+def _refusal(outcome: str, assignment_id: int, expires_at: datetime | None) -> Exception:
+    if outcome == "unknown":
+        return NotFound(f"assignment {assignment_id} does not exist", code="unknown_assignment")
+    if outcome == "foreign":
+        return Forbidden(f"assignment {assignment_id} belongs to another annotator", code="foreign_assignment")
+    if outcome == "pair_task":
+        return _pair_task(assignment_id)
+    if outcome == "judged":
+        return Conflict(f"assignment {assignment_id} is already judged; a judgment is never overwritten",
+                        code="already_judged")
+    if outcome == "skipped":
+        return Conflict(f"assignment {assignment_id} was skipped", code="skipped")
+    if outcome == "too_soon":
+        return Conflict("the set has not been on screen for the study's min_view_ms yet; read the responses and "
+                        "submit again", code="too_soon")
+    if outcome == "pair_judged":
+        return Conflict("this annotator already judged a pair of this set", code="pair_already_judged")
+    return Gone(f"the lease on assignment {assignment_id} expired at {expires_at.isoformat()}; ask for the next set",
+                code="lease_expired")
+
+
 def _record(user: AbstractBaseUser, data: SetJudgmentInput, now: datetime) -> SetSubmission:
     with transaction.atomic(), statements() as sql:
         lease = _locked_set_assignment(sql, user, data.assignment_id)
-        if lease.status == Assignment.Status.JUDGED:
-            raise Conflict(f"assignment {lease.id} is already judged; a judgment is never overwritten",
-                           code="already_judged")
-        if lease.status == Assignment.Status.SKIPPED:
-            raise Conflict(f"assignment {lease.id} was skipped", code="skipped")
+        if lease.status in (Assignment.Status.JUDGED, Assignment.Status.SKIPPED):
+            raise _refusal(lease.status, lease.id, lease.expires_at)
         if now < lease.viewable_at:
-            raise Conflict("the set has not been on screen for the study's min_view_ms yet; read the responses "
-                           "and submit again", code="too_soon")
-        best, ranking = _members(sql, lease, data)
+            raise _refusal("too_soon", lease.id, lease.expires_at)
+        best, ranking = _members(lease.shown, sql.all(_CANDIDATES_SQL, [lease.prompt_id]), data)
         # Live, or lapsed with nobody on its slot (taking the slot would have ended this lease); or ended and
         # reopened but still free, taken back within the group cap.
         if lease.status == Assignment.Status.ACTIVE or slot_taken_back(
@@ -176,15 +208,15 @@ def _record(user: AbstractBaseUser, data: SetJudgmentInput, now: datetime) -> Se
                 participant_id=lease.participant_id, group_key=lease.group_key,
                 task=("candidate_set_id", lease.set_id)):
             return _create(sql, lease, data, best, ranking, now)
-    raise Gone(f"the lease on assignment {lease.id} expired at {lease.expires_at.isoformat()}; ask for the next set",
-               code="lease_expired")
+    raise _refusal("expired", lease.id, lease.expires_at)
 
 
-def _members(sql: Statements, lease: _SetLease, data: SetJudgmentInput) -> tuple[int, list[list[int]]]:
-    """best and ranking as candidate ids of the shown members: only members, best not ranked, none twice."""
-    rows = sql.all("SELECT id, external_id FROM annotation_candidate WHERE prompt_id = %s", [lease.prompt_id])
-    shown = set(lease.shown)
-    by_external = {external: pk for pk, external in rows if pk in shown}
+def _members(shown: list[int], candidates: list[tuple[int, str]],
+             data: SetJudgmentInput) -> tuple[int, list[list[int]]]:
+    """best and ranking as candidate ids of the shown members: only members, best not ranked, none twice.
+    `candidates` are (id, candidate_id) of the set's prompt."""
+    members = set(shown)
+    by_external = {external: pk for pk, external in candidates if pk in members}
     if data.best not in by_external:
         raise InputError(f"{data.best!r} is not a candidate_id of this set", field="best")
     seen = {data.best}
@@ -196,6 +228,9 @@ def _members(sql: Statements, lease: _SetLease, data: SetJudgmentInput) -> tuple
                 raise InputError(f"{member!r} is the best or ranked twice", field=f"ranking[{i}]")
             seen.add(member)
     return by_external[data.best], [[by_external[member] for member in block] for block in data.ranking]
+
+
+_CANDIDATES_SQL = "SELECT id, external_id FROM annotation_candidate WHERE prompt_id = %s"
 
 
 def _create(sql: Statements, lease: _SetLease, data: SetJudgmentInput, best: int, ranking: list[list[int]],
@@ -211,3 +246,46 @@ def _create(sql: Statements, lease: _SetLease, data: SetJudgmentInput, best: int
     pair_counts_record_many(sql, study_id=lease.study_id, group_key=lease.group_key, wins=wins)
     done = set_judgments_done(sql, lease.participant_id)
     return SetSubmission(judgment, True, Progress(done=done, quota=lease.quota))
+
+
+# --- PostgreSQL: one read, the expansion here, one server-side function ------------------------------------
+
+_SET_OF_ASSIGNMENT_SQL = """
+SELECT a.candidate_set_id, a.shown, pa.user_id,
+       (SELECT jsonb_agg(jsonb_build_array(ca.id, ca.external_id)) FROM annotation_candidate ca
+         WHERE ca.prompt_id = c.prompt_id)
+FROM annotation_assignment a
+JOIN annotation_participant pa ON pa.id = a.participant_id
+LEFT JOIN annotation_candidateset c ON c.id = a.candidate_set_id
+WHERE a.id = %s"""
+
+
+def _record_in_database(user: AbstractBaseUser, data: SetJudgmentInput, now: datetime) -> SetSubmission:
+    with statements() as sql:
+        row = sql.one(_SET_OF_ASSIGNMENT_SQL, [data.assignment_id])
+    if row is None:
+        raise _refusal("unknown", data.assignment_id, None)
+    set_id, shown, owner, candidates = row
+    if owner != user.pk:
+        raise _refusal("foreign", data.assignment_id, None)
+    if set_id is None:
+        raise _pair_task(data.assignment_id)
+    # The order shown is fixed when the set is leased, so the comparisons can be read off it before the lock.
+    shown = list(json_value(shown))
+    best, ranking = _members(shown, [tuple(c) for c in json_value(candidates)], data)
+    comparisons = [as_shown(c, shown) + (c.implied,) for c in set_comparisons(shown, best, ranking)]
+    a, b, choices, implied = (list(column) for column in zip(*comparisons, strict=True))
+    with single_statement_transaction(), statements() as sql:
+        (outcome, judgment_id, participant_id, set_id, group, expires_at, done, quota) = sql.one(
+            "SELECT * FROM pluralweb_set_submit(%s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [user.pk, data.assignment_id, best, json.dumps(ranking), data.explanation.strip(), data.time_taken_ms,
+             data.client_id, now, a, b, choices, implied],
+        )
+    if outcome != "created":
+        raise _refusal(outcome, data.assignment_id, expires_at)
+    judgment = SetJudgment(
+        pk=judgment_id, participant_id=participant_id, candidate_set_id=set_id, assignment_id=data.assignment_id,
+        shown=shown, best_id=best, ranking=ranking, explanation=data.explanation.strip(), group_key=group,
+        time_taken_ms=data.time_taken_ms, origin=SetJudgment.Origin.WEB, client_id=data.client_id, created_at=now,
+    )
+    return SetSubmission(judgment, True, Progress(done=done, quota=quota))

@@ -3,6 +3,20 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from annotation.loop_functions import loop_functions_install
+
+
+def create_functions(apps, schema_editor) -> None:
+    loop_functions_install(schema_editor, {"set_next": 1, "set_submit": 1})
+
+
+def drop_functions(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP FUNCTION IF EXISTS pluralweb_set_next(bigint, timestamptz, boolean)")
+        schema_editor.execute(
+            "DROP FUNCTION IF EXISTS pluralweb_set_submit(bigint, bigint, bigint, jsonb, text, integer, varchar, "
+            "timestamptz, bigint[], bigint[], varchar[], boolean[])")
+
 
 class Migration(migrations.Migration):
 
@@ -79,4 +93,5 @@ class Migration(migrations.Migration):
             model_name='study',
             constraint=models.CheckConstraint(condition=models.Q(('allocation', 'adaptive'), ('task', 'set'), _negated=True), name='study_set_uniform'),
         ),
+        migrations.RunPython(create_functions, drop_functions),
     ]
