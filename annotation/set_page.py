@@ -6,13 +6,13 @@ a tie. The page's door (annotation/views.py) turns that into the body set_judgme
 so the page and the API go through one validation.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.http import QueryDict
 
 from annotation.assignment import ShownCandidate
 from annotation.errors import InputError
-from annotation.set_assignment import SetTask
 
 _PLACE_DIGITS = 2  # a set has at most 6 members
 
@@ -64,13 +64,14 @@ def set_kept_answer(post: QueryDict, *, set_on_screen: int) -> SetKeptAnswer:
                          same_set=post.get("set", "") == str(set_on_screen))
 
 
-def set_task_context(task: SetTask, kept: SetKeptAnswer | None = None) -> dict:
-    """What _set_task.html and _set_widget.html need beyond the page's common context."""
+def set_widget_context(shown: Sequence[ShownCandidate], kept: SetKeptAnswer | None = None) -> dict:
+    """What _set_widget.html needs: the responses in the order shown (a set task's, or a conversation turn's),
+    filled in again from a kept answer of the same set."""
     refill = kept if kept is not None and kept.same_set else None
     members = [
         SetMember(number, candidate, best=bool(refill) and candidate.external_id == refill.best,
                   place=refill.places.get(candidate.external_id) if refill else None)
-        for number, candidate in enumerate(task.shown, start=1)
+        for number, candidate in enumerate(shown, start=1)
     ]
     return {
         "set_members": members, "places": range(2, len(members) + 1),

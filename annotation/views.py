@@ -34,7 +34,7 @@ from annotation.participants import (
 )
 from annotation.selectors import study_get
 from annotation.set_assignment import SetTask, set_next_for_annotator
-from annotation.set_page import ranking_from_places, set_kept_answer, set_task_context
+from annotation.set_page import ranking_from_places, set_kept_answer, set_widget_context
 from annotation.set_submit import set_judgment_input, set_judgment_submit
 from pluralweb.throttling import attempt_wait, join_checks, throttled_page
 
@@ -151,7 +151,7 @@ def _next_task(participant: Participant) -> Task | SetTask | None:
 
 
 def _task_context(participant: Participant, task: Task | SetTask, **extra) -> dict:
-    shown = set_task_context(task) if isinstance(task, SetTask) else {"left": task.left, "right": task.right}
+    shown = set_widget_context(task.shown) if isinstance(task, SetTask) else {"left": task.left, "right": task.right}
     return {
         "study": participant.study, "progress": task.progress, "task": task, "prompt": task.prompt,
         "client_id": uuid.uuid4().hex, **shown,
@@ -247,7 +247,7 @@ def _refusal_context(request: HttpRequest, task: Task | SetTask, refused: Except
     if isinstance(task, SetTask):
         kept = set_kept_answer(request.POST, set_on_screen=task.set_id)
         context = {"notice": notice_for(refused, of_set=True), "kept": kept if kept.best else None,
-                   **set_task_context(task, kept)}
+                   **set_widget_context(task.shown, kept)}
         same_task = kept.same_set
     else:
         kept = kept_answer(request.POST, pair_on_screen=task.pair_id)
