@@ -37,6 +37,7 @@ ROWS: dict[tuple[str, str], tuple[int, ...]] = {
     # The annotation loop: participants of the study only.
     ("api/studies/<slug:slug>/next/", "POST"): (401, 403, 200, 403, 403, 403),
     ("api/judgments/", "POST"): (401, 400, 400, 400, 400, 400),
+    ("api/set-judgments/", "POST"): (401, 400, 400, 400, 400, 400),
     ("api/studies/<slug:slug>/join/", "POST"): (400, 400, 400, 400, 400, 400),
     ("api/assignments/<int:pk>/renew/", "POST"): (401, 403, 200, 403, 403, 403),  # one's own lease only
     ("api/assignments/<int:pk>/skip/", "POST"): (401, 403, 200, 403, 403, 403),
