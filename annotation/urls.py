@@ -1,6 +1,7 @@
 from django.urls import path
 
 from annotation import api, loop_api, quality_views, views
+from annotation import conversation_api as conv
 
 app_name = "annotation"
 
@@ -29,4 +30,10 @@ api_urls = [
     path("assignments/<int:pk>/renew/", api.AssignmentRenewApi.as_view(), name="api-renew"),
     path("assignments/<int:pk>/skip/", api.AssignmentSkipApi.as_view(), name="api-skip"),
     path("studies/<slug:slug>/judgments/import/", api.StudyJudgmentsImportApi.as_view(), name="api-import-judgments"),
+    path("studies/<slug:slug>/conversations/", conv.ConversationListApi.as_view(), name="api-conversations"),
+    path("conversations/<int:pk>/", conv.ConversationDetailApi.as_view(), name="api-conversation"),
+    path("conversations/<int:pk>/turns/", conv.ConversationTurnApi.as_view(), name="api-conversation-turns"),
+    path("conversations/<int:pk>/turns/<int:turn>/judgment/", conv.TurnJudgmentApi.as_view(),
+         name="api-conversation-judgment"),
+    path("conversations/<int:pk>/retry/", conv.ConversationRetryApi.as_view(), name="api-conversation-retry"),
 ]

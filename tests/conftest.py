@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 from annotation.access import ADMINS, RESEARCHERS
 from annotation.roles import ensure_roles
 from annotation.selectors import participant_cache_clear
+from tests.chat_server import ChatServer
 from tests.factories import make_participant, make_study
 
 
@@ -78,3 +79,11 @@ def stranger(django_user_model, db):
 @pytest.fixture
 def api():
     return APIClient()
+
+
+@pytest.fixture
+def chat_server():
+    """A local OpenAI-compatible chat-completions endpoint (tests/chat_server.py)."""
+    server = ChatServer().start()
+    yield server
+    server.stop()
