@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation import api, loop_api, quality_views, views
+from annotation import api, conversation_views, loop_api, quality_views, views
 from annotation import conversation_api as conv
 
 app_name = "annotation"
@@ -17,6 +17,8 @@ page_urls = [
     path("s/<slug:slug>/renew/", views.study_renew, name="renew"),
     path("s/<slug:slug>/skip/", views.study_skip, name="skip"),
     path("s/<slug:slug>/practice/", views.study_practice, name="practice"),
+    path("s/<slug:slug>/conversation/", conversation_views.conversation_page, name="conversation"),
+    path("s/<slug:slug>/conversation/act/", conversation_views.conversation_act, name="conversation-act"),
 ]
 
 api_urls = [

@@ -154,6 +154,8 @@ def study_annotate(request: HttpRequest, study: Study) -> HttpResponse:
     participant = participant_for_user(study=study, user=request.user)
     if participant is None:
         return redirect("annotation:join", slug=study.slug)
+    if study.task == Study.Task.CONVERSATION:
+        return redirect("annotation:conversation", slug=study.slug)  # annotation/conversation_views.py
     if study.practice and not request.session.get(_session_key(study), {}).get("practised"):
         if participant_progress(participant=participant).done == 0:
             return redirect("annotation:practice", slug=study.slug)
