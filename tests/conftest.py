@@ -87,3 +87,18 @@ def chat_server():
     server = ChatServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def generation_worker(transactional_db, tmp_path, chat_server):
+    """A real Celery worker (tests/worker_process.py) whose NC endpoint is the local chat server."""
+    from django.conf import settings
+
+    from tests.worker_process import worker_start, worker_stop
+
+    log = tmp_path / "worker.log"
+    process = worker_start(log, broker_url=settings.CELERY_BROKER_URL, env={
+        "NC_GENERATION_URL": chat_server.url, "NC_GENERATION_MODEL": "worker-model", "NC_GENERATION_TIMEOUT": "10"})
+    process.log = log
+    yield process
+    worker_stop(process, log)

@@ -3,25 +3,13 @@
 import time
 
 import pytest
-from django.conf import settings
 
 from annotation.conversation_turns import TURN_GENERATION_TASK
 from annotation.conversations import conversation_start
 from annotation.models import Candidate, Prompt, TurnGeneration
 from tests.factories import make_participant, make_study
-from tests.worker_process import worker_start, worker_stop
 
 pytestmark = pytest.mark.worker
-
-
-@pytest.fixture
-def generation_worker(transactional_db, tmp_path, chat_server):
-    log = tmp_path / "worker.log"
-    process = worker_start(log, broker_url=settings.CELERY_BROKER_URL, env={
-        "NC_GENERATION_URL": chat_server.url, "NC_GENERATION_MODEL": "worker-model", "NC_GENERATION_TIMEOUT": "10"})
-    process.log = log
-    yield process
-    worker_stop(process, log)
 
 
 def _wait(generation: TurnGeneration, worker, seconds: float = 120) -> TurnGeneration:
