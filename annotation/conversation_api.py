@@ -18,6 +18,7 @@ from annotation.conversations import (
     conversation_of_user,
     conversation_start,
     conversation_state,
+    conversation_study,
     conversations_of,
     first_prompt_plan,
     generation_retry,
@@ -84,6 +85,7 @@ class ConversationListApi(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request: Request, slug: str) -> Response:
         participant = _participant(request, slug)
+        conversation_study(participant)  # a pair or set study has none: 409
         return Response({"next_first_prompt": first_prompt_plan(participant=participant),
                          "conversations": [{"id": c.pk, "conversation_id": c.external_id,
                                             "ended": c.ended_at is not None}

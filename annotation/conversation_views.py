@@ -131,6 +131,8 @@ def conversation_act(request: HttpRequest, study: Study) -> HttpResponse:
     participant = participant_for_user(study=study, user=request.user)
     if participant is None:
         return HttpResponse(status=403)
+    if study.task != Study.Task.CONVERSATION:
+        return redirect("annotation:annotate", slug=study.slug)
     notice = None
     try:
         _act(request, participant, request.POST.get("action", ""))

@@ -32,7 +32,8 @@ CLIENT_ID_MAX_CHARS = 64
 WRITTEN, STUDY_PROMPT = "written", "study"
 
 
-def _conversation_study(participant: Participant) -> Study:
+def conversation_study(participant: Participant) -> Study:
+    """The participant's study, when it is a conversation study (409 otherwise)."""
     study = participant.study
     if study.task != Study.Task.CONVERSATION:
         raise Conflict(f"study {study.slug!r} is not a conversation study", code="not_a_conversation_study")
@@ -175,7 +176,7 @@ def conversation_start(*, participant: Participant, prompt: object = None, clien
     """Start the annotator's next conversation: their own first prompt (when the plan says written) or the study
     prompt chosen for them; its first turn's generation is queued. A replayed client_id returns the same one."""
     participant = Participant.objects.select_for_update().select_related("study").get(pk=participant.pk)
-    study = _conversation_study(participant)
+    study = conversation_study(participant)
     if client_id:
         replay = TurnGeneration.objects.filter(conversation__participant=participant, turn=1,
                                                client_id=client_id).select_related("conversation").first()
