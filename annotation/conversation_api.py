@@ -82,7 +82,7 @@ class ConversationListApi(APIView):
         prompt = serializers.CharField(required=False, help_text="The first user turn, when it is yours to write.")
         client_id = serializers.CharField(required=False, max_length=64, help_text="Idempotency key.")
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: dict, 409: OpenApiResponse(description="Not a conversation study.")})
     def get(self, request: Request, slug: str) -> Response:
         participant = _participant(request, slug)
         conversation_study(participant)  # a pair or set study has none: 409
