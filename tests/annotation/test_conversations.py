@@ -259,3 +259,31 @@ def test_the_quota_counts_turns_and_ends_the_conversation_once_met(django_user_m
     assert result.ended and result.progress.finished
     with pytest.raises(Conflict, match="quota"):
         conversation_start(participant=participant, prompt="Q3")
+
+
+@pytest.mark.parametrize(("extra", "field"), [
+    ({"task": "dialogue"}, "study.task"), ({"max_turns": 0}, "study.max_turns"), ({"max_turns": 9}, "study.max_turns"),
+    ({"written_prompt_share": 1.5}, "study.written_prompt_share"),
+    ({"written_prompt_share": "half"}, "study.written_prompt_share"),
+])
+def test_study_files_refuse_bad_conversation_settings_naming_the_field(extra, field):
+    from annotation.study_files import study_import
+    from tests.factories import jsonl_bytes, study_lines
+
+    with pytest.raises(InputError) as refused:
+        study_import(jsonl_bytes(study_lines(slug="bad", prompts=0, **({"task": "conversation"} | extra))),
+                     source="f.jsonl")
+    assert refused.value.field == field
+
+
+def test_a_conversation_study_file_takes_prompts_without_candidates_and_makes_no_pairs():
+    from annotation.models import Pair
+    from annotation.study_files import study_import
+    from tests.factories import jsonl_bytes, study_lines
+
+    lines = study_lines(slug="seeds", prompts=2, task="conversation", max_turns=3, written_prompt_share=0.5)
+    del lines[1]["candidates"]
+    study = study_import(jsonl_bytes(lines), source="seeds.jsonl").study
+    assert (study.task, study.max_turns, study.written_prompt_share) == ("conversation", 3, 0.5)
+    assert Prompt.objects.filter(study=study).count() == 2 and not Pair.objects.filter(prompt__study=study).exists()
+    assert not CandidateSet.objects.filter(prompt__study=study).exists()
