@@ -287,3 +287,45 @@ def test_a_conversation_study_file_takes_prompts_without_candidates_and_makes_no
     assert (study.task, study.max_turns, study.written_prompt_share) == ("conversation", 3, 0.5)
     assert Prompt.objects.filter(study=study).count() == 2 and not Pair.objects.filter(prompt__study=study).exists()
     assert not CandidateSet.objects.filter(prompt__study=study).exists()
+
+
+def test_a_lost_generation_can_be_retried_and_the_late_attempt_stores_nothing(annotator, endpoint):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotation.conversation_turns import generation_claim, generation_store
+
+    conversation = conversation_start(participant=annotator, prompt="Lost?")
+    generation = conversation.generations.get()
+    with pytest.raises(Conflict):
+        generation_retry(conversation=conversation)  # queued a moment ago: not lost yet
+    context, n, attempt = generation_claim(generation_id=generation.pk)  # a worker that then goes silent
+    assert (context, n, attempt) == ([{"role": "user", "content": "Lost?"}], 4, 1)
+    TurnGeneration.objects.filter(pk=generation.pk).update(started_at=timezone.now() - timedelta(hours=1))
+    assert generation_retry(conversation=conversation).status == TurnGeneration.Status.QUEUED
+    assert _generate(conversation, endpoint).status == TurnGeneration.Status.DONE
+    assert not generation_store(generation_id=generation.pk, attempt=attempt, texts=FOUR, model="late",
+                                endpoint_seconds=1.0)
+    assert _stored_counts(annotator.study) == (1, 4, 1)
+
+
+def test_live_conversations_export_in_the_community_alignment_schema(annotator, endpoint):
+    from annotation.community_alignment import community_alignment_rows
+
+    conversation = conversation_start(participant=annotator, prompt="Export me")
+    texts = []
+    for turn in (1, 2):
+        generation = _generate(conversation, endpoint)
+        shown = [Candidate.objects.get(pk=pk) for pk in generation.shown]
+        texts.append([c.text for c in shown])
+        turn_judgment_submit(participant=annotator, conversation=conversation, turn=turn, best=shown[1].external_id,
+                             explanation=f"why {turn}", client_id=f"e{turn}")
+        if turn == 1:
+            conversation_continue(participant=annotator, conversation=conversation, prompt="Second turn")
+    (row,) = community_alignment_rows(study=annotator.study)
+    assert row["conversation_id"] == conversation.external_id and row["is_pregenerated_first_prompt"] == "False"
+    assert (row["first_turn_prompt"], row["second_turn_prompt"]) == ("Export me", "Second turn")
+    assert [row[f"second_turn_response_{x}"] for x in "abcd"] == texts[1]
+    assert (row["first_turn_preferred_response"], row["first_turn_feedback"]) == ("response_b", "why 1")
+    assert row["third_turn_prompt"] == ""
