@@ -62,7 +62,7 @@ def conversation_page(request: HttpRequest, study: Study) -> HttpResponse:
     if _finished(participant, context["state"]):
         return redirect("annotation:done", slug=study.slug)
     partial = request.headers.get("HX-Request") and request.GET.get("partial")
-    return render(request, "annotation/_conversation.html" if partial else "annotation/conversation.html", context)
+    return render(request, "annotation/_conversation_task.html" if partial else "annotation/conversation.html", context)
 
 
 def _notice(exc: InputError | Rejected) -> str:
@@ -146,4 +146,4 @@ def conversation_act(request: HttpRequest, study: Study) -> HttpResponse:
             redirect(url))
     if not request.headers.get("HX-Request"):
         return render(request, "annotation/conversation.html", context, status=400 if notice else 200)
-    return render(request, "annotation/_conversation.html", context)
+    return render(request, "annotation/_conversation_task.html", context)
