@@ -289,24 +289,24 @@ class PairAdmin(admin.ModelAdmin):
 
 @admin.register(Slot)
 class SlotAdmin(admin.ModelAdmin):
-    list_display = ["id", "pair", "group_key", "open_group", "status", "lease_expires_at"]
+    list_display = ["id", "pair", "candidate_set", "group_key", "open_group", "status", "lease_expires_at"]
     list_filter = ["study", "status", "group_key"]
 
 
 @admin.register(Assignment)
 class AssignmentAdmin(admin.ModelAdmin):
-    list_display = ["id", "participant", "pair", "status", "created_at", "expires_at"]
+    list_display = ["id", "participant", "pair", "candidate_set", "status", "created_at", "expires_at"]
     list_filter = ["status", "participant__study"]
     search_fields = ["participant__external_id"]
-    list_select_related = ["participant", "pair"]
+    list_select_related = ["participant", "pair", "candidate_set"]
 
 
 @admin.register(Skip)
 class SkipAdmin(admin.ModelAdmin):
-    list_display = ["id", "participant", "pair", "created_at"]
+    list_display = ["id", "participant", "pair", "candidate_set", "created_at"]
     list_filter = ["participant__study"]
     search_fields = ["participant__external_id"]
-    list_select_related = ["participant", "pair"]
+    list_select_related = ["participant", "pair", "candidate_set"]
 
 
 @admin.register(Judgment)

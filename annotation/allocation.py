@@ -53,6 +53,18 @@ def pair_counts_record(sql: Statements, *, pair_id: int, study_id: int, group_ke
     sql.run(_COUNT_UPSERT_SQL, [pair_id, study_id, group_key, win])
 
 
+def pair_counts_record_many(sql: Statements, *, study_id: int, group_key: str, wins: list[tuple[int, float]]) -> None:
+    """One more judgment by the group of each (pair id, win), in one statement: a set judgment's comparisons.
+    In pair order, so that two submits touching the same pairs lock their rows in the same order."""
+    if not wins:
+        return
+    ordered = sorted(wins)
+    values = ", ".join(["(%s, %s, %s, 1, %s)"] * len(ordered))
+    head, _, tail = _COUNT_UPSERT_SQL.partition("VALUES (%s, %s, %s, 1, %s)")
+    sql.run(head + "VALUES " + values + tail,
+            [value for pair_id, win in ordered for value in (pair_id, study_id, group_key, win)])
+
+
 def pair_allocate(sql: Statements, *, study_id: int, pair_id: int, rule: AllocationRule) -> None:
     """Re-price the pair's open slots from its counts; close them once the pair is precise."""
     rows = sql.all(

@@ -10,6 +10,7 @@ below, which SQLite runs statement by statement (annotation/plain_sql.py).
 """
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -75,9 +76,16 @@ def judgments_done(sql: Statements, participant_id: int) -> int:
     return done
 
 
+def set_judgments_done(sql: Statements, participant_id: int) -> int:
+    """A set study's progress counts set judgments, not the pairwise rows they expand into."""
+    (done,) = sql.one("SELECT count(*) FROM annotation_setjudgment WHERE participant_id = %s", [participant_id])
+    return done
+
+
 def participant_progress(*, participant: Participant) -> Progress:
+    counted = set_judgments_done if participant.study.task == Study.Task.SET else judgments_done
     with statements() as sql:
-        done = judgments_done(sql, participant.pk)
+        done = counted(sql, participant.pk)
     return Progress(done=done, quota=participant.study.quota)
 
 
@@ -88,6 +96,14 @@ def assignment_expire(assignment: Assignment) -> None:
     Slot.objects.filter(pk=assignment.slot_id, status=Slot.Status.LEASED).update(
         status=Slot.Status.OPEN, lease_expires_at=None, open_group=""
     )
+
+
+def lapsed_leases_expire(participant_id: int, now: datetime) -> None:
+    """End the participant's lapsed leases, reopening their slots: `next` does it before leasing anew."""
+    for assignment in Assignment.objects.filter(
+        participant_id=participant_id, status=Assignment.Status.ACTIVE, expires_at__lte=now
+    ):
+        assignment_expire(assignment)
 
 
 # One row: the participant (locked, so one annotator's concurrent calls, e.g. two tabs, queue up
@@ -105,7 +121,7 @@ FROM annotation_participant pa JOIN annotation_study st ON st.id = pa.study_id W
 
 
 @dataclass(frozen=True)
-class _Claimant:
+class Claimant:
     """Who asks, with their study's settings as the database has them now."""
 
     participant_id: int
@@ -161,7 +177,7 @@ def _needs_group_cap(participant: Participant) -> bool:
     return bool(participant.group_key) and slot_groups(study.slots_per_pair, study.group_attributes).count("") >= 2
 
 
-def _claimable_slot(sql: Statements, claimant: _Claimant, now: datetime, skipped: list[int]) -> tuple | None:
+def _claimable_slot(sql: Statements, claimant: Claimant, now: datetime, skipped: list[int]) -> tuple | None:
     groups, params = "s.group_key IN (%s, '')", [claimant.study_id, db_time(now), claimant.group_key]
     if claimant.open_slots_after is not None:
         # Crowd liveness: a slot kept for a group that has not come opens to anyone after the wait.
@@ -183,8 +199,10 @@ def _claimable_slot(sql: Statements, claimant: _Claimant, now: datetime, skipped
     return sql.one(query, params)
 
 
-def _claim(sql: Statements, slot: tuple, claimant: _Claimant, now: datetime) -> int:
-    slot_id, pair_id, slot_group, status = slot
+def slot_lease(sql: Statements, slot: tuple, claimant: Claimant, now: datetime) -> datetime:
+    """Lease the locked slot (id, task id, group, status, ...) to the claimant; returns the lease's end. An open
+    slot records the claimant's group in open_group, where the one-open-slot-per-group index may refuse it."""
+    slot_id, _, slot_group, status = slot[:4]
     if status == Slot.Status.LEASED:  # an expired lease: its holder loses it
         sql.run("UPDATE annotation_assignment SET status = 'expired' WHERE slot_id = %s AND status = 'active'",
                 [slot_id])
@@ -194,6 +212,12 @@ def _claim(sql: Statements, slot: tuple, claimant: _Claimant, now: datetime) -> 
         "UPDATE annotation_slot SET status = 'leased', lease_expires_at = %s, open_group = %s WHERE id = %s",
         [db_time(expires_at), open_group, slot_id],
     )
+    return expires_at
+
+
+def _claim(sql: Statements, slot: tuple, claimant: Claimant, now: datetime) -> int:
+    slot_id, pair_id = slot[:2]
+    expires_at = slot_lease(sql, slot, claimant, now)
     return sql.one(_INSERT_ASSIGNMENT_SQL, [
         slot_id, pair_id, claimant.participant_id, claimant.participant_id, pair_id, random.random() < 0.5,
         db_time(now), db_time(expires_at),
@@ -208,18 +232,22 @@ VALUES (%s, %s, %s, COALESCE((SELECT x.swapped FROM annotation_assignment x
         'active', %s, %s) RETURNING id"""
 
 
-def _claim_with_retries(sql: Statements, claimant: _Claimant, now: datetime) -> int | None:
+def claim_with_retries(sql: Statements, claimant: Claimant, now: datetime,
+                       claimable: Callable[[Statements, Claimant, datetime, list[int]], tuple | None] = _claimable_slot,
+                       claim: Callable[[Statements, tuple, Claimant, datetime], int] = _claim) -> int | None:
+    """Lease a claimable slot (pair slots by default; set slots: annotation/set_assignment.py); its assignment
+    id, or None when nothing is claimable. Rows are (slot id, task id, slot group, status, ...)."""
     skipped: list[int] = []
     for _ in range(_MAX_CLAIM_ATTEMPTS):
-        slot = _claimable_slot(sql, claimant, now, skipped)
+        slot = claimable(sql, claimant, now, skipped)
         if slot is None:
             return None
         if slot[2] != "":
             # A group's own slot: the row lock is all it needs, no unique index can object.
-            return _claim(sql, slot, claimant, now)
+            return claim(sql, slot, claimant, now)
         try:
             with transaction.atomic():  # a savepoint: the race below must not abort the whole call
-                return _claim(sql, slot, claimant, now)
+                return claim(sql, slot, claimant, now)
         except IntegrityError:
             # Another annotator of the same group took this pair's open slot a moment ago.
             skipped.append(slot[0])
@@ -274,19 +302,16 @@ def _pair_next(participant: Participant, now: datetime) -> Task | None:
             return None
         group, study_id, quota, lease_minutes, open_slots_after, is_open, allocation, done, live_id, lapsed = row
         if lapsed:
-            for assignment in Assignment.objects.filter(
-                participant=participant, status=Assignment.Status.ACTIVE, expires_at__lte=now
-            ):
-                assignment_expire(assignment)
+            lapsed_leases_expire(participant.pk, now)
         progress = Progress(done=done, quota=quota)
         if live_id is None:
             if progress.finished or not is_open:
                 return None
-            claimant = _Claimant(
+            claimant = Claimant(
                 participant.pk, group, study_id, lease_minutes, open_slots_after,
                 group_cap=_needs_group_cap(participant), adaptive=allocation == Study.Allocation.ADAPTIVE,
             )
-            live_id = _claim_with_retries(sql, claimant, now)
+            live_id = claim_with_retries(sql, claimant, now)
             if live_id is None:
                 return None
         return _task_of(sql.one(_TASK_SQL, [live_id]), progress)

@@ -4,6 +4,14 @@ from annotation.assignment import Progress, pair_next_for_annotator, participant
 from annotation.conversations import conversation_progress
 from annotation.models import Participant, Study
 from annotation.pairing_jobs import study_preparing
+from annotation.set_assignment import set_next_for_annotator
+
+
+def task_next_for_annotator(*, participant: Participant):
+    """`next` of the participant's study: a pair (assignment.Task) or a set (set_assignment.SetTask), or None."""
+    if participant.study.task == Study.Task.SET:
+        return set_next_for_annotator(participant=participant)
+    return pair_next_for_annotator(participant=participant)
 
 
 def completion_progress(*, participant: Participant) -> Progress | None:
@@ -17,7 +25,7 @@ def completion_progress(*, participant: Participant) -> Progress | None:
     progress = participant_progress(participant=participant)
     if progress.finished:
         return progress
-    if pair_next_for_annotator(participant=participant) is None and not study_preparing(study_id=participant.study_id):
+    if task_next_for_annotator(participant=participant) is None and not study_preparing(study_id=participant.study_id):
         return progress
     return None
 

@@ -45,8 +45,8 @@ class Submission:
     screened_out: bool = False  # this answer (to a gold item) screened the participant out
 
 
-def judgment_input(body: object) -> JudgmentInput:
-    """A submit's JSON body: {assignment, choice, client_id, strength?, rationale?, time_taken_ms?}."""
+def submit_common_fields(body: object) -> tuple[int, int | None]:
+    """(assignment, time_taken_ms) of a submit's body, pair or set; the body must be a JSON object."""
     if not isinstance(body, dict):
         raise InputError("the body must be a JSON object")
     assignment = body.get("assignment")
@@ -57,6 +57,12 @@ def judgment_input(body: object) -> JudgmentInput:
     time_taken = body.get("time_taken_ms")
     if time_taken is not None and (not isinstance(time_taken, int) or isinstance(time_taken, bool) or time_taken < 0):
         raise InputError("must be a non-negative integer or null", field="time_taken_ms")
+    return assignment, time_taken
+
+
+def judgment_input(body: object) -> JudgmentInput:
+    """A submit's JSON body: {assignment, choice, client_id, strength?, rationale?, time_taken_ms?}."""
+    assignment, time_taken = submit_common_fields(body)
     fields = {}
     for name in ("choice", "client_id", "strength", "rationale"):
         value = body.get(name)
@@ -66,19 +72,24 @@ def judgment_input(body: object) -> JudgmentInput:
     return JudgmentInput(assignment_id=assignment, time_taken_ms=time_taken, **fields)
 
 
+def submit_ids_check(assignment_id: int, time_taken_ms: int | None, client_id: str) -> None:
+    """The integers fit their columns, the client id is one: every submit door, pair or set, comes through here."""
+    integer(assignment_id, "assignment", maximum=INT64_MAX)
+    if time_taken_ms is not None:
+        integer(time_taken_ms, "time_taken_ms", maximum=INT32_MAX)
+    clean_text(client_id, "client_id")
+    if not client_id or len(client_id) > 64:
+        raise InputError("must be a non-empty string of at most 64 characters", field="client_id")
+
+
 def _validate(data: JudgmentInput) -> None:
     # Every door (API, page) comes through here: the integers must fit their columns, the texts hold no NUL.
-    integer(data.assignment_id, "assignment", maximum=INT64_MAX)
-    if data.time_taken_ms is not None:
-        integer(data.time_taken_ms, "time_taken_ms", maximum=INT32_MAX)
-    clean_text(data.client_id, "client_id")
+    submit_ids_check(data.assignment_id, data.time_taken_ms, data.client_id)
     clean_text(data.rationale, "rationale")
     if data.choice not in _CHOICES:
         raise InputError(f"must be one of {', '.join(_CHOICES)}", field="choice")
     if data.strength and data.strength not in _STRENGTHS:
         raise InputError(f"must be empty or one of {', '.join(_STRENGTHS)}", field="strength")
-    if not data.client_id or len(data.client_id) > 64:
-        raise InputError("must be a non-empty string of at most 64 characters", field="client_id")
     if len(data.rationale) > MAX_RATIONALE:
         raise InputError(f"must be at most {MAX_RATIONALE} characters", field="rationale")
 
@@ -115,6 +126,10 @@ def _replay(user: AbstractBaseUser, client_id: str) -> Judgment | None:
 
 def _refusal(outcome: str, assignment_id: int, expires_at: datetime | None) -> Exception:
     if outcome == "unknown":
+        if Assignment.objects.filter(pk=assignment_id, candidate_set__isnull=False).exists():
+            # The pair queries join the pair, so a set lease reads as unknown: say what it is instead.
+            return InputError(f"assignment {assignment_id} is a set task: submit it to POST /api/set-judgments/",
+                              field="assignment")
         return NotFound(f"assignment {assignment_id} does not exist", code="unknown_assignment")
     if outcome == "foreign":
         return Forbidden(f"assignment {assignment_id} belongs to another annotator", code="foreign_assignment")
@@ -224,22 +239,33 @@ def _record(user: AbstractBaseUser, data: JudgmentInput, now: datetime) -> Submi
 
 
 def _slot_taken_back(sql: Statements, lease: _Lease) -> bool:
-    """An ended lease whose slot is still free: take the slot back for this judgment, within the group cap."""
-    if lease.slot_status != "open":
+    return slot_taken_back(sql, slot_id=lease.slot_id, slot_status=lease.slot_status, slot_group=lease.slot_group,
+                           participant_id=lease.participant_id, group_key=lease.group_key,
+                           task=("pair_id", lease.pair_id))
+
+
+def slot_taken_back(sql: Statements, *, slot_id: int, slot_status: str, slot_group: str, participant_id: int,
+                    group_key: str, task: tuple[str, int]) -> bool:
+    """An ended lease whose slot is still free: take the slot back for this judgment, within the group cap.
+    `task` names the assignment column and id of what was leased: ("pair_id", id) or ("candidate_set_id", id)."""
+    if slot_status != "open":
         return False
+    column, task_id = task
+    if column not in ("pair_id", "candidate_set_id"):
+        raise ValueError(f"no task column {column!r}")
     if sql.one(
-        "SELECT 1 FROM annotation_assignment WHERE participant_id = %s AND pair_id = %s AND status <> 'expired'",
-        [lease.participant_id, lease.pair_id],
+        f"SELECT 1 FROM annotation_assignment WHERE participant_id = %s AND {column} = %s AND status <> 'expired'",
+        [participant_id, task_id],
     ):
-        return False  # the pair is theirs again under another lease: that one is on their screen
+        return False  # the task is theirs again under another lease: that one is on their screen
     try:
         with transaction.atomic():
             sql.run(
                 "UPDATE annotation_slot SET status = 'done', lease_expires_at = NULL, open_group = %s WHERE id = %s",
-                ["" if lease.slot_group else lease.group_key, lease.slot_id],
+                ["" if slot_group else group_key, slot_id],
             )
     except IntegrityError:
-        return False  # the group already holds this pair's open slot
+        return False  # the group already holds this task's open slot
     return True
 
 

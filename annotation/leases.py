@@ -1,4 +1,4 @@
-"""An annotator's own lease: keep it while they work on the pair (renew), or give the pair up (skip).
+"""An annotator's own lease: keep it while they work on the pair or set (renew), or give it up (skip).
 
 Neither is on the hot path (`next` and submit are); both take the caller's own live assignment only.
 """
@@ -58,6 +58,7 @@ def assignment_skip(*, user: AbstractBaseUser, assignment_id: int, now: datetime
         status=Slot.Status.OPEN, lease_expires_at=None, open_group=""
     )
     return Skip.objects.create(
-        participant_id=assignment.participant_id, pair_id=assignment.pair_id, assignment=assignment,
+        participant_id=assignment.participant_id, pair_id=assignment.pair_id,
+        candidate_set_id=assignment.candidate_set_id, assignment=assignment,
         created_at=now or timezone.now(),
     )

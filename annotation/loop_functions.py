@@ -6,7 +6,8 @@ sha256 below, point CURRENT at it, and add a migration that runs
 `loop_functions_install(schema_editor, {"pair_next": 2})`. Never edit a file or a migration that has been
 applied: a database migrated before the edit would keep the old function (and read its rows wrongly).
 tests/annotation/test_loop_functions.py checks the pins and that the installed functions equal CURRENT.
-The SQLite path (annotation/assignment.py, annotation/judgments.py) runs the same rules statement by statement.
+The SQLite path (annotation/assignment.py, annotation/judgments.py; for sets annotation/set_assignment.py,
+annotation/set_submit.py) runs the same rules statement by statement.
 """
 
 import hashlib
@@ -18,7 +19,7 @@ SQL_DIR = Path(__file__).resolve().parent / "loop_sql"
 # name -> version the newest migration installs.
 CURRENT = {
     "slot_claim": 2, "pair_next": 2, "judgment_submit": 3, "gold_next": 1,
-    "folded_variance": 1, "divergence_variance": 1, "pair_allocate": 1,
+    "folded_variance": 1, "divergence_variance": 1, "pair_allocate": 1, "set_next": 1, "set_submit": 1,
 }
 
 # Every version some migration installs, by the sha256 of its file: a changed file fails the test.
@@ -34,6 +35,8 @@ PINNED = {
     ("pair_allocate", 1): "602e8c8b48c932e7a076649ff056761add52efa41a0fea81e47455f4798ffe24",
     ("folded_variance", 1): "7b129e1f717ebd2be076fca6e816b75516aaee312b398a535ee3a9ddf32a5a18",
     ("divergence_variance", 1): "9d14e347fe9324a7f43062c5fe25c10d72a0cafa2764b50e7e39261316915cd7",
+    ("set_next", 1): "ad0207b1d1eba3a09cfe3b092affd1778e8ba7fc6f6602d2390b1070fb61e7e8",
+    ("set_submit", 1): "36718cd1c1306ecd89d0312d2f53dce891c9dbdb6c497dbf0314299cb03d9728",
 }
 
 

@@ -145,6 +145,8 @@ class Study(models.Model):
                                    name="study_max_turns_range"),
             models.CheckConstraint(condition=Q(written_prompt_share__gte=0, written_prompt_share__lte=1),
                                    name="study_written_prompt_share_range"),
+            # Adaptive allocation prices pairs by their groups' divergence: set studies are uniform.
+            models.CheckConstraint(condition=~Q(task="set", allocation="adaptive"), name="study_set_uniform"),
         ]
 
     def __str__(self) -> str:
@@ -255,7 +257,13 @@ class Slot(models.Model):
     # the per-group cap through the open-group one, and every index is rewritten on each lease and
     # judgment (status sits in an index predicate, so the updates are never HOT). Without them the
     # planner also cannot walk the pair index past every done slot.
-    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="slots", db_index=False)
+    # A slot is of a pair (pair studies) or of a candidate set (set studies, issue 13), never both: one slot and
+    # assignment machinery, so assignment ids stay one namespace for renew and skip.
+    pair = models.ForeignKey(Pair, null=True, blank=True, on_delete=models.CASCADE, related_name="slots",
+                             db_index=False)
+    candidate_set = models.ForeignKey(
+        "CandidateSet", null=True, blank=True, on_delete=models.CASCADE, related_name="slots", db_index=False
+    )
     study = models.ForeignKey(  # denormalised for `next`
         Study, on_delete=models.CASCADE, related_name="+", db_index=False
     )
@@ -282,10 +290,25 @@ class Slot(models.Model):
                 fields=["study", "pair", "-group_key", "id"], condition=Q(status__in=["open", "leased"]),
                 name="slot_claimable_order_idx",
             ),
+            # The same for set slots (annotation/set_assignment.py); pair slots stay out of it.
+            models.Index(
+                fields=["study", "candidate_set", "-group_key", "id"],
+                condition=Q(status__in=["open", "leased"], candidate_set__isnull=False),
+                name="slot_set_claimable_order_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
                 fields=["pair", "open_group"], condition=~Q(open_group=""), name="slot_one_open_per_group"
+            ),
+            models.UniqueConstraint(
+                fields=["candidate_set", "open_group"], condition=~Q(open_group="") & Q(candidate_set__isnull=False),
+                name="slot_set_one_open_per_group",
+            ),
+            models.CheckConstraint(
+                condition=Q(pair__isnull=False, candidate_set__isnull=True)
+                | Q(pair__isnull=True, candidate_set__isnull=False),
+                name="slot_pair_or_set",
             ),
             models.CheckConstraint(
                 condition=Q(status="leased", lease_expires_at__isnull=False) | ~Q(status="leased"),
@@ -294,7 +317,8 @@ class Slot(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"slot {self.pk} of pair {self.pair_id} ({self.group_key or 'open'}, {self.status})"
+        task = f"pair {self.pair_id}" if self.pair_id is not None else f"set {self.candidate_set_id}"
+        return f"slot {self.pk} of {task} ({self.group_key or 'open'}, {self.status})"
 
 
 class PairGroupCount(models.Model):
@@ -330,11 +354,18 @@ class Assignment(models.Model):
     # slot and participant need no index of their own: assignment_one_per_slot and
     # assignment_participant_idx lead with them (fewer indexes to write on every lease).
     slot = models.ForeignKey(Slot, on_delete=models.CASCADE, related_name="assignments", db_index=False)
-    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="assignments")
+    pair = models.ForeignKey(Pair, null=True, blank=True, on_delete=models.CASCADE, related_name="assignments")
+    # Set studies: the set leased, and its members in the order shown (random per participant, kept for one who
+    # held the set before, as `swapped` is for pairs). No index of its own: assignment_set_once leads with
+    # participant, and nothing looks assignments up by set alone.
+    candidate_set = models.ForeignKey(
+        "CandidateSet", null=True, blank=True, on_delete=models.CASCADE, related_name="assignments", db_index=False
+    )
     participant = models.ForeignKey(
         Participant, on_delete=models.CASCADE, related_name="assignments", db_index=False
     )
     swapped = models.BooleanField(default=False, help_text="Shown as (b, a): position bias is randomised.")
+    shown = models.JSONField(null=True, blank=True, help_text="Set assignments: candidate ids in the order shown.")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -347,6 +378,15 @@ class Assignment(models.Model):
             models.UniqueConstraint(fields=["slot"], condition=Q(status="active"), name="assignment_one_per_slot"),
             models.UniqueConstraint(
                 fields=["participant", "pair"], condition=~Q(status="expired"), name="assignment_pair_once"
+            ),
+            models.UniqueConstraint(
+                fields=["participant", "candidate_set"], name="assignment_set_once",
+                condition=~Q(status="expired") & Q(candidate_set__isnull=False),
+            ),
+            models.CheckConstraint(
+                condition=Q(pair__isnull=False, candidate_set__isnull=True)
+                | Q(pair__isnull=True, candidate_set__isnull=False, shown__isnull=False),
+                name="assignment_pair_or_set",
             ),
         ]
 
@@ -413,16 +453,29 @@ class Judgment(models.Model):
 
 
 class Skip(models.Model):
-    """crowd: a pair an annotator said they cannot judge. Its slot went back to the pool; the pair is not
-    served to them again (their assignment stays `skipped`); a skip is not a judgment."""
+    """crowd: a pair (or, in a set study, a set) an annotator said they cannot judge. Its slot went back to the
+    pool; it is not served to them again (their assignment stays `skipped`); a skip is not a judgment."""
 
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="skips")
-    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="skips")
+    pair = models.ForeignKey(Pair, null=True, blank=True, on_delete=models.CASCADE, related_name="skips")
+    candidate_set = models.ForeignKey(
+        "CandidateSet", null=True, blank=True, on_delete=models.CASCADE, related_name="skips"
+    )
     assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="skip")
     created_at = models.DateTimeField()
 
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(pair__isnull=False, candidate_set__isnull=True)
+                | Q(pair__isnull=True, candidate_set__isnull=False),
+                name="skip_pair_or_set",
+            ),
+        ]
+
     def __str__(self) -> str:
-        return f"skip of pair {self.pair_id} by {self.participant_id}"
+        task = f"pair {self.pair_id}" if self.pair_id is not None else f"set {self.candidate_set_id}"
+        return f"skip of {task} by {self.participant_id}"
 
 
 class Rating(models.Model):
@@ -523,7 +576,8 @@ class Conversation(models.Model):
 
 class CandidateSet(models.Model):
     """k candidates of one prompt shown together (issue 13), chosen by a set strategy (nc, random) or imported.
-    Like imported pairs, a set holds no slots yet: the set-task loop (a later slice) adds them.
+    A set made by the study's strategy gets k slots (annotation/set_making.py), as a pair does; imported sets
+    hold none, like imported pairs.
 
     Members are a list of candidate ids in the set's canonical order, not rows of a table of their own: a set never
     changes, and a Community Alignment import makes ~270k members (a member table with its indexes was a fifth of
@@ -553,6 +607,10 @@ class SetJudgment(models.Model):
         Participant, on_delete=models.CASCADE, related_name="set_judgments", db_index=False
     )
     candidate_set = models.ForeignKey(CandidateSet, on_delete=models.CASCADE, related_name="judgments")
+    # The lease it was made on (the set-task loop); empty for imported ones.
+    assignment = models.OneToOneField(
+        Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="set_judgment"
+    )
     shown = models.JSONField(help_text="Candidate ids in the order shown")
     best = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
     ranking = models.JSONField(default=list, blank=True, help_text="[[id], [id, id], ...]: the rest, better first")

@@ -13,8 +13,20 @@ from annotation.errors import InputError, Rejected
 from annotation.models import Judgment
 
 
-def notice_for(exc: InputError | Rejected) -> str:
+def notice_for(exc: InputError | Rejected, *, of_set: bool = False) -> str:
+    """The refusal in the annotator's words; of_set: the task refused was a set, not a pair."""
     code = getattr(exc, "code", "")
+    message = (_set_notice if of_set else _pair_notice)(code)
+    if message:
+        return message
+    if isinstance(exc, InputError) and (exc.field or "").startswith(("best", "ranking", "explanation")):
+        return _("Please check your answer and submit again.")
+    if isinstance(exc, InputError) and exc.field in ("choice", "strength", "rationale"):
+        return _("Please check your answer and choose again.")
+    return getattr(exc, "message", str(exc))
+
+
+def _pair_notice(code: str) -> str:
     if code == "too_soon":
         return _("Please read both responses a little longer, then choose again: your answer is kept.")
     if code == "lease_expired":
@@ -24,9 +36,23 @@ def notice_for(exc: InputError | Rejected) -> str:
         return _("You have already judged that pair. Here is the next one.")
     if code in ("unknown_assignment", "foreign_assignment"):
         return _("That pair is no longer yours. Here is the next one.")
-    if isinstance(exc, InputError) and exc.field in ("choice", "strength", "rationale"):
-        return _("Please check your answer and choose again.")
-    return getattr(exc, "message", str(exc))
+    return ""
+
+
+def _set_notice(code: str) -> str:
+    if code == "too_soon":
+        return _("Please read the responses a little longer, then submit again: your answer is kept.")
+    if code == "lease_expired":
+        return _("Your time on that set ran out and it was given to someone else, so your answer could not be "
+                 "recorded. Here is another set.")
+    if code in ("already_judged", "set_already_judged"):
+        return _("You have already judged that set. Here is the next one.")
+    if code == "pair_already_judged":
+        return _("You have already compared two of these responses, so this set cannot be recorded. Here is the "
+                 "next one.")
+    if code in ("unknown_assignment", "foreign_assignment"):
+        return _("That set is no longer yours. Here is the next one.")
+    return ""
 
 
 @dataclass(frozen=True)
@@ -57,3 +83,4 @@ def kept_answer(post: QueryDict, *, pair_on_screen: int) -> KeptAnswer:
         choice=post.get("choice", ""), strength=post.get("strength", ""), rationale=post.get("rationale", ""),
         same_pair=post.get("pair", "") == str(pair_on_screen),
     )
+

@@ -29,7 +29,7 @@ _PARTICIPANT_FIELDS = _fields(
 )
 _STUDY_FIELDS = _fields(
     Study, {"id", "slug", "overlap", "quota", "group_attributes", "lease_minutes", "open_slots_after", "is_open",
-            "gold_rate", "allocation", "k_max"}
+            "gold_rate", "allocation", "k_max", "task"}
 )
 _PARTICIPANT_SQL = (
     "SELECT " + ", ".join([f"pa.{f}" for f in _PARTICIPANT_FIELDS] + [f"st.{f}" for f in _STUDY_FIELDS])

@@ -2,8 +2,10 @@
 (nc: NC k-set selection, random: the baseline, all: every k-subset), `sets_per_prompt` of them per prompt.
 
 A set's members are candidate ids in ascending id order and sets are created in selection order, so a prompt's
-sets keep their ids and order across runs: the set-task loop (a later slice) attaches its slots to them. Like
-imported sets, these hold no slots yet.
+sets keep their ids and order across runs. Each set is made with its k = overlap slots, split across groups as a
+pair's are (annotation/groups.py slot_groups), in the same statement batch: a set never exists without its slots,
+so a retried job (which skips the sets a prompt holds) never doubles them. Imported sets hold none, like
+imported pairs.
 """
 
 from collections.abc import Callable, Sequence
@@ -12,7 +14,8 @@ from typing import Protocol
 
 from django.utils import timezone
 
-from annotation.models import Candidate, CandidateSet, Prompt, Study
+from annotation.groups import slot_groups
+from annotation.models import Candidate, CandidateSet, Prompt, Slot, Study
 from annotation.pairing import prompt_seed
 
 IMPORTED = "imported"  # sets read from a Community Alignment file, not chosen here
@@ -77,6 +80,8 @@ def sets_create(*, study: Study, prompt: Prompt, candidates: list[Candidate]) ->
         if len(new) == room:
             break
     CandidateSet.objects.bulk_create(new)
+    groups = slot_groups(study.overlap, study.group_attributes)
+    Slot.objects.bulk_create(Slot(candidate_set=s, study=study, group_key=g) for s in new for g in groups)
     return len(new)
 
 

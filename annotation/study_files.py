@@ -99,6 +99,9 @@ def parse_header(obj: dict) -> dict:
     header |= _crowd_fields(study)
     header |= _allocation_settings(study, header["overlap"])
     header |= _task_settings(study)
+    if header.get("task") == Study.Task.SET and header.get("allocation") == Study.Allocation.ADAPTIVE:
+        # Adaptive allocation prices pairs by their groups' divergence; a set has no such number (yet).
+        raise InputError("set studies take uniform allocation only", field="study.allocation")
     return header
 
 

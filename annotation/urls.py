@@ -25,6 +25,7 @@ api_urls = [
     # The annotation loop first: resolving walks this list for every call.
     path("studies/<slug:slug>/next/", loop_api.StudyNextApi.as_view(), name="api-next"),
     path("judgments/", loop_api.JudgmentCreateApi.as_view(), name="api-judgments"),
+    path("set-judgments/", loop_api.SetJudgmentCreateApi.as_view(), name="api-set-judgments"),
     path("studies/", api.StudyListApi.as_view(), name="api-studies"),
     path("studies/<slug:slug>/", api.StudyDetailApi.as_view(), name="api-study"),
     path("studies/<slug:slug>/join/", api.StudyJoinApi.as_view(), name="api-join"),

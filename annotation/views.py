@@ -33,6 +33,9 @@ from annotation.participants import (
     participant_returning,
 )
 from annotation.selectors import study_get
+from annotation.set_assignment import SetTask, set_next_for_annotator
+from annotation.set_page import ranking_from_places, set_kept_answer, set_widget_context
+from annotation.set_submit import set_judgment_input, set_judgment_submit
 from pluralweb.throttling import attempt_wait, join_checks, throttled_page
 
 
@@ -141,10 +144,17 @@ def study_profile(request: HttpRequest, study: Study) -> HttpResponse:
     return render(request, "annotation/profile.html", context)
 
 
-def _task_context(participant: Participant, task: Task, **extra) -> dict:
+def _next_task(participant: Participant) -> Task | SetTask | None:
+    if participant.study.task == Study.Task.SET:
+        return set_next_for_annotator(participant=participant)
+    return pair_next_for_annotator(participant=participant)
+
+
+def _task_context(participant: Participant, task: Task | SetTask, **extra) -> dict:
+    shown = set_widget_context(task.shown) if isinstance(task, SetTask) else {"left": task.left, "right": task.right}
     return {
-        "study": participant.study, "progress": task.progress, "task": task,
-        "prompt": task.prompt, "left": task.left, "right": task.right, "client_id": uuid.uuid4().hex,
+        "study": participant.study, "progress": task.progress, "task": task, "prompt": task.prompt,
+        "client_id": uuid.uuid4().hex, **shown,
         "lease_seconds": max(0, int((task.expires_at - timezone.now()).total_seconds())), **extra,
     }
 
@@ -159,7 +169,7 @@ def study_annotate(request: HttpRequest, study: Study) -> HttpResponse:
     if study.practice and not request.session.get(_session_key(study), {}).get("practised"):
         if participant_progress(participant=participant).done == 0:
             return redirect("annotation:practice", slug=study.slug)
-    task = pair_next_for_annotator(participant=participant)
+    task = _next_task(participant)
     if task is None:
         if awaiting_pairs(participant=participant):
             return _preparing_page(request, study)
@@ -186,7 +196,9 @@ def study_judge(request: HttpRequest, study: Study) -> HttpResponse:
         return HttpResponse(status=403)
     refused = None
     try:
-        if judgment_submit(user=request.user, data=_judgment_input(request)).screened_out:
+        if study.task == Study.Task.SET:
+            set_judgment_submit(user=request.user, data=set_judgment_input(_set_judgment_body(request)))
+        elif judgment_submit(user=request.user, data=_judgment_input(request)).screened_out:
             participant.screened_out_at = timezone.now()  # failed the attention checks: no further pair
     except (InputError, Rejected) as exc:
         refused = exc
@@ -214,7 +226,7 @@ def study_skip(request: HttpRequest, study: Study) -> HttpResponse:
 def _next_task_answer(request: HttpRequest, participant: Participant, refused: Exception | None) -> HttpResponse:
     """The next task (an htmx partial, or the whole page), or a redirect to completion; after a refusal,
     with the reason and the answer the annotator gave."""
-    task = pair_next_for_annotator(participant=participant)
+    task = _next_task(participant)
     if task is None:
         name = "annotation:annotate" if awaiting_pairs(participant=participant) else "annotation:done"
         url = reverse(name, kwargs={"slug": participant.study.slug})
@@ -224,14 +236,28 @@ def _next_task_answer(request: HttpRequest, participant: Participant, refused: E
     context = _task_context(participant, task)
     status = 200
     if refused is not None:
-        kept = kept_answer(request.POST, pair_on_screen=task.pair_id)
-        context |= {"notice": notice_for(refused), "kept": kept if kept.choice else None}
-        if kept.same_pair and request.POST.get("client_id"):
-            context["client_id"] = request.POST["client_id"]  # nothing was stored under it
+        context |= _refusal_context(request, task, refused)
         status = getattr(refused, "status", 400)
-    template = "annotation/_task.html" if request.headers.get("HX-Request") else "annotation/annotate.html"
+    partial = "annotation/_set_task.html" if isinstance(task, SetTask) else "annotation/_task.html"
+    template = partial if request.headers.get("HX-Request") else "annotation/annotate.html"
     # htmx swaps only 2xx answers by default; the notice says what went wrong.
     return render(request, template, context, status=200 if request.headers.get("HX-Request") else status)
+
+
+def _refusal_context(request: HttpRequest, task: Task | SetTask, refused: Exception) -> dict:
+    """The reason, and the answer the annotator gave: filled in again if its task is still on screen."""
+    if isinstance(task, SetTask):
+        kept = set_kept_answer(request.POST, set_on_screen=task.set_id)
+        context = {"notice": notice_for(refused, of_set=True), "kept": kept if kept.best else None,
+                   **set_widget_context(task.shown, kept)}
+        same_task = kept.same_set
+    else:
+        kept = kept_answer(request.POST, pair_on_screen=task.pair_id)
+        context = {"notice": notice_for(refused), "kept": kept if kept.choice else None}
+        same_task = kept.same_pair
+    if same_task and request.POST.get("client_id"):
+        context["client_id"] = request.POST["client_id"]  # nothing was stored under it
+    return context
 
 
 @study_page
@@ -269,29 +295,45 @@ def study_renew(request: HttpRequest, study: Study) -> HttpResponse:
     except InputError:
         return JsonResponse({"message": _("The form was incomplete; please choose again.")}, status=400)
     except Rejected as exc:
-        return JsonResponse({"message": notice_for(exc)}, status=exc.status)
+        return JsonResponse({"message": notice_for(exc, of_set=study.task == Study.Task.SET)}, status=exc.status)
     return JsonResponse({"expires_in_s": int((expires_at - timezone.now()).total_seconds())})
 
 
-def _judgment_input(request: HttpRequest) -> JudgmentInput:
+def _form_assignment(request: HttpRequest) -> int:
     try:
-        assignment_id = form_integer(request.POST.get("assignment", ""), "assignment", maximum=INT64_MAX)
+        return form_integer(request.POST.get("assignment", ""), "assignment", maximum=INT64_MAX)
     except InputError:
         raise InputError(_("The form was incomplete; please choose again."), field="assignment") from None
+
+
+def _form_time_taken(request: HttpRequest) -> int | None:
     time_taken = request.POST.get("time_taken_ms") or None
     # The page measures this itself; a tampered value is dropped rather than costing the annotator a judgment.
     try:
-        time_taken_ms = form_integer(time_taken, "time_taken_ms") if time_taken else None
+        return form_integer(time_taken, "time_taken_ms") if time_taken else None
     except InputError:
-        time_taken_ms = None
+        return None
+
+
+def _judgment_input(request: HttpRequest) -> JudgmentInput:
     return JudgmentInput(
-        assignment_id=assignment_id,
+        assignment_id=_form_assignment(request),
         choice=request.POST.get("choice", ""),
         client_id=request.POST.get("client_id", ""),
         strength=request.POST.get("strength", ""),
         rationale=request.POST.get("rationale", ""),
-        time_taken_ms=time_taken_ms,
+        time_taken_ms=_form_time_taken(request),
     )
+
+
+def _set_judgment_body(request: HttpRequest) -> dict:
+    """The set widget's form as the body the API sends (annotation/set_page.py says what the form holds)."""
+    return {
+        "assignment": _form_assignment(request), "best": request.POST.get("best", ""),
+        "ranking": ranking_from_places(request.POST.getlist("place")),
+        "explanation": request.POST.get("explanation", ""), "client_id": request.POST.get("client_id", ""),
+        "time_taken_ms": _form_time_taken(request),
+    }
 
 
 @study_page

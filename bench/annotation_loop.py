@@ -8,6 +8,10 @@ against the database.
 
     .venv/bin/python bench/annotation_loop.py --annotators 32 --seconds 20 [--server gunicorn] [--json] [--drop]
 
+With --task set the same server also runs a set study (issue 13: best of 4, POST /api/set-judgments/), after the
+pair study and with the same annotators and seconds, and prints the two side by side with comparisons/s (a set
+judgment of 4 with a best only states 3 comparisons).
+
 Everything stays on 127.0.0.1: the server binds to loopback and the database is local.
 """
 
@@ -37,6 +41,8 @@ from pg_setup import PG_ADMIN_DSN, bench_env, database_drop, database_recreate
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 SLUG = "bench"
+SET_SLUG = "bench-sets"
+SET_SIZE = 4
 PARTIES = ("D", "R")
 CHOICES = ("A", "B", "tie")
 _ERROR_PAUSE = 0.05  # after a failed request, so that a dead server is not hammered in a tight loop
@@ -76,12 +82,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="study allocation (adaptive: k_max = 3k slots per pair, priorities, early stops)")
     parser.add_argument("--gold-rate", type=float, default=0.0, help="study gold_rate (share of gold pairs served)")
     parser.add_argument("--gold", type=int, default=200, help="gold items in the study when --gold-rate is set")
+    parser.add_argument("--task", choices=["pair", "set"], default="pair",
+                        help="set: also run a set study (best of 4) after the pair study and compare the two")
+    parser.add_argument("--set-prompts", type=int, help="prompts of the set study (default 6 x --prompts: one set "
+                                                        "each, as many tasks as the pair study's 6 pairs a prompt)")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     args = parser.parse_args(argv)
     default_workers, default_threads = SERVERS[args.server]
     args.workers = default_workers if args.workers is None else args.workers
     args.threads = default_threads if args.threads is None else args.threads
+    args.set_prompts = args.set_prompts or 6 * args.prompts
     if args.annotators < 1 or args.workers < 1 or args.threads < 1 or args.seconds <= 0:
         parser.error("--annotators, --workers, --threads and --seconds must be positive")
     return args
@@ -98,24 +109,30 @@ def database_analyze(name: str) -> None:
         conn.execute("ANALYZE")
 
 
-def study_file_write(path: Path, args: argparse.Namespace) -> None:
-    """A study file (docs/formats.md): the header line, then one prompt a line."""
+def study_file_write(path: Path, args: argparse.Namespace, *, task: str = "pair") -> None:
+    """A study file (docs/formats.md): the header line, then one prompt a line. A set study has one set of
+    SET_SIZE candidates a prompt ("all" of 4 candidates: one 4-subset)."""
+    sets = task == "set"
+    prompts, n_candidates = (args.set_prompts, SET_SIZE) if sets else (args.prompts, args.candidates)
     header = {"study": {
-        "slug": SLUG, "title": "Benchmark study", "group_attributes": {"party": list(PARTIES)},
+        "slug": SET_SLUG if sets else SLUG, "title": "Benchmark study", "group_attributes": {"party": list(PARTIES)},
         "overlap": args.overlap, "quota": args.quota, "consent": "I agree.", "pair_strategy": "all",
         # The simulated annotators answer at random: screening would stop them after a few gold items.
         "gold_rate": args.gold_rate, "screen_min_gold": 1000, "allocation": args.allocation,
     }}
+    if sets:
+        header["study"].update(task="set", set_size=SET_SIZE, gold_rate=0.0, allocation="uniform")
     with path.open("w") as out:
         out.write(json.dumps(header) + "\n")
-        for p in range(args.prompts):
+        for p in range(prompts):
             candidates = [
-                {"candidate_id": f"p{p}c{c}", "text": TEXT_POOL[(p * args.candidates + c) % len(TEXT_POOL)]}
-                for c in range(args.candidates)
+                {"candidate_id": f"p{p}c{c}", "text": TEXT_POOL[(p * n_candidates + c) % len(TEXT_POOL)]}
+                for c in range(n_candidates)
             ]
             turns = [{"role": "user", "content": f"Question {p}: what should be done about policy {p}?"}]
             out.write(json.dumps({"prompt_id": f"p{p}", "turns": turns, "candidates": candidates}) + "\n")
-        for g in range(args.gold if args.gold_rate else 0):  # attention checks on the first prompts' candidates
+        # Attention checks on the first prompts' candidates (pair studies: gold items are pairs).
+        for g in range(args.gold if args.gold_rate and not sets else 0):
             p = g % args.prompts
             gold = {"prompt_id": f"p{p}", "a": f"p{p}c{g // args.prompts}", "b": f"p{p}c{g // args.prompts + 1}",
                     "expected": "A"}
@@ -329,19 +346,31 @@ class Client:
         self.buffer += chunk
 
 
-def annotator_join(client: Client, party: str) -> None:
-    status, body, _ = client.post(f"/api/studies/{SLUG}/join/", {"consent": True, "attributes": {"party": party}})
+def annotator_join(client: Client, party: str, slug: str = SLUG) -> None:
+    status, body, _ = client.post(f"/api/studies/{slug}/join/", {"consent": True, "attributes": {"party": party}})
     if status != 201 or body is None:
         raise RuntimeError(f"join answered {status}: {body}")
     client.headers["Authorization"] = f"Token {body['token']}"
 
 
+def pair_submit(body: dict, rng: random.Random) -> tuple[str, dict]:
+    return "/api/judgments/", {"assignment": body["assignment_id"], "choice": rng.choice(CHOICES),
+                               "client_id": uuid.uuid4().hex}
+
+
+def set_submit(body: dict, rng: random.Random) -> tuple[str, dict]:
+    """The best of the set only: SET_SIZE - 1 comparisons."""
+    best = rng.choice(body["candidates"])["candidate_id"]
+    return "/api/set-judgments/", {"assignment": body["assignment_id"], "best": best, "client_id": uuid.uuid4().hex}
+
+
 def annotator_loop(client: Client, result: AnnotatorResult, *, deadline: float, max_judgments: int,
-                   rng: random.Random) -> None:
+                   rng: random.Random, slug: str = SLUG,
+                   submit_of: Callable[[dict, random.Random], tuple[str, dict]] = pair_submit) -> None:
     """next -> submit until 204, the quota or the deadline."""
     while time.perf_counter() < deadline and result.judgments < max_judgments:
         try:
-            status, body, ms = client.post(f"/api/studies/{SLUG}/next/")
+            status, body, ms = client.post(f"/api/studies/{slug}/next/")
         except (OSError, ValueError) as exc:
             result.errors[f"next {type(exc).__name__}"] += 1
             time.sleep(_ERROR_PAUSE)
@@ -354,9 +383,9 @@ def annotator_loop(client: Client, result: AnnotatorResult, *, deadline: float, 
             result.errors[f"next {status}"] += 1
             time.sleep(_ERROR_PAUSE)
             continue
-        submit = {"assignment": body["assignment_id"], "choice": rng.choice(CHOICES), "client_id": uuid.uuid4().hex}
+        path, submit = submit_of(body, rng)
         try:
-            status, _, ms = client.post("/api/judgments/", submit)
+            status, _, ms = client.post(path, submit)
         except (OSError, ValueError) as exc:
             result.errors[f"submit {type(exc).__name__}"] += 1
             time.sleep(_ERROR_PAUSE)
@@ -379,7 +408,8 @@ class LoadResult:
 
 
 def load_run(port: int, args: argparse.Namespace,
-             cpu_probe: Callable[[], dict[tuple[str, int], float]]) -> LoadResult:
+             cpu_probe: Callable[[], dict[tuple[str, int], float]], *, task: str = "pair") -> LoadResult:
+    slug, submit_of = (SET_SLUG, set_submit) if task == "set" else (SLUG, pair_submit)
     results = [AnnotatorResult() for _ in range(args.annotators)]
     clients = [Client(port) for _ in range(args.annotators)]
     # Everyone joins first; the clock starts when the last one is ready, so joins are not timed.
@@ -388,13 +418,14 @@ def load_run(port: int, args: argparse.Namespace,
 
     def run(i: int) -> None:
         try:
-            annotator_join(clients[i], PARTIES[i % len(PARTIES)])
+            annotator_join(clients[i], PARTIES[i % len(PARTIES)], slug)
         except Exception:
             ready.abort()
             raise
         ready.wait()
         annotator_loop(clients[i], results[i], deadline=start_box[0] + args.seconds,
-                       max_judgments=args.quota, rng=random.Random(args.seed * 1000 + i))
+                       max_judgments=args.quota, rng=random.Random(args.seed * 1000 + i), slug=slug,
+                       submit_of=submit_of)
         results[i].reconnects = clients[i].reconnects
         results[i].server_closes = clients[i].server_closes
 
@@ -498,6 +529,50 @@ def database_checks(database: str, *, submitted: int) -> dict:
     }
 
 
+def set_database_checks(database: str, *, submitted: int) -> dict:
+    """The set study's: stored set judgments == successful submits, each expanded into SET_SIZE - 1 comparisons,
+    no set over k, no group over ceil(k / G) of a set."""
+    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={database}") as conn:
+        study_id, overlap, groups = conn.execute(
+            "SELECT id, overlap, group_attributes FROM annotation_study WHERE slug = %s", [SET_SLUG]).fetchone()
+        of_study = "FROM annotation_setjudgment sj JOIN annotation_participant pa ON pa.id = sj.participant_id" \
+                   " WHERE pa.study_id = %s"
+        sets = conn.execute("SELECT count(*) FROM annotation_candidateset c JOIN annotation_prompt pr"
+                            " ON pr.id = c.prompt_id WHERE pr.study_id = %s", [study_id]).fetchone()[0]
+        stored = conn.execute(f"SELECT count(*) {of_study}", [study_id]).fetchone()[0]
+        comparisons = conn.execute(
+            "SELECT count(*) FROM annotation_judgment j JOIN annotation_participant pa ON pa.id = j.participant_id"
+            " WHERE pa.study_id = %s AND j.origin = 'set'", [study_id]).fetchone()[0]
+        over_k = conn.execute(f"SELECT count(*) FROM (SELECT 1 {of_study} GROUP BY sj.candidate_set_id"
+                              " HAVING count(*) > %s) t", [study_id, overlap]).fetchone()[0]
+        n_groups = math.prod(len(values) for values in groups.values()) or 1
+        over_cap = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 {of_study} GROUP BY sj.candidate_set_id, sj.group_key"
+            " HAVING count(*) > %s) t", [study_id, math.ceil(overlap / n_groups)]).fetchone()[0]
+    ok = stored == submitted and comparisons == (SET_SIZE - 1) * stored and over_k == 0 and over_cap == 0
+    return {"sets": sets, "stored_set_judgments": stored, "stored_equals_submitted": stored == submitted,
+            "comparisons": comparisons, "overlap_k": overlap, "sets_over_k": over_k, "set_groups_over_cap": over_cap,
+            "ok": ok}
+
+
+def set_report(pairs: dict, sets: dict, checks: dict) -> None:
+    """The set loop beside the pair loop: judgments/s, p95s, and comparisons/s against the target of 2x."""
+    per_set = SET_SIZE - 1
+    set_comparisons = sets["judgments_per_s"] * per_set
+    ratio = set_comparisons / pairs["judgments_per_s"] if pairs["judgments_per_s"] else math.nan
+    print(f"sets          {checks['sets']} sets of {SET_SIZE} x {checks['overlap_k']} judgments")
+    for name, f, comparisons in (("pair loop", pairs, pairs["judgments_per_s"]), ("set loop", sets, set_comparisons)):
+        print(f"{name:<13} {f['judgments_per_s']:.1f} judgments/s, {comparisons:.1f} comparisons/s, next p95 "
+              f"{f['next_p95_ms']:.1f} ms, submit p95 {f['submit_p95_ms']:.1f} ms, server CPU "
+              f"{f['server_cpu_ms_per_judgment']} ms per judgment, errors {f['errors'] or 'none'}")
+    print(f"check         stored set judgments {checks['stored_set_judgments']} == successful submits "
+          f"{sets['judgments']}, each {per_set} comparisons ({checks['comparisons']}), sets over k "
+          f"{checks['sets_over_k']}, set groups over cap {checks['set_groups_over_cap']}: "
+          f"{'ok' if checks['ok'] else 'VIOLATED'}")
+    print(f"target        set comparisons/s >= 2 x pair judgments/s: {ratio:.2f} x, "
+          f"{'met' if ratio >= 2 else 'not met'}")
+
+
 def report(figures: dict, checks: dict, setup: dict) -> None:
     f = figures
     server = f"{f['server']}, {f['workers']} worker(s) x {f['threads']} threads"
@@ -537,6 +612,10 @@ def main(argv: list[str] | None = None) -> int:
         study_file = Path(tmp) / "study.jsonl"
         study_file_write(study_file, args)
         manage(env, "import_study", "--wait", str(study_file))  # pairs made here: the bench runs no worker
+        if args.task == "set":
+            set_file = Path(tmp) / "sets.jsonl"
+            study_file_write(set_file, args, task="set")
+            manage(env, "import_study", "--wait", str(set_file))
         database_analyze(args.database)
         setup = {"database": args.database, "setup_s": time.perf_counter() - started,
                  "port": free_port()}
@@ -545,6 +624,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             healthz_wait(setup["port"], server)
             load = load_run(setup["port"], args, lambda: server_cpu(server, args.database))
+            set_load = (load_run(setup["port"], args, lambda: server_cpu(server, args.database), task="set")
+                        if args.task == "set" else None)
         except Exception:
             print(log.read_text()[-4000:], file=sys.stderr)
             raise
@@ -553,8 +634,16 @@ def main(argv: list[str] | None = None) -> int:
     figures = figures_of(load, args)
     checks = database_checks(args.database, submitted=figures["judgments"])
     report(figures, checks, setup)
+    out = figures | {"checks": checks}
+    if set_load is not None:
+        set_figures = figures_of(set_load, args)
+        set_checks = set_database_checks(args.database, submitted=set_figures["judgments"])
+        set_report(figures, set_figures, set_checks)
+        out["sets"] = set_figures | {"checks": set_checks,
+                                     "comparisons_per_s": round(set_figures["judgments_per_s"] * (SET_SIZE - 1), 1)}
+        checks = checks | {"ok": checks["ok"] and set_checks["ok"]}
     if args.json:
-        print(json.dumps(figures | {"checks": checks}))
+        print(json.dumps(out))
     if args.drop:
         database_drop(args.database)
     return 0 if checks["ok"] else 1

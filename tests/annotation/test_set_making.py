@@ -63,7 +63,11 @@ def test_the_pairing_job_of_a_set_study_makes_nc_sets_of_set_size_and_no_pairs(d
     assert (job.sets_made, job.pairs_made, sets.count()) == (12, 0, 12)
     assert {s.size for s in sets} == {4} and {s.strategy for s in sets} == {"nc"}
     assert not Pair.objects.filter(prompt__study=summary.study).exists()
-    assert not Slot.objects.filter(study=summary.study).exists()  # slots come with the set-task loop
+    # Each set's k slots (the set-task loop), split across the groups D / R: floor(3 / 2) each, one open.
+    for s in sets:
+        assert sorted(Slot.objects.filter(candidate_set=s).values_list("group_key", flat=True)) == \
+            ["", "party=D", "party=R"]
+    assert not Slot.objects.filter(study=summary.study, pair__isnull=False).exists()
     for s in sets:
         own = list(Candidate.objects.filter(prompt=s.prompt_id).values_list("pk", flat=True))
         assert s.members == sorted(s.members) and len(set(s.members)) == 4 and set(s.members) <= set(own)
