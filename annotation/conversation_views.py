@@ -28,6 +28,7 @@ from annotation.errors import InputError, Rejected
 from annotation.input_rules import INT64_MAX, form_integer
 from annotation.models import Conversation, Participant, Study
 from annotation.participants import participant_for_user
+from annotation.set_page import ranking_from_places, set_widget_context
 from annotation.views import study_page
 
 POLL_SECONDS = 1
@@ -36,9 +37,10 @@ POLL_SECONDS = 1
 def _context(participant: Participant, conversation: Conversation | None, **extra) -> dict:
     state = conversation_state(conversation=conversation, participant=participant) if conversation else None
     progress = state.progress if state else conversation_progress(participant=participant)
+    widget = set_widget_context(state.current.responses) if state and state.stage == "judge" else {}
     return {"study": participant.study, "state": state, "progress": progress, "client_id": uuid.uuid4().hex,
             "plan": None if state and not state.ended else first_prompt_plan(participant=participant),
-            "poll_seconds": POLL_SECONDS, **extra}
+            "poll_seconds": POLL_SECONDS, **widget, **extra}
 
 
 def _latest(participant: Participant) -> Conversation | None:
@@ -86,15 +88,12 @@ def _notice(exc: InputError | Rejected) -> str:
     return messages.get(code, _("That did not work; please try again."))
 
 
-def _ranking(request: HttpRequest, state: ConversationState) -> list[list[str]]:
-    """Blocks of candidate ids from the rank selects (2 = second best ...); equal ranks tie."""
-    ranks: dict[int, list[str]] = {}
-    for candidate in state.current.responses if state.current else []:
-        raw = request.POST.get(f"rank-{candidate.external_id}", "")
-        if raw:
-            rank = form_integer(raw, "ranking", minimum=2, maximum=len(state.current.responses))
-            ranks.setdefault(rank, []).append(candidate.external_id)
-    return [ranks[rank] for rank in sorted(ranks)]
+def _time_taken(request: HttpRequest) -> int | None:
+    # The page measures this itself (task.js); a tampered value is dropped rather than costing the answer.
+    try:
+        return form_integer(request.POST.get("time_taken_ms", ""), "time_taken_ms")
+    except InputError:
+        return None
 
 
 def _act(request: HttpRequest, participant: Participant, action: str) -> None:
@@ -106,13 +105,13 @@ def _act(request: HttpRequest, participant: Participant, action: str) -> None:
     conversation = open_conversation(participant=participant)
     if conversation is None:
         raise Rejected(_("This conversation has ended."), code="conversation_ended")
-    if action == "judge":
-        state = conversation_state(conversation=conversation, participant=participant)
+    if action == "judge":  # the set widget's form (annotation/set_page.py): best, one `place` per other response
         turn = form_integer(request.POST.get("turn", ""), "turn", maximum=INT64_MAX)
         turn_judgment_submit(participant=participant, conversation=conversation, turn=turn,
-                             best=request.POST.get("best", ""), ranking=_ranking(request, state),
+                             best=request.POST.get("best", ""),
+                             ranking=ranking_from_places(request.POST.getlist("place")),
                              explanation=request.POST.get("explanation", ""),
-                             client_id=request.POST.get("client_id", ""))
+                             client_id=request.POST.get("client_id", ""), time_taken_ms=_time_taken(request))
     elif action == "next":
         conversation_continue(participant=participant, conversation=conversation, prompt=request.POST.get("prompt"),
                               client_id=request.POST.get("client_id", "")[:64])

@@ -42,7 +42,7 @@ def test_the_page_polls_while_generating_offers_a_retry_and_then_the_set(page_cl
     page_client.post("/s/talk/conversation/act/", {"action": "retry"}, **HX)
     run_pending()
     judge = page_client.get("/s/talk/conversation/?partial=1", **HX).content.decode()
-    assert judge.count('name="best"') == 4 and "Bonjour ?" in judge
+    assert judge.count('name="best"') == 4 and "Bonjour ?" in judge and 'class="set-widget"' in judge
 
 
 def test_two_turns_by_form_reach_the_quota_and_the_completion_page(page_client):
@@ -51,16 +51,17 @@ def test_two_turns_by_form_reach_the_quota_and_the_completion_page(page_client):
         run_pending()
         generation = TurnGeneration.objects.get(turn=turn)
         ids = [Candidate.objects.get(pk=pk).external_id for pk in generation.shown]
-        answer = page_client.post("/s/talk/conversation/act/", {
-            "action": "judge", "turn": str(turn), "best": ids[3], f"rank-{ids[0]}": "2", f"rank-{ids[1]}": "2",
-            "explanation": "clair", "client_id": f"j{turn}"}, **HX)
+        answer = page_client.post("/s/talk/conversation/act/", {  # the set widget's fields
+            "action": "judge", "turn": str(turn), "best": ids[3], "place": [f"2:{ids[0]}", f"2:{ids[1]}", ""],
+            "explanation": "clair", "client_id": f"j{turn}", "time_taken_ms": "1234"}, **HX)
         if turn == 1:
             assert answer.status_code == 200 and 'id="send"' in answer.content.decode()
             page_client.post("/s/talk/conversation/act/", {"action": "next", "prompt": "Et ensuite ?"}, **HX)
     assert answer.status_code == 204 and answer["HX-Redirect"] == "/s/talk/done/"
     judgments = list(SetJudgment.objects.order_by("turn"))
     assert [(j.turn, j.explanation) for j in judgments] == [(1, "clair"), (2, "clair")]
-    assert all(len(j.ranking) == 1 and len(j.ranking[0]) == 2 for j in judgments)  # the two rank-2 tie
+    assert all(len(j.ranking) == 1 and len(j.ranking[0]) == 2 for j in judgments)  # the two at place 2 tie
+    assert all(j.time_taken_ms == 1234 for j in judgments)
     assert "CODE-1" in page_client.get("/s/talk/done/").content.decode()
 
 
@@ -68,5 +69,5 @@ def test_a_refused_step_keeps_what_was_typed_and_says_why(page_client):
     answer = page_client.post("/s/talk/conversation/act/", {"action": "start", "prompt": "x\x00y"}, **HX)
     page = answer.content.decode()
     assert answer.status_code == 200 and 'class="notice"' in page and not TurnGeneration.objects.exists()
-    bad_rank = page_client.post("/s/talk/conversation/act/", {"action": "bogus"}, **HX)
-    assert bad_rank.status_code == 200 and 'class="notice"' in bad_rank.content.decode()
+    bogus = page_client.post("/s/talk/conversation/act/", {"action": "bogus"}, **HX)
+    assert bogus.status_code == 200 and 'class="notice"' in bogus.content.decode()

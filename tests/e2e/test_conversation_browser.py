@@ -24,14 +24,18 @@ def test_an_annotator_holds_a_three_turn_conversation_in_the_browser(page, live_
     page.click("#start")
     page.locator("#generating").wait_for()  # the progress while the worker asks the endpoint
     for turn in (1, 2, 3):
-        page.locator("#responses").wait_for(timeout=120_000)
-        assert page.locator("#responses .response").count() == 4
+        page.locator(".set-widget").wait_for(timeout=120_000)
+        assert page.locator(".set-card").count() == 4
         if turn == 1:
             page.screenshot(path=str(artifacts / "conversation-set.png"), full_page=True)
-        page.locator("#response-3 input[name=best]").check()
-        page.locator("#response-1 select").select_option("2")
+        if turn == 2:  # pointer: the card's Best radio and Place select
+            page.locator("#set-card-3 input[name=best]").check()
+            page.locator("#set-card-1 select").select_option(index=1)
+        else:  # keyboard (the shared set widget): 3 is the best, then 1 is next best
+            page.keyboard.press("3")
+            page.keyboard.press("1")
         page.fill("textarea[name=explanation]", f"reason {turn}")
-        page.click("#submit-best")
+        page.click(".set-submit")
         if turn < 3:
             page.locator("#send").wait_for()
             page.fill("#prompt", f"Follow-up question {turn + 1}?")
