@@ -550,7 +550,7 @@ class PairingJob(models.Model):
 class Conversation(models.Model):
     """A multi-turn conversation of one annotator (Community Alignment): each turn is a prompt whose turns carry
     the earlier user prompts and chosen responses, with one set judgment per turn. Imported ones come from a CA
-    file; live ones (a later slice of issue 13) are written turn by turn."""
+    file; live ones are written turn by turn (annotation/conversations.py, one TurnGeneration per turn)."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="conversations")
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="conversations")
