@@ -165,3 +165,9 @@ def test_candidates_keep_the_model_as_source(conv_study, endpoint_settings):
     api.post("/api/studies/conv/conversations/", {"prompt": "Source?"}, format="json")
     run_pending()
     assert set(Candidate.objects.values_list("strategy", "source")) == {("nc-generated", "local-nc-model")}
+
+
+def test_a_twenty_megabyte_body_is_refused_not_crashed_on(conv_study):
+    api = joined()
+    response = api.post("/api/studies/conv/conversations/", {"prompt": "x" * 20_000_000}, format="json")
+    assert response.status_code in (400, 413) and not Conversation.objects.exists()
