@@ -314,7 +314,9 @@ def _pair_next(participant: Participant, now: datetime) -> Task | None:
             live_id = claim_with_retries(sql, claimant, now)
             if live_id is None:
                 return None
-        return _task_of(sql.one(_TASK_SQL, [live_id]), progress)
+        row = sql.one(_TASK_SQL, [live_id])
+        # None: the live lease is a set's (a set study's page asked for a pair), as the PostgreSQL function answers.
+        return None if row is None else _task_of(row, progress)
 
 
 def _task_of(row: tuple, progress: Progress) -> Task:

@@ -166,7 +166,9 @@ def study_annotate(request: HttpRequest, study: Study) -> HttpResponse:
         return redirect("annotation:join", slug=study.slug)
     if study.task == Study.Task.CONVERSATION:
         return redirect("annotation:conversation", slug=study.slug)  # annotation/conversation_views.py
-    if study.practice and not request.session.get(_session_key(study), {}).get("practised"):
+    # Practice items are pairs: a set study's annotators start on their first set.
+    practice = study.practice and study.task == Study.Task.PAIR
+    if practice and not request.session.get(_session_key(study), {}).get("practised"):
         if participant_progress(participant=participant).done == 0:
             return redirect("annotation:practice", slug=study.slug)
     task = _next_task(participant)

@@ -396,3 +396,9 @@ def test_a_pair_judgment_on_a_set_assignment_and_a_set_judgment_on_a_pair_one_ar
 def test_a_pair_studys_next_answer_is_unchanged(study, annotator_d):
     answer = client_for(annotator_d.user).post("/api/studies/s1/next/").json()
     assert list(answer) == ["assignment_id", "prompt", "a", "b", "lease_expires_at", "progress"]
+
+
+def test_asking_a_set_study_for_a_pair_finds_none_while_a_set_is_leased(django_user_model):
+    who = annotator(set_study(), django_user_model)
+    assert set_next_for_annotator(participant=who) is not None
+    assert pair_next_for_annotator(participant=who) is None

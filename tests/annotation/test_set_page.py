@@ -206,3 +206,13 @@ def test_an_answer_sent_before_min_view_ms_is_kept_and_filled_in_again(client, d
     assert _fields(again) == _fields(html) and 'id="kept-answer"' not in again
     assert f'name="best" value="{cards[1]}" required checked' in again
     assert f'value="2:{cards[0]}" selected' in again and ">too quick</textarea>" in again
+
+
+def test_a_set_study_skips_the_pair_practice(client, db, django_user_model):
+    practice = [{"prompt": "Which is kinder?", "a": "Kind.", "b": "Curt.", "expected": "A", "feedback": ""}]
+    study = make_study(slug="practised-sets", task="set", prompts=1, candidates=4, overlap=1, group_attributes={},
+                       practice=practice)
+    participant = make_participant(study, django_user_model.objects.create_user("p"), external_id="p")
+    client.force_login(participant.user)
+    page = client.get("/s/practised-sets/annotate/")
+    assert page.status_code == 200 and "Which response is best?" in page.content.decode()
