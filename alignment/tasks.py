@@ -3,6 +3,8 @@ import socket
 from celery import shared_task
 
 from alignment.fits import FIT_RUN_TASK, fit_run_execute, fit_runs_due, fit_runs_fail_stale
+from alignment.turn_generation import turn_generation_execute
+from annotation.conversation_turns import TURN_GENERATION_TASK
 
 
 # acks_late + reject_on_worker_lost: a worker that dies mid-run leaves the message to be redelivered;
@@ -10,6 +12,13 @@ from alignment.fits import FIT_RUN_TASK, fit_run_execute, fit_runs_due, fit_runs
 @shared_task(name=FIT_RUN_TASK, acks_late=True, reject_on_worker_lost=True)
 def fit_run(run_id: int) -> None:
     fit_run_execute(run_id=run_id, worker=socket.gethostname())
+
+
+# A live conversation turn, on the `generation` queue. A redelivered message finds the generation running (or done)
+# and stores nothing twice (annotation/conversation_turns.py); a stale running one is claimed again.
+@shared_task(name=TURN_GENERATION_TASK, acks_late=True, reject_on_worker_lost=True)
+def turn_generation_run(generation_id: int) -> str:
+    return turn_generation_execute(generation_id=generation_id)
 
 
 @shared_task(name="alignment.tasks.fit_runs_fail_stale")

@@ -15,6 +15,7 @@ from annotation.errors import InputError, Rejected
 from annotation.input_rules import group_count, web_url
 from annotation.judgment_formats import IMPORT_FORMATS, import_summary_text, judgment_file_import
 from annotation.models import (
+    MAX_TURNS_MAX,
     Assignment,
     Candidate,
     CandidateSet,
@@ -30,6 +31,7 @@ from annotation.models import (
     Skip,
     Slot,
     Study,
+    TurnGeneration,
 )
 from annotation.pairing_jobs import pairing_job_retry, study_preparation
 from annotation.set_making import sets_short_note
@@ -77,6 +79,14 @@ class StudyAdminForm(forms.ModelForm):
             for name in ("allocation", "k_max"):
                 if name in data and data[name] != getattr(Study.objects.get(pk=study.pk), name):
                     self.add_error(name, "cannot change once the study has pairs (their slots were made for it)")
+        share, max_turns = data.get("written_prompt_share"), data.get("max_turns")
+        if share is not None and not 0 <= share <= 1:
+            self.add_error("written_prompt_share", "must be from 0 to 1")
+        if max_turns is not None and not 1 <= max_turns <= MAX_TURNS_MAX:
+            self.add_error("max_turns", f"must be between 1 and {MAX_TURNS_MAX}")
+        if (study.pk and "task" in data and data["task"] != Study.objects.get(pk=study.pk).task
+                and TurnGeneration.objects.filter(conversation__study=study).exists()):
+            self.add_error("task", "cannot change once the study has live conversations")
         if study.pk and CandidateSet.objects.filter(prompt__study=study).exists():
             saved = Study.objects.get(pk=study.pk)
             for name in ("task", "set_size"):
@@ -100,7 +110,7 @@ class StudyAdmin(admin.ModelAdmin):
     list_display = ["slug", "title", "language", "task", "overlap", "quota", "pair_strategy", "is_open", "preparation",
                     "links"]
     readonly_fields = ["preparation"]
-    list_filter = ["language", "pair_strategy", "is_open"]
+    list_filter = ["language", "task", "pair_strategy", "is_open"]
     search_fields = ["slug", "title"]
     change_list_template = "admin/annotation/study/change_list.html"
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -328,10 +338,29 @@ class RatingAdmin(admin.ModelAdmin):
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ["id", "external_id", "participant", "language", "first_prompt_pregenerated", "created_at"]
+    list_display = ["id", "external_id", "participant", "language", "first_prompt_pregenerated", "created_at",
+                    "ended_at"]
     list_filter = ["study", "language", "first_prompt_pregenerated"]
     search_fields = ["external_id", "participant__external_id"]
     list_select_related = ["participant"]
+    raw_id_fields = ["participant", "seed_prompt"]
+
+
+@admin.register(TurnGeneration)
+class TurnGenerationAdmin(admin.ModelAdmin):
+    """Live conversation turns' generations: read-only (the worker and the annotator's retry write them)."""
+
+    list_display = ["id", "conversation", "turn", "status", "attempts", "model", "endpoint_seconds", "queued_at",
+                    "finished_at"]
+    list_filter = ["status", "conversation__study"]
+    search_fields = ["conversation__external_id", "error"]
+    list_select_related = ["conversation"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(CandidateSet)

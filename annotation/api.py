@@ -35,7 +35,8 @@ class StudyOutput(serializers.ModelSerializer):
     class Meta:
         model = Study
         fields = ["slug", "title", "description", "group_attributes", "overlap", "quota", "language",
-                  "pair_strategy", "ties", "allocation", "k_min", "k_max", "precision", "is_open", "created_at"]
+                  "pair_strategy", "ties", "allocation", "k_min", "k_max", "precision", "task", "set_size", "max_turns",
+                  "written_prompt_share", "is_open", "created_at"]
 
 
 class StudyListApi(APIView):

@@ -1,6 +1,7 @@
 """When a participant has earned the study's completion code, and when there is simply nothing to hand out *yet*."""
 
 from annotation.assignment import Progress, pair_next_for_annotator, participant_progress
+from annotation.conversations import conversation_progress
 from annotation.models import Participant, Study
 from annotation.pairing_jobs import study_preparing
 from annotation.set_assignment import set_next_for_annotator
@@ -16,7 +17,11 @@ def task_next_for_annotator(*, participant: Participant):
 def completion_progress(*, participant: Participant) -> Progress | None:
     """The participant's progress once the code is earned (quota met, or nothing left to judge); None while
     work remains. Asking `next` is what "nothing left" means: it leases the pair the annotate page then shows.
-    A study whose pairs are still being made (embedding on a worker) has work to come: no code for it."""
+    A study whose pairs are still being made (embedding on a worker) has work to come: no code for it.
+    A conversation study counts turns judged, and always has work to offer until the quota is met."""
+    if participant.study.task == Study.Task.CONVERSATION:
+        progress = conversation_progress(participant=participant)
+        return progress if progress.finished else None
     progress = participant_progress(participant=participant)
     if progress.finished:
         return progress

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 SET_SIZE_MIN, SET_SIZE_MAX = 3, 6
+MAX_TURNS_MAX = 8  # live conversations: user turns per conversation (Community Alignment: 4)
 
 
 class Study(models.Model):
@@ -24,6 +25,7 @@ class Study(models.Model):
     class Task(models.TextChoices):
         PAIR = "pair", "Pairs"
         SET = "set", "Sets (best of k)"
+        CONVERSATION = "conversation", "Live conversations (best of set_size per turn)"
 
     slug = models.SlugField(max_length=64, unique=True)
     title = models.CharField(max_length=200)
@@ -100,8 +102,9 @@ class Study(models.Model):
     # issue 13: a task is one pair (today's) or one set of `set_size` candidates, best picked, the rest optionally
     # ranked; a set judgment is stored once and expands into pairwise judgments (annotation/set_expansion.py).
     task = models.CharField(
-        max_length=8, choices=Task.choices, default=Task.PAIR,
-        help_text="What an annotator judges: a pair (A or B) or a set (best of set_size, the rest optionally ranked).",
+        max_length=16, choices=Task.choices, default=Task.PAIR,
+        help_text="What an annotator judges: a pair (A or B), a set (best of set_size, the rest optionally ranked), "
+                  "or a live conversation (a set generated per turn, the best continues the conversation).",
     )
     set_size = models.PositiveSmallIntegerField(
         default=4, help_text=f"Candidates per set in set studies ({SET_SIZE_MIN} to {SET_SIZE_MAX})."
@@ -110,6 +113,15 @@ class Study(models.Model):
         null=True, blank=True,
         help_text="Set studies: sets made per prompt by the random/nc strategies (empty: enough to show every "
                   "candidate once, candidates / set_size rounded up).",
+    )
+    # Live conversations (task "conversation", annotation/conversations.py): user turns per conversation, and the
+    # share of conversations whose first prompt the annotator writes (Community Alignment: about a third).
+    max_turns = models.PositiveSmallIntegerField(
+        default=4, help_text=f"Conversation studies: user turns per conversation (1 to {MAX_TURNS_MAX})."
+    )
+    written_prompt_share = models.FloatField(
+        default=0.33, help_text="Conversation studies: share of conversations whose first prompt the annotator "
+                                "writes (0 to 1); every one when the study has no prompts.",
     )
     # Dashboard snapshots older than this are stale: an exclusion (or the tie rule) changed which judgments count.
     exclusions_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -128,6 +140,11 @@ class Study(models.Model):
             models.CheckConstraint(
                 condition=Q(set_size__gte=SET_SIZE_MIN, set_size__lte=SET_SIZE_MAX), name="study_set_size_range"
             ),
+            models.CheckConstraint(condition=Q(task__in=["pair", "set", "conversation"]), name="study_task_valid"),
+            models.CheckConstraint(condition=Q(max_turns__gte=1, max_turns__lte=MAX_TURNS_MAX),
+                                   name="study_max_turns_range"),
+            models.CheckConstraint(condition=Q(written_prompt_share__gte=0, written_prompt_share__lte=1),
+                                   name="study_written_prompt_share_range"),
             # Adaptive allocation prices pairs by their groups' divergence: set studies are uniform.
             models.CheckConstraint(condition=~Q(task="set", allocation="adaptive"), name="study_set_uniform"),
         ]
@@ -533,7 +550,7 @@ class PairingJob(models.Model):
 class Conversation(models.Model):
     """A multi-turn conversation of one annotator (Community Alignment): each turn is a prompt whose turns carry
     the earlier user prompts and chosen responses, with one set judgment per turn. Imported ones come from a CA
-    file; live ones (a later slice of issue 13) are written turn by turn."""
+    file; live ones are written turn by turn (annotation/conversations.py, one TurnGeneration per turn)."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="conversations")
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="conversations")
@@ -543,6 +560,12 @@ class Conversation(models.Model):
         null=True, blank=True, help_text="is_pregenerated_first_prompt: false when the annotator wrote it."
     )
     created_at = models.DateTimeField()
+    # Live conversations only: the study prompt its first turn started from (balanced across annotators), and
+    # when the annotator ended it (or it reached the study's max_turns).
+    seed_prompt = models.ForeignKey(
+        "Prompt", null=True, blank=True, on_delete=models.SET_NULL, related_name="seeded_conversations"
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["study", "external_id"], name="conversation_unique_id")]
@@ -609,3 +632,46 @@ class SetJudgment(models.Model):
 
     def __str__(self) -> str:
         return f"set judgment {self.pk} of set {self.candidate_set_id}"
+
+
+class TurnGeneration(models.Model):
+    """One live-conversation turn's responses, asked of the NC endpoint on the `generation` queue
+    (alignment/turn_generation.py). This row is the truth about it: pages and the API read it, never Celery's
+    result. Done: the turn's prompt, candidates and set are stored (all at once) and `shown` is their order on
+    screen. Failed: nothing of the turn is stored but the error; a retry queues it again (attempts counts starts)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="generations")
+    turn = models.PositiveSmallIntegerField(help_text="1 for the first turn")
+    context = models.JSONField(help_text="The conversation so far, ending with this turn's user prompt")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started it.")
+    model = models.CharField(max_length=200, blank=True, help_text="The endpoint's model: the candidates' source.")
+    prompt = models.OneToOneField(
+        Prompt, null=True, blank=True, on_delete=models.SET_NULL, related_name="turn_generation"
+    )
+    candidate_set = models.OneToOneField(
+        CandidateSet, null=True, blank=True, on_delete=models.SET_NULL, related_name="turn_generation"
+    )
+    shown = models.JSONField(default=list, blank=True, help_text="Candidate ids in the (random) order shown")
+    client_id = models.CharField(max_length=64, blank=True, help_text="The request's idempotency key.")
+    queued_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    endpoint_seconds = models.FloatField(null=True, blank=True, help_text="The endpoint's own time (last attempt).")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "turn"], name="turn_generation_once_per_turn"),
+            models.CheckConstraint(condition=Q(status__in=["queued", "running", "done", "failed"]),
+                                   name="turn_generation_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"turn {self.turn} of conversation {self.conversation_id} ({self.status})"

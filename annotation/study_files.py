@@ -17,6 +17,7 @@ from annotation.gold import GoldRecord, gold_item_create, is_gold_line, parse_go
 from annotation.input_rules import group_count, long_text, web_url
 from annotation.jsonl import field, iter_jsonl, text_field
 from annotation.models import (
+    MAX_TURNS_MAX,
     SET_SIZE_MAX,
     SET_SIZE_MIN,
     Candidate,
@@ -123,7 +124,8 @@ def _allocation_settings(study: dict, overlap: int) -> dict:
 
 
 def _task_settings(study: dict) -> dict:
-    """issue 13: task "pair" (the default) or "set", and set_size (SET_SIZE_MIN to SET_SIZE_MAX, default 4)."""
+    """issue 13: task "pair" (the default), "set" or "conversation", set_size (SET_SIZE_MIN to SET_SIZE_MAX, default
+    4); a conversation study's max_turns (1 to MAX_TURNS_MAX) and written_prompt_share (0 to 1)."""
     out: dict = {}
     if study.get("task") is not None:
         out["task"] = _choice(study, "task", Study.Task.values)
@@ -133,6 +135,12 @@ def _task_settings(study: dict) -> dict:
             raise InputError(f"must be between {SET_SIZE_MIN} and {SET_SIZE_MAX}", field="study.set_size")
     if study.get("sets_per_prompt") is not None:
         out["sets_per_prompt"] = _positive(study, "sets_per_prompt", maximum=10_000)
+    if study.get("max_turns") is not None:
+        out["max_turns"] = _positive(study, "max_turns", maximum=MAX_TURNS_MAX)
+    if study.get("written_prompt_share") is not None:
+        out["written_prompt_share"] = float(field(study, "written_prompt_share", (int, float), prefix="study."))
+        if not 0 <= out["written_prompt_share"] <= 1:
+            raise InputError("must be a number from 0 to 1", field="study.written_prompt_share")
     return out
 
 
@@ -246,7 +254,7 @@ def _group_attributes(raw: dict) -> dict[str, list[str]]:
     return clean
 
 
-def parse_prompt(obj: dict) -> PromptRecord:
+def parse_prompt(obj: dict, *, candidates_required: bool = True) -> PromptRecord:
     prompt_id = text_field(obj, "prompt_id", max_length=128)
     turns = field(obj, "turns", list)
     if not turns:
@@ -268,7 +276,8 @@ def parse_prompt(obj: dict) -> PromptRecord:
         language=text_field(obj, "language", required=False, max_length=16),
         source=text_field(obj, "source", required=False, max_length=200),
     )
-    record.candidates = _candidates(field(obj, "candidates", list))
+    if candidates_required or obj.get("candidates") is not None:
+        record.candidates = _candidates(field(obj, "candidates", list))
     return record
 
 
@@ -311,10 +320,14 @@ def read_study_file(
     except InputError as exc:
         raise exc.at(line=line_no, source=source) from None
 
+    # A conversation study's prompts are first turns: the endpoint writes their responses (annotation/conversations.py).
+    candidates_required = header.get("task") != Study.Task.CONVERSATION
+
     def prompts() -> Iterator[tuple[int, PromptRecord]]:
         for number, item in lines:
             try:
-                yield number, parse_gold(item, parse_prompt=parse_prompt) if is_gold_line(item) else parse_prompt(item)
+                yield number, (parse_gold(item, parse_prompt=parse_prompt) if is_gold_line(item)
+                               else parse_prompt(item, candidates_required=candidates_required))
             except InputError as exc:
                 raise exc.at(line=number, source=source) from None
 
@@ -348,7 +361,8 @@ def study_import(stream: IO, *, source: str = "", append: bool = False, on_worke
         if pairs > settings.PLURALWEB_MAX_PAIRS_PER_STUDY:
             raise _too_many(study, line=line_no, source=source)
         to_pair.append(_prompt_row(study, record, summary))
-    made, summary.job = pairs_prepare(study=study, prompts=to_pair, on_worker=on_worker)
+    made, summary.job = (0, None) if study.task == Study.Task.CONVERSATION else pairs_prepare(
+        study=study, prompts=to_pair, on_worker=on_worker)
     if study.task == Study.Task.SET:
         summary.sets, summary.short_prompts = made, sets_short_prompts(study=study, prompts=to_pair)
     else:
@@ -364,6 +378,8 @@ def _tasks_made(study: Study) -> int:
 
 
 def _tasks_planned(study: Study, n_candidates: int) -> int:
+    if study.task == Study.Task.CONVERSATION:
+        return 0
     if study.task == Study.Task.SET:
         return sets_wanted(study=study, n_candidates=n_candidates)
     return _pairs_planned(study, n_candidates)

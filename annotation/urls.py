@@ -1,6 +1,7 @@
 from django.urls import path
 
-from annotation import api, loop_api, quality_views, views
+from annotation import api, conversation_views, loop_api, quality_views, views
+from annotation import conversation_api as conv
 
 app_name = "annotation"
 
@@ -16,6 +17,8 @@ page_urls = [
     path("s/<slug:slug>/renew/", views.study_renew, name="renew"),
     path("s/<slug:slug>/skip/", views.study_skip, name="skip"),
     path("s/<slug:slug>/practice/", views.study_practice, name="practice"),
+    path("s/<slug:slug>/conversation/", conversation_views.conversation_page, name="conversation"),
+    path("s/<slug:slug>/conversation/act/", conversation_views.conversation_act, name="conversation-act"),
 ]
 
 api_urls = [
@@ -30,4 +33,10 @@ api_urls = [
     path("assignments/<int:pk>/renew/", api.AssignmentRenewApi.as_view(), name="api-renew"),
     path("assignments/<int:pk>/skip/", api.AssignmentSkipApi.as_view(), name="api-skip"),
     path("studies/<slug:slug>/judgments/import/", api.StudyJudgmentsImportApi.as_view(), name="api-import-judgments"),
+    path("studies/<slug:slug>/conversations/", conv.ConversationListApi.as_view(), name="api-conversations"),
+    path("conversations/<int:pk>/", conv.ConversationDetailApi.as_view(), name="api-conversation"),
+    path("conversations/<int:pk>/turns/", conv.ConversationTurnApi.as_view(), name="api-conversation-turns"),
+    path("conversations/<int:pk>/turns/<int:turn>/judgment/", conv.TurnJudgmentApi.as_view(),
+         name="api-conversation-judgment"),
+    path("conversations/<int:pk>/retry/", conv.ConversationRetryApi.as_view(), name="api-conversation-retry"),
 ]

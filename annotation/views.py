@@ -164,6 +164,8 @@ def study_annotate(request: HttpRequest, study: Study) -> HttpResponse:
     participant = participant_for_user(study=study, user=request.user)
     if participant is None:
         return redirect("annotation:join", slug=study.slug)
+    if study.task == Study.Task.CONVERSATION:
+        return redirect("annotation:conversation", slug=study.slug)  # annotation/conversation_views.py
     # Practice items are pairs: a set study's annotators start on their first set.
     practice = study.practice and study.task == Study.Task.PAIR
     if practice and not request.session.get(_session_key(study), {}).get("practised"):

@@ -270,6 +270,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ROUTES = {
     "alignment.tasks.fit_run": {"queue": "fits"},  # GPU workers take `fits`
     "annotation.tasks.pairing_job_run": {"queue": "embeddings"},  # an import's texts, embedded off the request
+    "alignment.tasks.turn_generation_run": {"queue": "generation"},  # live conversation turns: an endpoint call
 }
 # A fit's worker writes a heartbeat every FIT_HEARTBEAT_SECONDS; a running fit whose heartbeat is older than
 # FIT_STALE_AFTER_SECONDS is failed ("the worker stopped responding") by the check beat runs every

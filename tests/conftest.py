@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 from annotation.access import ADMINS, RESEARCHERS
 from annotation.roles import ensure_roles
 from annotation.selectors import participant_cache_clear
+from tests.chat_server import ChatServer
 from tests.factories import make_participant, make_study
 
 
@@ -78,3 +79,26 @@ def stranger(django_user_model, db):
 @pytest.fixture
 def api():
     return APIClient()
+
+
+@pytest.fixture
+def chat_server():
+    """A local OpenAI-compatible chat-completions endpoint (tests/chat_server.py)."""
+    server = ChatServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def generation_worker(transactional_db, tmp_path, chat_server):
+    """A real Celery worker (tests/worker_process.py) whose NC endpoint is the local chat server."""
+    from django.conf import settings
+
+    from tests.worker_process import worker_start, worker_stop
+
+    log = tmp_path / "worker.log"
+    process = worker_start(log, broker_url=settings.CELERY_BROKER_URL, env={
+        "NC_GENERATION_URL": chat_server.url, "NC_GENERATION_MODEL": "worker-model", "NC_GENERATION_TIMEOUT": "10"})
+    process.log = log
+    yield process
+    worker_stop(process, log)

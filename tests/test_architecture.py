@@ -24,7 +24,7 @@ FLOORS = (
     ("alignment", ("alignment",)),
     ("project", ("pluralweb",)),
 )
-DOORS = ("views", "api", "loop_api", "admin", "tasks", "urls", "commands")
+DOORS = ("views", "api", "loop_api", "conversation_api", "conversation_views", "admin", "tasks", "urls", "commands")
 FORBIDDEN_IN_CORES = ("django", "rest_framework", "celery", "kombu")
 
 

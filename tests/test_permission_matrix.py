@@ -74,6 +74,16 @@ ROWS: dict[tuple[str, str], tuple[int, ...]] = {
     ("s/<slug:slug>/renew/", "POST"): (403, 403, 400, 403, 403, 403),
     ("s/<slug:slug>/skip/", "POST"): (403, 403, 400, 403, 403, 403),
     ("s/<slug:slug>/practice/", "GET"): (302, 302, 302, 302, 302, 302),  # s1 has no practice: on to annotate
+    # Live conversations (s1 is a pair study: its annotator is told so, or sent to the annotate page); a
+    # conversation is its annotator's only: anyone else's, like one that does not exist, is not found.
+    ("api/studies/<slug:slug>/conversations/", "GET"): (401, 403, 409, 403, 403, 403),
+    ("api/studies/<slug:slug>/conversations/", "POST"): (401, 403, 409, 403, 403, 403),
+    ("api/conversations/<int:pk>/", "GET"): (401, 404, 404, 404, 404, 404),
+    ("api/conversations/<int:pk>/turns/", "POST"): (401, 404, 404, 404, 404, 404),
+    ("api/conversations/<int:pk>/turns/<int:turn>/judgment/", "POST"): (401, 404, 404, 404, 404, 404),
+    ("api/conversations/<int:pk>/retry/", "POST"): (401, 404, 404, 404, 404, 404),
+    ("s/<slug:slug>/conversation/", "GET"): (302, 302, 302, 302, 302, 302),
+    ("s/<slug:slug>/conversation/act/", "POST"): (403, 403, 302, 403, 403, 403),
 }
 
 # The Django admin: staff only (researchers and admins are staff here). Researchers view our models,
@@ -89,7 +99,7 @@ ADMIN_ROUTES = {
 }
 OURS = {"annotation", "alignment"}
 # Filled by the app, never added by hand.
-READ_ONLY = {"alignment/textembedding", "alignment/fitrun", "annotation/pairingjob"}
+READ_ONLY = {"alignment/textembedding", "alignment/fitrun", "annotation/pairingjob", "annotation/turngeneration"}
 
 
 def _admin_expected(route: str) -> tuple[int, ...] | None:
@@ -157,7 +167,7 @@ def cast(django_db_setup, django_db_blocker):
             cast[role].groups.add(Group.objects.get(name=group))
         run = FitRun.objects.create(study=s1, kind="pal")
         ids = {"run_id": run.pk, "pk": pair_next_for_annotator(participant=annotator).assignment_id,
-               "participant_id": annotator.pk}
+               "participant_id": annotator.pk, "turn": 1}
         yield cast, ids
         Study.objects.filter(pk__in=[s1.pk, s2.pk]).delete()
         users.filter(username__startswith="m-").delete()

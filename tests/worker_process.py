@@ -24,7 +24,8 @@ def worker_start(log_path: Path, *, broker_url: str, env: dict | None = None) ->
                 "DJANGO_SETTINGS_MODULE": "pluralweb.settings_test", **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "pluralweb", "worker", "--pool=solo", "--loglevel=INFO",
-         "--without-gossip", "--without-mingle", "-Q", "celery,fits,embeddings", "-n", f"test-{os.getpid()}@%h"],
+         "--without-gossip", "--without-mingle", "-Q", "celery,fits,embeddings,generation",
+         "-n", f"test-{os.getpid()}@%h"],
         cwd=ROOT, env=full_env, stdout=log_path.open("w"), stderr=subprocess.STDOUT,
     )
 
