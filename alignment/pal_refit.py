@@ -15,6 +15,7 @@ from alignment.fit_runner import FitOutcome, FitProgress, artifact_dir
 from alignment.models import FitRun
 from alignment.pal import (
     TrainConfig,
+    assignment_clusters,
     evaluate_pal,
     fit_pal,
     pal_reward_model,
@@ -46,7 +47,9 @@ def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
 
     kind = MODELS[params["model"]]
     # A small PAL-B set is fitted twice (TrainConfig.small_data_below): its epochs count on across both.
-    fits = 2 if small_data_candidate(config, kind, params["k"], len(split.train), len(split.val)) else 1
+    candidate = small_data_candidate(config, kind, params["k"], len(split.train), len(split.val),
+                                     grouped=assignment_clusters(data) is not None)
+    fits = 2 if candidate else 1
 
     def on_epoch(row: dict) -> None:
         progress(epoch=row["epoch"], total=fits * params["max_epochs"], loss=row["train_loss"],
@@ -63,7 +66,7 @@ def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     metrics = report.to_dict() | {
         "best_epoch": fit.best_epoch, "epochs_run": len(fit.history), "val_loss": fit.val_loss,
         # Which fit was kept: the small-data candidate (TrainConfig.small_data_below) or the plain one.
-        "small_data_fit": fit.config.prototype_pull > 0,
+        "small_data_fit": fit.config != config,
         "val_accuracy": fit.val_accuracy, "fit_seconds": fit.seconds, "attribute": params.get("attribute") or None,
         "prompts": params.get("prompts") or "all",
         "participant_ids": [int(pk) for pk in study_data.participant_ids], "threads": config.threads,

@@ -44,19 +44,28 @@ class TrainConfig:
     # Set by the small-data candidate below, not by default.
     prototype_pull: float = 0.0
     # Below this many training judgments a PAL-B fit with K > 1 is run twice, as configured and as
-    # the small-data candidate (prototypes pulled toward a shared one, more dropout), and keeps the
-    # one with the lower validation loss. On 60 users x 60 judgments of real texts the groups can
-    # hardly be told apart and the candidate won on validation in 5 seeds of 5 (seen test 0.649 ->
-    # 0.673); on 200 x 100 the plain fit won in 3 of 3. 0 = never; larger sets skip it (cost).
+    # the small-data candidate, and keeps the one with the lower validation loss. 0 = never; larger
+    # sets skip it (cost). Where the data has known groups the candidate pools the hard-assignment
+    # start by group (assign_by_group), with more dropout and a slower rate for the users' weights;
+    # without groups it pulls the g_k toward their mean, with more dropout. Real-text populations
+    # (bench/pal_real_text.py): on 60 users x 60 judgments the users' own assignments are mostly noise
+    # and the pooled start lowered validation loss in 10 seeds of 10 (0.603 -> 0.583, seen test 0.662
+    # -> 0.671, per-group BT 0.675); on 200 x 100 it won in 3 of 3 (0.759 -> 0.764, BT 0.762).
     small_data_below: int = 50_000
     small_data_pull: float = 100.0
     small_data_dropout: float = 0.5
+    # From the pooled start the weights need only small moves; at the default rate each user's 40-odd
+    # judgments pull them back toward noise (frozen weights did as well on validation).
+    small_data_user_lr: float = 3e-3
     theta_init_std: float = 0.1
     assignment_rounds: int = 3  # hard-assignment rounds per prototype before the mixture fit (warmup.py)
     # Keep only the users' assignment from those rounds and start f, g_k, the prototypes and the scale
     # afresh: the rounds train them with no validation check, and on a few thousand judgments of real
     # texts they have memorised the training pairs before epoch 1, so early stopping could only keep that.
     restart_after_assignment: bool = True
+    # The hard-assignment rounds move each known group's members together (warmup.py); users with no
+    # group move alone. Off by default: the small-data candidate sets it where the data has groups.
+    assign_by_group: bool = False
     batch_size: int | None = None  # None: about 16 steps an epoch, between 256 and 16384
     max_epochs: int = 60
     patience: int = 4
@@ -193,7 +202,8 @@ def fit_pal(
     sets also try the small-data candidate (TrainConfig.small_data_below); `fit.config` is the one kept."""
     config = config or TrainConfig()
     fit = _fit(data, train, val, kind, k, config, on_epoch)
-    candidate = small_data_candidate(config, kind, k, len(train), len(val))
+    candidate = small_data_candidate(config, kind, k, len(train), len(val),
+                                     grouped=assignment_clusters(data) is not None)
     if candidate is None:
         return fit
     # Progress counts on from the first fit's epochs (a bar would otherwise start over at 1).
@@ -205,13 +215,19 @@ def fit_pal(
     return kept
 
 
-def small_data_candidate(config: TrainConfig, kind: str, k: int, n_train: int, n_val: int) -> TrainConfig | None:
-    """The second configuration a small PAL-B fit tries, or None where there is none to try."""
+def small_data_candidate(
+    config: TrainConfig, kind: str, k: int, n_train: int, n_val: int, *, grouped: bool = False
+) -> TrainConfig | None:
+    """The second configuration a small PAL-B fit tries, or None where there is none to try.
+    `grouped`: the data has known groups (assignment_clusters)."""
     if kind != "B" or k < 2 or not n_val or n_train >= config.small_data_below:
         return None
-    if config.prototype_pull == config.small_data_pull and config.dropout == config.small_data_dropout:
-        return None
-    return replace(config, prototype_pull=config.small_data_pull, dropout=config.small_data_dropout)
+    if grouped:
+        candidate = replace(config, assign_by_group=True, dropout=config.small_data_dropout,
+                            user_lr=config.small_data_user_lr)
+    else:
+        candidate = replace(config, prototype_pull=config.small_data_pull, dropout=config.small_data_dropout)
+    return None if candidate == config else candidate
 
 
 def _fit(data, train, val, kind, k, config, on_epoch) -> PalFit:
@@ -229,7 +245,8 @@ def _fit(data, train, val, kind, k, config, on_epoch) -> PalFit:
     ):
         torch.manual_seed(config.seed)
         model = build_model(arch).to(device)
-        best_epoch, history = _train(model, DeviceData(data, device), train, val, config, on_epoch)
+        clusters = assignment_clusters(data) if config.assign_by_group else None
+        best_epoch, history = _train(model, DeviceData(data, device), train, val, config, on_epoch, clusters)
     best = history[best_epoch - 1]
     trained = np.bincount(train.user, minlength=data.n_users) > 0
     return PalFit(
@@ -258,6 +275,7 @@ def _train(
     val: Judgments,
     config: TrainConfig,
     on_epoch: Callable[[dict], None] | None = None,
+    clusters: np.ndarray | None = None,
 ):
     train_columns, val_columns = tensors.columns(train), tensors.columns(val)
     val_batch = plan_batch(val_columns)  # the same judgments every epoch: planned once
@@ -278,6 +296,7 @@ def _train(
             batches=batches,
             lr=config.lr,
             prototype_lr=config.user_lr,
+            clusters=None if clusters is None else torch.as_tensor(clusters, device=tensors.device),
         )
         if config.restart_after_assignment:
             _restart_shared(model)
@@ -298,6 +317,17 @@ def _train(
             break
     model.load_state_dict(best[2])
     return best[1], history
+
+
+def assignment_clusters(data: PalData) -> np.ndarray | None:
+    """Per user row, the id its hard assignment moves with: its known group's code, or an id of its
+    own where it has none. None where the data has no groups."""
+    if data.user_group is None or not (data.user_group >= 0).any():
+        return None
+    groups = np.asarray(data.user_group, dtype=np.int64)
+    alone = len(data.group_names) + np.arange(data.n_users)
+    _, clusters = np.unique(np.where(groups >= 0, groups, alone), return_inverse=True)
+    return clusters.astype(np.int64)
 
 
 def _restart_shared(model: PalModel) -> None:

@@ -8,6 +8,12 @@ Prototypes are brought in one at a time, like farthest-point seeding: prototype 
 users the first j explain worst (the ones who disagree with everyone fitted so far), then rounds of
 (fit the prototypes to the assignment, move each user to the prototype that explains them best)
 settle it. Random assignments instead get stuck with two groups sharing a prototype.
+
+With `clusters` (an id per user, e.g. the study's known groups) the rounds assign whole clusters: a
+cluster's members pool their losses and move together. On few judgments per user the users' own
+assignments are mostly noise (real-text population, 60 users x ~40 training judgments: adjusted Rand
+0.05-0.72 against the planted groups over 5 seeds); pooled by known group they are exact. Only the start is pooled: the
+mixture fit then moves each user's weights on their own judgments.
 """
 
 from __future__ import annotations
@@ -32,22 +38,33 @@ def warm_start_users(
     batches: Callable[[], list],
     lr: float,
     prototype_lr: float,
+    clusters: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """`rounds` rounds per prototype, each an epoch over `batches()` (train.PlannedBatch); then theta
-    is set to the assignment (users without judgments: uniform). Returns the assignment."""
+    is set to the assignment (users without judgments: uniform). `clusters`: a non-negative id per
+    user row whose users are assigned together (None: each user alone). Returns the assignment."""
     n_users, k = model.theta.weight.shape
-    counts = torch.bincount(columns[0], minlength=n_users)
-    assignment = torch.zeros(n_users, dtype=torch.long, device=tensors.device)
+    clusters = torch.arange(n_users, device=tensors.device) if clusters is None else clusters
+    n_clusters = int(clusters.max()) + 1 if len(clusters) else 0
+    user_counts = torch.bincount(columns[0], minlength=n_users)
+    counts = torch.zeros(n_clusters, dtype=torch.long, device=tensors.device).index_add_(0, clusters, user_counts)
+    assignment = torch.zeros(n_clusters, dtype=torch.long, device=tensors.device)
     optimizer = _prototype_optimizer(model, lr, prototype_lr)
     plan = plan_pairs(*columns[1:4])  # the whole training set, planned once for the loss rounds
+
+    def cluster_losses(active: int) -> torch.Tensor:
+        losses = prototype_losses(model, tensors, columns, n_users, active, plan)
+        return torch.zeros(n_clusters, active, device=tensors.device).index_add_(0, clusters, losses)
+
     for active in range(1, k + 1):
         if active > 1:
-            assignment = _seed_prototype(model, tensors, columns, plan, assignment, counts, active)
+            assignment = _seed_prototype(cluster_losses(active - 1), assignment, counts, active)
         for _ in range(rounds):
-            _fit_prototypes(model, optimizer, tensors, batches(), assignment)
-            assignment = prototype_losses(model, tensors, columns, n_users, active, plan).argmin(dim=1)
+            _fit_prototypes(model, optimizer, tensors, batches(), assignment[clusters])
+            assignment = cluster_losses(active).argmin(dim=1)
+    assignment = assignment[clusters]
     with torch.no_grad():
-        model.theta.weight.copy_(F.one_hot(assignment, k).float() * START_LOGIT * (counts > 0)[:, None])
+        model.theta.weight.copy_(F.one_hot(assignment, k).float() * START_LOGIT * (user_counts > 0)[:, None])
     return assignment
 
 
@@ -59,9 +76,9 @@ def _prototype_optimizer(model: PalModel, lr: float, prototype_lr: float) -> tor
 
 
 @torch.no_grad()
-def _seed_prototype(model, tensors, columns, plan, assignment, counts, active) -> torch.Tensor:
-    """Give prototype `active - 1` the 1/active share of users worst explained by the others."""
-    losses = prototype_losses(model, tensors, columns, len(assignment), active - 1, plan)
+def _seed_prototype(losses, assignment, counts, active) -> torch.Tensor:
+    """Give prototype `active - 1` the 1/active share of users (or clusters) worst explained by the
+    others; `losses` (users, active - 1) are their summed losses under each fitted prototype."""
     misfit = losses.min(dim=1).values / counts.clamp_min(1)
     misfit[counts == 0] = -1.0
     n_seed = max(1, int((counts > 0).sum()) // active)
