@@ -13,12 +13,12 @@
 
 from dataclasses import asdict, dataclass
 
-import numpy as np
 from django.db import connection
 from django.db.models import Count, Q, Value
 
 from annotation.gold_serving import GOLD_RIGHT
 from annotation.models import GoldItem, Judgment, Participant, Study
+from annotation.set_quality import percentiles, set_agreement, set_counts, set_times
 
 
 @dataclass
@@ -91,16 +91,8 @@ def _times(study: Study) -> dict[int, tuple[float, float]]:
             cursor.execute(_PERCENTILES_SQL, [study.pk, study.pk])
             return {pk: (float(median), float(p10)) for pk, median, p10 in cursor.fetchall()}
     # SQLite has no ordered-set aggregates: one ordered pass over (participant, time).
-    rows = list(_ordinary(study).filter(time_taken_ms__isnull=False)
-                .order_by("participant_id", "time_taken_ms").values_list("participant_id", "time_taken_ms"))
-    out: dict[int, tuple[float, float]] = {}
-    start = 0
-    for end in range(1, len(rows) + 1):
-        if end == len(rows) or rows[end][0] != rows[start][0]:
-            times = np.array([t for _, t in rows[start:end]], dtype=float)
-            out[rows[start][0]] = (float(np.percentile(times, 50)), float(np.percentile(times, 10)))
-            start = end
-    return out
+    timed = _ordinary(study).filter(time_taken_ms__isnull=False).order_by("participant_id", "time_taken_ms")
+    return percentiles(list(timed.values_list("participant_id", "time_taken_ms")))
 
 
 _CHOSEN = "CASE {j}.choice WHEN 'A' THEN {j}.candidate_a_id WHEN 'B' THEN {j}.candidate_b_id END"
@@ -129,8 +121,12 @@ def _agreement(study: Study) -> dict[int, tuple[int, int, int, int]]:
 
 
 def study_annotator_quality(*, study: Study) -> list[AnnotatorQuality]:
-    """Every annotator of the study, most judgments first."""
-    counts, gold, times, agreement = _counts(study), _gold(study), _times(study), _agreement(study)
+    """Every annotator of the study, most judgments first. In a set study the columns read set judgments
+    (annotation/set_quality.py): picks, their times, picks of the first shown, same best as others."""
+    if study.task == Study.Task.PAIR:
+        counts, gold, times, agreement = _counts(study), _gold(study), _times(study), _agreement(study)
+    else:
+        counts, gold, times, agreement = set_counts(study), {}, set_times(study), set_agreement(study)
     out = []
     for p in Participant.objects.filter(study_id=study.pk).order_by("external_id"):
         row = AnnotatorQuality(
