@@ -1,6 +1,7 @@
 """Which judgments count: the one selector that dashboards, refits and exports read through.
 
-Left out: answers to gold items (attention checks, annotation/gold.py), the judgments and ratings
+Left out: answers to gold items (attention checks, annotation/gold.py: gold pairs, and gold sets with their
+comparisons), the judgments and ratings
 of excluded annotators (annotation/annotator_review.py), and ties where the study says so
 (`Study.ties`: "half", the default, counts a tie half a vote to each side downstream; "drop" leaves
 them out of dashboards, leaderboards, fit counts and the PAL and SPICA datasets). Nothing is deleted:
@@ -23,7 +24,24 @@ from annotation.models import Conversation, GoldItem, Judgment, Participant, Rat
 
 
 def _gold_pairs(study_id: int) -> QuerySet:
-    return GoldItem.objects.filter(study_id=study_id).values("pair_id")
+    # Not NULL: a gold set's item has none, and NOT IN over a list holding NULL keeps nothing.
+    return GoldItem.objects.filter(study_id=study_id, pair_id__isnull=False).values("pair_id")
+
+
+def _gold_sets(study_id: int) -> QuerySet:
+    return GoldItem.objects.filter(study_id=study_id, candidate_set_id__isnull=False).values("candidate_set_id")
+
+
+def _gold_set_judgments(study_id: int) -> QuerySet:
+    """Answers to gold sets: their comparisons (Judgment rows of origin "set") are gold answers too."""
+    return SetJudgment.objects.filter(candidate_set_id__in=_gold_sets(study_id)).values("id")
+
+
+def _without_gold(judgments: QuerySet, study_id: int, task: str) -> QuerySet:
+    judgments = judgments.exclude(pair_id__in=_gold_pairs(study_id))
+    if task == Study.Task.PAIR:
+        return judgments  # no set judgments: the pair study's statements stay as they were
+    return judgments.exclude(set_judgment_id__in=_gold_set_judgments(study_id))
 
 
 def _excluded(study_id: int) -> QuerySet:
@@ -68,7 +86,7 @@ def judgments_that_count(*, study: Study, include_excluded: bool = False, keep_t
     """The study's judgments without gold answers, without ties where the study drops them (unless
     keep_ties: the export is raw data), within the prompt scope and, unless asked, without excluded
     annotators'."""
-    judgments = Judgment.objects.filter(participant__study_id=study.pk).exclude(pair_id__in=_gold_pairs(study.pk))
+    judgments = _without_gold(Judgment.objects.filter(participant__study_id=study.pk), study.pk, study.task)
     judgments = _in_scope(judgments, prompts, via="set_judgment__")
     if not include_excluded:
         judgments = judgments.exclude(participant_id__in=_excluded(study.pk))
@@ -107,16 +125,17 @@ def ratings_that_count(*, study: Study, include_excluded: bool = False) -> Query
 
 def participant_judgments_that_count(*, participant: Participant) -> QuerySet:
     """One annotator's judgments without their gold answers, under the study's tie rule (few-shot mixtures)."""
-    judgments = Judgment.objects.filter(participant=participant).exclude(pair_id__in=_gold_pairs(participant.study_id))
-    ties = Study.objects.filter(pk=participant.study_id).values_list("ties", flat=True).first()
+    ties, task = Study.objects.filter(pk=participant.study_id).values_list("ties", "task").first()
+    judgments = _without_gold(Judgment.objects.filter(participant=participant), participant.study_id, task)
     return _tie_rule(judgments, ties)
 
 
 def set_judgments_that_count(*, study: Study, include_excluded: bool = False, prompts: str = "all") -> QuerySet:
     """The study's set judgments (issue 13) within the prompt scope, without excluded annotators' unless asked:
     what the set exports write. Their pairwise judgments (origin "set") go through judgments_that_count like
-    any other."""
-    judgments = _in_scope(SetJudgment.objects.filter(participant__study_id=study.pk), prompts)
+    any other. Answers to gold sets are left out, as gold pairs' are."""
+    judgments = _in_scope(SetJudgment.objects.filter(participant__study_id=study.pk)
+                          .exclude(candidate_set_id__in=_gold_sets(study.pk)), prompts)
     if not include_excluded:
         judgments = judgments.exclude(participant_id__in=_excluded(study.pk))
     return judgments

@@ -11,6 +11,11 @@ toward any pair's k.
 Screening rule (docs/formats.md): once a participant has answered at least `screen_min_gold` gold
 items, they are screened out if fewer than `screen_min_accuracy` of their gold answers were right.
 A screened-out participant gets no further pairs, and the done page shows `screened_out_code`.
+
+Set studies (issue 13) serve gold sets the same way (annotation/set_assignment.py, `_gold_set_next`): the die is
+rolled in Python, a hit leases a gold set through a slot born done, with a shown order drawn for the lease. Gold
+is rare, so that lease runs statement by statement on both databases, under the participant's lock (below). A
+gold set answer is a SetJudgment: it counts toward the quota, and the rule reads best == expected.
 """
 
 import random
@@ -26,7 +31,7 @@ from annotation.plain_sql import db_time, statements
 
 # Same key as pluralweb_pair_next's lock (migration 0008): a participant's gold lease and ordinary
 # lease queue up behind each other, so two tabs never get two leases.
-_LOCK_SQL = "SELECT pg_advisory_xact_lock(1886155381, mod(%s, 2147483647)::integer)"
+LOCK_SQL = "SELECT pg_advisory_xact_lock(1886155381, mod(%s, 2147483647)::integer)"
 
 _GOLD_STATE_SQL = """
 SELECT pa.study_id, st.quota, st.is_open, st.lease_minutes,
@@ -51,7 +56,7 @@ def gold_lease(*, participant_id: int, now: datetime) -> tuple[int, int, int] | 
     then answers). The rules of pluralweb_gold_next, statement by statement (SQLite)."""
     with transaction.atomic(), statements() as sql:
         if connection.vendor == "postgresql":
-            sql.run(_LOCK_SQL, [participant_id])
+            sql.run(LOCK_SQL, [participant_id])
         row = sql.one(_GOLD_STATE_SQL, [db_time(now), participant_id])
         if row is None:
             return None
@@ -66,28 +71,38 @@ def gold_lease(*, participant_id: int, now: datetime) -> tuple[int, int, int] | 
     return assignment.pk, done, quota
 
 
-# Every gold pair id, per process, for a cheap "was that submit a gold answer?" after each submit.
+# Every gold pair and gold set id, per process, for a cheap "was that submit a gold answer?" after each submit.
 # Gold items are added by imports (which clear this process's copy); other processes see them within
 # _GOLD_PAIRS_SECONDS. A miss only delays screening to the participant's next gold answer.
 _GOLD_PAIRS_SECONDS = 30
-_gold_pairs: tuple[float, frozenset[int]] = (0.0, frozenset())
+_gold_items: tuple[float, frozenset[int], frozenset[int]] = (0.0, frozenset(), frozenset())
 _gold_pairs_lock = threading.Lock()
 
 
 def gold_pairs_forget() -> None:
-    global _gold_pairs
+    global _gold_items
     with _gold_pairs_lock:
-        _gold_pairs = (0.0, frozenset())
+        _gold_items = (0.0, frozenset(), frozenset())
+
+
+def _gold_ids() -> tuple[frozenset[int], frozenset[int]]:
+    global _gold_items
+    expiry, pairs, sets = _gold_items
+    if expiry < time.monotonic():
+        rows = list(GoldItem.objects.values_list("pair_id", "candidate_set_id"))
+        pairs = frozenset(pair for pair, _ in rows if pair is not None)
+        sets = frozenset(set_id for _, set_id in rows if set_id is not None)
+        with _gold_pairs_lock:
+            _gold_items = (time.monotonic() + _GOLD_PAIRS_SECONDS, pairs, sets)
+    return pairs, sets
 
 
 def is_gold_pair(pair_id: int) -> bool:
-    global _gold_pairs
-    expiry, pairs = _gold_pairs
-    if expiry < time.monotonic():
-        pairs = frozenset(GoldItem.objects.values_list("pair_id", flat=True))
-        with _gold_pairs_lock:
-            _gold_pairs = (time.monotonic() + _GOLD_PAIRS_SECONDS, pairs)
-    return pair_id in pairs
+    return pair_id in _gold_ids()[0]
+
+
+def is_gold_set(set_id: int) -> bool:
+    return set_id in _gold_ids()[1]
 
 
 # A gold answer is right when the chosen candidate, as shown, is the expected one.
@@ -112,7 +127,23 @@ WHERE id = %s AND screened_out_at IS NULL AND (
 RETURNING id"""
 
 
-def participant_screen(*, participant_id: int, now: datetime) -> bool:
-    """Apply the screening rule after a gold answer; True when this answer screened the participant out."""
+# The same rule over gold set answers (set studies): right when the best is the expected one.
+_SCREEN_SETS_SQL = """
+UPDATE annotation_participant SET screened_out_at = %s
+WHERE id = %s AND screened_out_at IS NULL AND (
+  SELECT count(*) >= st.screen_min_gold
+     AND sum(CASE WHEN j.best_id = g.expected_id THEN 1 ELSE 0 END) < st.screen_min_accuracy * count(*)
+  FROM annotation_setjudgment j
+  JOIN annotation_golditem g ON g.candidate_set_id = j.candidate_set_id
+  JOIN annotation_study st ON st.id = g.study_id
+  WHERE j.participant_id = %s
+  GROUP BY st.screen_min_gold, st.screen_min_accuracy)
+RETURNING id"""
+
+
+def participant_screen(*, participant_id: int, now: datetime, sets: bool = False) -> bool:
+    """Apply the screening rule after a gold answer (to a gold set with sets); True when this answer screened
+    the participant out."""
     with statements() as sql:
-        return sql.one(_SCREEN_SQL, [db_time(now), participant_id, participant_id]) is not None
+        return sql.one(_SCREEN_SETS_SQL if sets else _SCREEN_SQL, [db_time(now), participant_id,
+                                                                   participant_id]) is not None

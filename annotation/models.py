@@ -496,18 +496,32 @@ class Rating(models.Model):
 
 
 class GoldItem(models.Model):
-    """An attention check: a pair with an expected answer, served at the study's gold_rate.
+    """An attention check: a pair (pair studies) or a candidate set (set studies) with an expected answer, served
+    at the study's gold_rate.
 
-    Its pair (strategy "gold") has no slots of its own: each time it is served, `annotation.gold` adds a
-    slot that is born done, so the slot machinery (k, group balance, lease expiry) never sees it.
+    Its pair or set (strategy "gold") has no slots of its own: each time it is served, annotation/gold_serving.py
+    adds a slot that is born done, so the slot machinery (k, group balance, lease expiry) never sees it. For a set,
+    `expected` is the right best.
     """
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="gold_items")
-    pair = models.OneToOneField(Pair, on_delete=models.CASCADE, related_name="gold")
+    pair = models.OneToOneField(Pair, on_delete=models.CASCADE, related_name="gold", null=True, blank=True)
+    candidate_set = models.OneToOneField("CandidateSet", on_delete=models.CASCADE, related_name="gold", null=True,
+                                         blank=True)
     expected = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+", help_text="The right answer.")
 
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(pair__isnull=False, candidate_set__isnull=True)
+                | Q(pair__isnull=True, candidate_set__isnull=False),
+                name="golditem_pair_xor_set",
+            ),
+        ]
+
     def __str__(self) -> str:
-        return f"gold item {self.pk} (pair {self.pair_id})"
+        task = f"pair {self.pair_id}" if self.pair_id is not None else f"set {self.candidate_set_id}"
+        return f"gold item {self.pk} ({task})"
 
 
 class PairingJob(models.Model):

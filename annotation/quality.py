@@ -18,7 +18,7 @@ from django.db.models import Count, Q, Value
 
 from annotation.gold_serving import GOLD_RIGHT
 from annotation.models import GoldItem, Judgment, Participant, Study
-from annotation.set_quality import percentiles, set_agreement, set_counts, set_times
+from annotation.set_quality import percentiles, set_agreement, set_counts, set_gold, set_times
 
 
 @dataclass
@@ -53,7 +53,7 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def _ordinary(study: Study):
-    gold = GoldItem.objects.filter(study_id=study.pk).values("pair_id")
+    gold = GoldItem.objects.filter(study_id=study.pk, pair_id__isnull=False).values("pair_id")
     return Judgment.objects.filter(participant__study_id=study.pk).exclude(pair_id__in=gold)
 
 
@@ -80,7 +80,7 @@ SELECT j.participant_id,
        percentile_cont(0.1) WITHIN GROUP (ORDER BY j.time_taken_ms)
 FROM annotation_judgment j JOIN annotation_participant pa ON pa.id = j.participant_id
 WHERE pa.study_id = %s AND j.time_taken_ms IS NOT NULL
-  AND j.pair_id NOT IN (SELECT pair_id FROM annotation_golditem WHERE study_id = %s)
+  AND j.pair_id NOT IN (SELECT pair_id FROM annotation_golditem WHERE study_id = %s AND pair_id IS NOT NULL)
 GROUP BY j.participant_id"""
 
 
@@ -109,7 +109,7 @@ JOIN annotation_participant p1 ON p1.id = j1.participant_id
 JOIN annotation_judgment j2 ON j2.pair_id = j1.pair_id AND j2.participant_id <> j1.participant_id
 JOIN annotation_participant p2 ON p2.id = j2.participant_id
 WHERE p1.study_id = %s AND p2.excluded_at IS NULL
-  AND j1.pair_id NOT IN (SELECT pair_id FROM annotation_golditem WHERE study_id = %s)
+  AND j1.pair_id NOT IN (SELECT pair_id FROM annotation_golditem WHERE study_id = %s AND pair_id IS NOT NULL)
 GROUP BY j1.participant_id"""
 
 
@@ -126,7 +126,7 @@ def study_annotator_quality(*, study: Study) -> list[AnnotatorQuality]:
     if study.task == Study.Task.PAIR:
         counts, gold, times, agreement = _counts(study), _gold(study), _times(study), _agreement(study)
     else:
-        counts, gold, times, agreement = set_counts(study), {}, set_times(study), set_agreement(study)
+        counts, gold, times, agreement = set_counts(study), set_gold(study), set_times(study), set_agreement(study)
     out = []
     for p in Participant.objects.filter(study_id=study.pk).order_by("external_id"):
         row = AnnotatorQuality(

@@ -5,7 +5,8 @@ slot table, so leases, balance (ceil(k / G) per group through slot_set_one_open_
 renew and skip (annotation/leases.py) are the pair loop's. What differs: the members are shown in an order drawn
 per assignment (and kept for a participant who held the set before), progress counts set judgments, and a set
 that shares two members with one the participant holds or judged is not served (its pair would be stated twice:
-annotation/set_judgments.py). Gold items are pairs: a set study serves none.
+annotation/set_judgments.py). At the study's gold_rate the new set is a gold set (annotation/gold.py), leased as a
+gold pair is (annotation/gold_serving.py): through a slot born done, statement by statement on both databases.
 
 On PostgreSQL one server-side function, pluralweb_set_next (annotation/loop_sql/set_next.v1.sql, migration 0021),
 runs the rules below in one round trip; SQLite runs them statement by statement (annotation/plain_sql.py).
@@ -14,7 +15,7 @@ runs the rules below in one round trip; SQLite runs them statement by statement 
 import json
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -29,8 +30,9 @@ from annotation.assignment import (
     lapsed_leases_expire,
     slot_lease,
 )
+from annotation.gold_serving import LOCK_SQL, gold_due
 from annotation.groups import slot_groups
-from annotation.models import Participant
+from annotation.models import Assignment, Candidate, Participant, Prompt, Slot
 from annotation.plain_sql import (
     Statements,
     aware,
@@ -120,9 +122,65 @@ def set_next_for_annotator(*, participant: Participant, now: datetime | None = N
     now = now or timezone.now()
     if participant.excluded_at is not None or participant.screened_out_at is not None:
         return None
+    if gold_due(participant.study.gold_rate):
+        task = _gold_set_next(participant, now)
+        if task is not None:
+            return task
     if connection.vendor == "postgresql":
         return _set_next_in_database(participant, now)
     return _set_next(participant, now)
+
+
+_GOLD_SET_STATE_SQL = """
+SELECT pa.study_id, st.quota, st.is_open, st.lease_minutes,
+  (SELECT count(*) FROM annotation_setjudgment WHERE participant_id = pa.id),
+  (SELECT count(*) FROM annotation_assignment
+    WHERE participant_id = pa.id AND status = 'active' AND expires_at > %s)
+FROM annotation_participant pa JOIN annotation_study st ON st.id = pa.study_id WHERE pa.id = %s"""
+
+# Gold sets the participant has not had (an expired lease of one does not count, as for gold pairs).
+_GOLD_SETS_SQL = """
+SELECT g.candidate_set_id, c.members FROM annotation_golditem g
+JOIN annotation_candidateset c ON c.id = g.candidate_set_id
+WHERE g.study_id = %s AND g.candidate_set_id NOT IN (
+  SELECT candidate_set_id FROM annotation_assignment
+   WHERE participant_id = %s AND status <> 'expired' AND candidate_set_id IS NOT NULL)"""
+
+
+def _gold_set_next(participant: Participant, now: datetime) -> SetTask | None:
+    """A newly leased gold set, or None (a live lease, at quota, closed, or no gold set left for them): the ordinary
+    `next` answers instead. Gold is rare, so this runs statement by statement on both databases; on PostgreSQL under
+    pluralweb_set_next's advisory lock, so that one participant's gold and ordinary leases queue up."""
+    with transaction.atomic(), statements() as sql:
+        if connection.vendor == "postgresql":
+            sql.run(LOCK_SQL, [participant.pk])
+        row = sql.one(_GOLD_SET_STATE_SQL, [db_time(now), participant.pk])
+        if row is None:
+            return None
+        study_id, quota, is_open, lease_minutes, done, live = row
+        if live or done >= quota or not is_open:
+            return None
+        sharing = set(_sets_sharing_a_pair(sql, participant.pk))  # a pair must not be stated twice
+        gold = [(pk, members) for pk, members in sql.all(_GOLD_SETS_SQL, [study_id, participant.pk])
+                if pk not in sharing]
+        if not gold:
+            return None
+        set_id, members = random.choice(gold)
+        order = list(json_value(members))
+        random.shuffle(order)
+        slot = Slot.objects.create(candidate_set_id=set_id, study_id=study_id, status=Slot.Status.DONE)
+        assignment = Assignment.objects.create(
+            slot=slot, candidate_set_id=set_id, participant_id=participant.pk, swapped=False, shown=order,
+            created_at=now, expires_at=now + timedelta(minutes=lease_minutes),
+        )
+        prompt = Prompt.objects.filter(candidate_sets=set_id).values_list("pk", "external_id", "turns").get()
+        candidates = {pk: ShownCandidate(pk, ext, text) for pk, ext, text in
+                      Candidate.objects.filter(pk__in=order).values_list("pk", "external_id", "text")}
+    return SetTask(
+        assignment_id=assignment.pk, set_id=set_id, prompt=ShownPrompt(prompt[0], prompt[1], prompt[2]),
+        shown=[candidates[pk] for pk in order], expires_at=assignment.expires_at,
+        progress=Progress(done=done, quota=quota),
+    )
 
 
 def _group_cap(participant: Participant) -> bool:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from django.utils import timezone
 
+from annotation.gold import GOLD_STRATEGY
 from annotation.groups import slot_groups
 from annotation.models import Candidate, CandidateSet, Prompt, Slot, Study
 from annotation.pairing import prompt_seed
@@ -62,7 +63,8 @@ def sets_create(*, study: Study, prompt: Prompt, candidates: list[Candidate]) ->
     if wanted == 0:
         return 0
     held = list(CandidateSet.objects.filter(prompt=prompt).values_list("members", "strategy"))
-    room = wanted - sum(1 for _, strategy in held if strategy != IMPORTED)
+    # Imported and gold sets (annotation/gold.py) are not the strategy's choice: they leave its room alone.
+    room = wanted - sum(1 for _, strategy in held if strategy not in (IMPORTED, GOLD_STRATEGY))
     if room <= 0:
         return 0
     seen = {frozenset(members) for members, _ in held}

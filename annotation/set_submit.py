@@ -9,10 +9,15 @@ as an import's do. Progress counts set judgments.
 On PostgreSQL: one read (the order shown and the prompt's candidate ids), the expansion here, then one server-side
 function, pluralweb_set_submit (annotation/loop_sql/set_submit.v1.sql), that checks the lease and writes it all;
 SQLite runs the same rules statement by statement.
+
+A gold set (annotation/gold.py) is answered like any set and its set judgment counts toward the quota, but its
+comparisons add nothing to PairGroupCount (they share pairs with ordinary sets), and the screening rule runs after it
+(annotation/gold_serving.py). Gold is rare, so a gold set's submit takes the statement-by-statement path on both
+databases (row locks on the assignment and its slot, as SQLite's path takes).
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,6 +27,7 @@ from django.utils import timezone
 from annotation.allocation import pair_counts_record_many
 from annotation.assignment import Progress, participant_progress, set_judgments_done
 from annotation.errors import Conflict, Forbidden, Gone, InputError, NotFound
+from annotation.gold_serving import participant_screen
 from annotation.input_rules import clean_text
 from annotation.judgments import MAX_RATIONALE, slot_taken_back, submit_common_fields, submit_ids_check
 from annotation.models import Assignment, SetJudgment
@@ -33,6 +39,7 @@ from annotation.plain_sql import (
     single_statement_transaction,
     statements,
 )
+from annotation.selectors import participant_cache_forget
 from annotation.set_expansion import as_shown, set_comparisons
 from annotation.set_judgments import set_judgment_write
 
@@ -55,6 +62,8 @@ class SetSubmission:
     set_judgment: SetJudgment
     created: bool  # False: a replay of the client id, answered with the stored set judgment
     progress: Progress
+    gold: bool = False  # an answer to a gold set
+    screened_out: bool = False  # this answer (to a gold set) screened the participant out
 
 
 def _text_field(body: dict, name: str) -> str:
@@ -107,8 +116,9 @@ def set_judgment_submit(*, user: AbstractBaseUser, data: SetJudgmentInput,
     now = now or timezone.now()
     try:
         if connection.vendor == "postgresql":
-            return _record_in_database(user, data, now)
-        return _record(user, data, now)
+            submission = _record_in_database(user, data, now)
+        else:
+            submission = _record(user, data, now)
     except (Conflict, Gone, IntegrityError):
         # A replay usually finds its assignment judged (or since expired), or raced its twin: answer with
         # what is stored.
@@ -116,6 +126,11 @@ def set_judgment_submit(*, user: AbstractBaseUser, data: SetJudgmentInput,
         if existing is None:
             raise
         return SetSubmission(existing, False, participant_progress(participant=existing.participant))
+    participant_id = submission.set_judgment.participant_id
+    if submission.gold and participant_screen(participant_id=participant_id, now=now, sets=True):
+        participant_cache_forget(participant_id)
+        return replace(submission, screened_out=True)
+    return submission
 
 
 def _replay(user: AbstractBaseUser, client_id: str) -> SetJudgment | None:
@@ -127,7 +142,8 @@ def _replay(user: AbstractBaseUser, client_id: str) -> SetJudgment | None:
 
 _LOCKED_SET_ASSIGNMENT_SQL = """
 SELECT a.participant_id, a.status, a.expires_at, a.created_at, a.candidate_set_id, a.shown, a.slot_id,
-       pa.user_id, pa.group_key, pa.study_id, st.quota, st.min_view_ms, s.status, s.group_key, c.prompt_id
+       pa.user_id, pa.group_key, pa.study_id, st.quota, st.min_view_ms, s.status, s.group_key, c.prompt_id,
+       EXISTS (SELECT 1 FROM annotation_golditem g WHERE g.candidate_set_id = a.candidate_set_id)
 FROM annotation_assignment a
 JOIN annotation_slot s ON s.id = a.slot_id
 JOIN annotation_participant pa ON pa.id = a.participant_id
@@ -152,6 +168,7 @@ class _SetLease:
     study_id: int
     quota: int
     prompt_id: int
+    gold: bool
 
 
 def _locked_set_assignment(sql: Statements, user: AbstractBaseUser, assignment_id: int) -> _SetLease:
@@ -159,7 +176,7 @@ def _locked_set_assignment(sql: Statements, user: AbstractBaseUser, assignment_i
     if row is None:
         raise _refusal("unknown", assignment_id, None)
     (participant_id, status, expires_at, created_at, set_id, shown, slot_id, owner, group, study_id, quota,
-     min_view_ms, slot_status, slot_group, prompt_id) = row
+     min_view_ms, slot_status, slot_group, prompt_id, gold) = row
     if owner != user.pk:
         raise _refusal("foreign", assignment_id, None)
     if set_id is None:
@@ -167,7 +184,7 @@ def _locked_set_assignment(sql: Statements, user: AbstractBaseUser, assignment_i
     viewable_at = aware(created_at) + timedelta(milliseconds=min_view_ms)
     return _SetLease(
         assignment_id, participant_id, status, aware(expires_at), viewable_at, set_id, list(json_value(shown)),
-        slot_id, slot_status, slot_group, group, study_id, quota, prompt_id,
+        slot_id, slot_status, slot_group, group, study_id, quota, prompt_id, bool(gold),
     )
 
 
@@ -247,9 +264,10 @@ def _create(sql: Statements, lease: _SetLease, data: SetJudgmentInput, best: int
     )
     sql.run("UPDATE annotation_assignment SET status = 'judged' WHERE id = %s", [lease.id])
     sql.run("UPDATE annotation_slot SET status = 'done', lease_expires_at = NULL WHERE id = %s", [lease.slot_id])
-    pair_counts_record_many(sql, study_id=lease.study_id, group_key=lease.group_key, wins=wins)
+    if not lease.gold:  # a gold set's comparisons share pairs with ordinary sets: they count for none of them
+        pair_counts_record_many(sql, study_id=lease.study_id, group_key=lease.group_key, wins=wins)
     done = set_judgments_done(sql, lease.participant_id)
-    return SetSubmission(judgment, True, Progress(done=done, quota=lease.quota))
+    return SetSubmission(judgment, True, Progress(done=done, quota=lease.quota), gold=lease.gold)
 
 
 # --- PostgreSQL: one read, the expansion here, one server-side function ------------------------------------
@@ -257,7 +275,8 @@ def _create(sql: Statements, lease: _SetLease, data: SetJudgmentInput, best: int
 _SET_OF_ASSIGNMENT_SQL = """
 SELECT a.candidate_set_id, a.shown, pa.user_id,
        (SELECT jsonb_agg(jsonb_build_array(ca.id, ca.external_id)) FROM annotation_candidate ca
-         WHERE ca.prompt_id = c.prompt_id)
+         WHERE ca.prompt_id = c.prompt_id),
+       EXISTS (SELECT 1 FROM annotation_golditem g WHERE g.candidate_set_id = a.candidate_set_id)
 FROM annotation_assignment a
 JOIN annotation_participant pa ON pa.id = a.participant_id
 LEFT JOIN annotation_candidateset c ON c.id = a.candidate_set_id
@@ -269,11 +288,13 @@ def _record_in_database(user: AbstractBaseUser, data: SetJudgmentInput, now: dat
         row = sql.one(_SET_OF_ASSIGNMENT_SQL, [data.assignment_id])
     if row is None:
         raise _refusal("unknown", data.assignment_id, None)
-    set_id, shown, owner, candidates = row
+    set_id, shown, owner, candidates, gold = row
     if owner != user.pk:
         raise _refusal("foreign", data.assignment_id, None)
     if set_id is None:
         raise _pair_task(data.assignment_id)
+    if gold:  # pluralweb_set_submit would count its comparisons in PairGroupCount
+        return _record(user, data, now)
     # The order shown is fixed when the set is leased, so the comparisons can be read off it before the lock.
     shown = list(json_value(shown))
     best, ranking = _members(shown, [tuple(c) for c in json_value(candidates)], data)

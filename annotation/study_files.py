@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 
 from annotation.errors import InputError
-from annotation.gold import GoldRecord, gold_item_create, is_gold_line, parse_gold
+from annotation.gold import GOLD_STRATEGY, GoldRecord, GoldSetRecord, gold_item_create, is_gold_line, parse_gold
 from annotation.input_rules import group_count, long_text, web_url
 from annotation.jsonl import field, iter_jsonl, text_field
 from annotation.models import (
@@ -308,7 +308,7 @@ def _candidates(raw: list) -> list[dict]:
 
 def read_study_file(
     stream: IO, *, source: str = ""
-) -> tuple[dict, Iterator[tuple[int, PromptRecord | GoldRecord]]]:
+) -> tuple[dict, Iterator[tuple[int, PromptRecord | GoldRecord | GoldSetRecord]]]:
     """The header, and an iterator of (line, prompt or gold item) that validates each line as it is read."""
     lines = iter_jsonl(stream, source=source)
     first = next(lines, None)
@@ -349,7 +349,7 @@ def study_import(stream: IO, *, source: str = "", append: bool = False, on_worke
     known = set(Prompt.objects.filter(study=study).values_list("external_id", flat=True))
     pairs = _tasks_made(study)
     for line_no, record in prompts:
-        if isinstance(record, GoldRecord):
+        if isinstance(record, GoldRecord | GoldSetRecord):
             _gold_create(study, record, known, summary, line=line_no, source=source)
             continue
         if record.prompt_id in known:
@@ -373,7 +373,7 @@ def study_import(stream: IO, *, source: str = "", append: bool = False, on_worke
 
 def _tasks_made(study: Study) -> int:
     if study.task == Study.Task.SET:
-        return CandidateSet.objects.filter(prompt__study=study).count()
+        return CandidateSet.objects.filter(prompt__study=study).exclude(strategy=GOLD_STRATEGY).count()
     return Pair.objects.filter(prompt__study=study).count()
 
 
@@ -443,8 +443,8 @@ def _prompt_row(study: Study, record: PromptRecord, summary: ImportSummary) -> t
     return prompt, candidates
 
 
-def _gold_create(study: Study, record: GoldRecord, known: set[str], summary: ImportSummary, *, line: int,
-                 source: str) -> None:
+def _gold_create(study: Study, record: GoldRecord | GoldSetRecord, known: set[str], summary: ImportSummary, *,
+                 line: int, source: str) -> None:
     try:
         if record.prompt is not None:
             if record.prompt_id in known:

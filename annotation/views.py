@@ -199,9 +199,11 @@ def study_judge(request: HttpRequest, study: Study) -> HttpResponse:
     refused = None
     try:
         if study.task == Study.Task.SET:
-            set_judgment_submit(user=request.user, data=set_judgment_input(_set_judgment_body(request)))
-        elif judgment_submit(user=request.user, data=_judgment_input(request)).screened_out:
-            participant.screened_out_at = timezone.now()  # failed the attention checks: no further pair
+            submission = set_judgment_submit(user=request.user, data=set_judgment_input(_set_judgment_body(request)))
+        else:
+            submission = judgment_submit(user=request.user, data=_judgment_input(request))
+        if submission.screened_out:
+            participant.screened_out_at = timezone.now()  # failed the attention checks: no further task
     except (InputError, Rejected) as exc:
         refused = exc
     return _next_task_answer(request, participant, refused)
