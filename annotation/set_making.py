@@ -67,7 +67,8 @@ def sets_create(*, study: Study, prompt: Prompt, candidates: list[Candidate]) ->
     room = wanted - sum(1 for _, strategy in held if strategy not in (IMPORTED, GOLD_STRATEGY))
     if room <= 0:
         return 0
-    seen = {frozenset(members) for members, _ in held}
+    # A gold set with the same members does not stand in for the ordinary set: gold counts toward nothing.
+    seen = {frozenset(members) for members, strategy in held if strategy != GOLD_STRATEGY}
     strategy = study.pair_strategy
     selected = _selector[0]([c.text for c in candidates], study.set_size, wanted, strategy, prompt_seed(prompt))
     now = timezone.now()
