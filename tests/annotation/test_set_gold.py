@@ -1,10 +1,12 @@
 """Gold sets (attention checks in set studies): study-file lines, serving at the gold rate outside the slots with a
 shown order drawn per lease, screening on best == expected, and gold answers left out of everything that counts."""
 
+import threading
 import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connections
 
 from annotation.counted_judgments import judgments_that_count, set_judgments_that_count
 from annotation.errors import InputError
@@ -26,6 +28,8 @@ from annotation.study_files import study_import
 from tests.factories import client_for, jsonl_bytes, make_participant, study_lines
 
 pytestmark = pytest.mark.django_db
+
+TABS = 8
 
 
 def gold_prompt(i: int) -> dict:
@@ -269,3 +273,33 @@ def test_the_quality_page_shows_gold_set_accuracy_and_leaves_gold_out_of_the_oth
     assert rows["gs-qa"].judgments == 1 and rows["gs-qb"].judgments == 0  # set judgments that count
     # Both answered the same gold sets: no agreement is computed over them.
     assert rows["gs-qa"].other_group_n == 0 and rows["gs-qb"].other_group_n == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_participant_asking_from_many_tabs_at_once_gets_one_lease():
+    # The gold lease takes pluralweb_set_next's per-participant lock (SQLite: its write transactions queue), so
+    # concurrent `next` calls of one participant, gold or ordinary, all answer with one lease.
+    study = gold_set_study(gold_sets=4, gold_rate=0.5)
+    ann = annotator(study, "gs-tabs")
+    barrier = threading.Barrier(TABS)
+    answers: list = []
+    errors: list = []
+
+    def ask() -> None:
+        try:
+            barrier.wait()
+            participant = Participant.objects.select_related("study").get(pk=ann.pk)
+            answers.append(set_next_for_annotator(participant=participant).assignment_id)
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=ask) for _ in range(TABS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors and len(answers) == TABS
+    assert len(set(answers)) == 1
+    assert Assignment.objects.filter(participant=ann).count() == 1
