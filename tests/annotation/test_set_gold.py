@@ -7,6 +7,7 @@ import uuid
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
+from rest_framework.test import APIClient
 
 from annotation.counted_judgments import judgments_that_count, set_judgments_that_count
 from annotation.errors import InputError
@@ -303,3 +304,22 @@ def test_one_participant_asking_from_many_tabs_at_once_gets_one_lease():
     assert not errors and len(answers) == TABS
     assert len(set(answers)) == 1
     assert Assignment.objects.filter(participant=ann).count() == 1
+
+
+def test_the_api_serves_a_gold_set_like_any_set_and_screening_reaches_it_at_once():
+    study = gold_set_study(gold_sets=1, screen_min_gold=1)
+    api = APIClient()
+    token = api.post(f"/api/studies/{study.slug}/join/", {"consent": True, "attributes": {"party": "D"}},
+                     format="json").json()["token"]
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    task = api.post(f"/api/studies/{study.slug}/next/").json()
+    assert CandidateSet.objects.get(pk=task["set_id"]).strategy == "gold"
+    assert set(task) == {"task", "assignment_id", "set_id", "prompt", "candidates", "lease_expires_at", "progress"}
+    assert "gold" not in str(task).lower()
+    expected = GoldItem.objects.get(candidate_set_id=task["set_id"]).expected.external_id
+    wrong = next(c["candidate_id"] for c in task["candidates"] if c["candidate_id"] != expected)
+    answered = api.post("/api/set-judgments/", {"assignment": task["assignment_id"], "best": wrong,
+                                                 "client_id": "api-1"}, format="json")
+    assert answered.status_code == 201 and "gold" not in str(answered.json()).lower()
+    assert Participant.objects.get(study=study).screened_out_at is not None
+    assert api.post(f"/api/studies/{study.slug}/next/").status_code == 204
