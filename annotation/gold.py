@@ -147,5 +147,4 @@ def _gold_set_create(study: Study, record: GoldSetRecord, prompt: Prompt) -> Gol
     # No slots: served only through annotation/gold_serving.py, in an order drawn per lease.
     candidate_set = CandidateSet.objects.create(prompt=prompt, members=members, strategy=GOLD_STRATEGY,
                                                 size=len(members), created_at=timezone.now())
-    gold_pairs_forget()
     return GoldItem.objects.create(study=study, candidate_set=candidate_set, expected_id=by_id[record.expected])

@@ -71,38 +71,29 @@ def gold_lease(*, participant_id: int, now: datetime) -> tuple[int, int, int] | 
     return assignment.pk, done, quota
 
 
-# Every gold pair and gold set id, per process, for a cheap "was that submit a gold answer?" after each submit.
+# Every gold pair id, per process, for a cheap "was that submit a gold answer?" after each submit.
 # Gold items are added by imports (which clear this process's copy); other processes see them within
-# _GOLD_PAIRS_SECONDS. A miss only delays screening to the participant's next gold answer.
+# _GOLD_PAIRS_SECONDS. A miss only delays screening to the participant's next gold answer. (A gold set's submit
+# reads whether it is gold with its lease: annotation/set_submit.py.)
 _GOLD_PAIRS_SECONDS = 30
-_gold_items: tuple[float, frozenset[int], frozenset[int]] = (0.0, frozenset(), frozenset())
+_gold_pairs: tuple[float, frozenset[int]] = (0.0, frozenset())
 _gold_pairs_lock = threading.Lock()
 
 
 def gold_pairs_forget() -> None:
-    global _gold_items
+    global _gold_pairs
     with _gold_pairs_lock:
-        _gold_items = (0.0, frozenset(), frozenset())
-
-
-def _gold_ids() -> tuple[frozenset[int], frozenset[int]]:
-    global _gold_items
-    expiry, pairs, sets = _gold_items
-    if expiry < time.monotonic():
-        rows = list(GoldItem.objects.values_list("pair_id", "candidate_set_id"))
-        pairs = frozenset(pair for pair, _ in rows if pair is not None)
-        sets = frozenset(set_id for _, set_id in rows if set_id is not None)
-        with _gold_pairs_lock:
-            _gold_items = (time.monotonic() + _GOLD_PAIRS_SECONDS, pairs, sets)
-    return pairs, sets
+        _gold_pairs = (0.0, frozenset())
 
 
 def is_gold_pair(pair_id: int) -> bool:
-    return pair_id in _gold_ids()[0]
-
-
-def is_gold_set(set_id: int) -> bool:
-    return set_id in _gold_ids()[1]
+    global _gold_pairs
+    expiry, pairs = _gold_pairs
+    if expiry < time.monotonic():
+        pairs = frozenset(GoldItem.objects.filter(pair_id__isnull=False).values_list("pair_id", flat=True))
+        with _gold_pairs_lock:
+            _gold_pairs = (time.monotonic() + _GOLD_PAIRS_SECONDS, pairs)
+    return pair_id in pairs
 
 
 # A gold answer is right when the chosen candidate, as shown, is the expected one.
