@@ -261,7 +261,7 @@ def test_a_gold_set_answer_is_left_out_of_everything_that_counts():
     assert PairGroupCount.objects.filter(study=study).count() == 3
 
 
-def test_the_quality_page_shows_gold_set_accuracy_and_leaves_gold_out_of_the_other_columns():
+def test_the_quality_page_shows_gold_set_accuracy_and_leaves_gold_out_of_the_other_columns(researcher):
     study = gold_set_study(gold_sets=4, screen_min_gold=10)
     good, bad = annotator(study, "gs-qa"), annotator(study, "gs-qb", party="R")
     for i in range(4):
@@ -274,6 +274,8 @@ def test_the_quality_page_shows_gold_set_accuracy_and_leaves_gold_out_of_the_oth
     assert rows["gs-qa"].judgments == 1 and rows["gs-qb"].judgments == 0  # set judgments that count
     # Both answered the same gold sets: no agreement is computed over them.
     assert rows["gs-qa"].other_group_n == 0 and rows["gs-qb"].other_group_n == 0
+    page = client_for(researcher).get(f"/studies/{study.slug}/quality/").content.decode()
+    assert "75% (4)" in page and "25% (4)" in page and "no gold accuracy" not in page
 
 
 @pytest.mark.django_db(transaction=True)
