@@ -17,6 +17,7 @@ from alignment.pal import (
     TrainConfig,
     assignment_clusters,
     evaluate_pal,
+    fit_kept,
     fit_pal,
     pal_reward_model,
     save_pal,
@@ -66,7 +67,7 @@ def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
     metrics = report.to_dict() | {
         "best_epoch": fit.best_epoch, "epochs_run": len(fit.history), "val_loss": fit.val_loss,
         # Which fit was kept: the small-data candidate (TrainConfig.small_data_below) or the plain one.
-        "small_data_fit": fit.config != config,
+        "small_data_fit": fit.config != config, "fit_kept": fit_kept(fit.config, config),
         "val_accuracy": fit.val_accuracy, "fit_seconds": fit.seconds, "attribute": params.get("attribute") or None,
         "prompts": params.get("prompts") or "all",
         "participant_ids": [int(pk) for pk in study_data.participant_ids], "threads": config.threads,

@@ -215,6 +215,14 @@ def fit_pal(
     return kept
 
 
+def fit_kept(kept: TrainConfig, base: TrainConfig) -> str:
+    """Which of a fit's configurations was kept: "plain" (the one asked for), or the small-data candidate's
+    "grouped-start" (known groups pooled in the assignment rounds) or "prototype-pull" (g_k pulled together)."""
+    if kept == base:
+        return "plain"
+    return "grouped-start" if kept.assign_by_group else "prototype-pull"
+
+
 def small_data_candidate(
     config: TrainConfig, kind: str, k: int, n_train: int, n_val: int, *, grouped: bool = False
 ) -> TrainConfig | None:

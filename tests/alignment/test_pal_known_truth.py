@@ -10,6 +10,7 @@ from alignment.pal import (
     adjusted_rand_index,
     assignment_clusters,
     evaluate_pal,
+    fit_kept,
     fit_pal,
     make_population,
     select_pal,
@@ -194,6 +195,9 @@ def test_without_known_groups_the_small_data_candidate_pulls_the_prototypes_toge
     assert small_data_candidate(config, "B", 2, 60_000, 300, grouped=True) is None  # large sets: one fit
     assert small_data_candidate(config, "A", 2, 3000, 300, grouped=True) is None
     assert small_data_candidate(config, "B", 1, 3000, 300, grouped=True) is None
+    # What a run's metrics call the fit it kept.
+    assert (fit_kept(config, config), fit_kept(grouped, config), fit_kept(alone, config)) == (
+        "plain", "grouped-start", "prototype-pull")
 
 
 def test_assignment_clusters_follow_the_known_groups_and_leave_the_ungrouped_alone():
