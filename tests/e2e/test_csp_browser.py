@@ -71,6 +71,8 @@ def test_the_annotate_page_swaps_tasks_with_htmx_under_the_policy_with_no_violat
     page.select_option("#attr-party", "D")
     page.click("#start")
     page.wait_for_selector("#judge-form")
+    # The shortcuts are bound by deferred scripts: a key pressed before they have run would be lost.
+    page.wait_for_load_state("load")
     page.keyboard.press("1")
     page.locator(".progress-label", has_text="1 of 2 done").wait_for()  # no eval: the page's CSP forbids it
     page.keyboard.press("2")
