@@ -15,7 +15,7 @@ from alignment.rewards import MAX_ITEMS, annotator_mixture, current_pal, rewards
 from alignment.selectors import fit_eta_seconds, fit_run_get, fit_runs_for
 from alignment.spica_refit import attribute_check
 from annotation.access import IsResearcher, IsStudyAdmin
-from annotation.counted_judgments import PROMPT_SCOPES
+from annotation.counted_judgments import PROMPT_SCOPES, prompt_scope_check
 from annotation.errors import InputError
 from annotation.input_rules import form_integer
 from annotation.selectors import study_get
@@ -162,9 +162,7 @@ class StudyBridgingApi(APIView):
         if attribute is not None and attribute not in study.group_attributes:
             raise InputError(f"{attribute!r} is not a group attribute of this study", field="attribute")
         top = form_integer(request.query_params.get("top", "10"), "top", minimum=1, maximum=100)
-        prompts = request.query_params.get("prompts", "all")
-        if prompts not in PROMPT_SCOPES:
-            raise InputError(f"must be one of {', '.join(PROMPT_SCOPES)}", field="prompts")
+        prompts = prompt_scope_check(request.query_params.get("prompts", "all"))
         with analytical_reads():
             report = bridging_report(study=study, attribute=attribute, prompts=prompts, top=top)
             return Response({"study": study.slug, "attribute": attribute, "prompts": prompts, "groups": report.groups,

@@ -4,6 +4,7 @@ from them and the refit command its options. Light (no torch), so the web proces
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from annotation.counted_judgments import PROMPT_SCOPES
 from annotation.errors import InputError
 
 if TYPE_CHECKING:
@@ -63,9 +64,7 @@ ATTRIBUTE = FitParam("attribute", "Group by one attribute", "", on_page=False, o
 
 # Which prompts the fit reads (annotation/counted_judgments.py PROMPT_SCOPES): a researcher can leave out the
 # prompts annotators wrote in live or imported conversations. Optional: runs launched before it read every prompt.
-PROMPTS = FitParam("prompts", "Prompts", "all", choices=(
-    ("all", "every prompt"), ("pregenerated", "conversations begun from a pregenerated prompt"),
-    ("first-turns", "only prompts no annotator wrote")), on_page=False, optional=True)
+PROMPTS = FitParam("prompts", "Prompts", "all", choices=tuple(PROMPT_SCOPES.items()), on_page=False, optional=True)
 
 FIT_PARAMS: dict[str, tuple[FitParam, ...]] = {
     "pal": (

@@ -20,6 +20,7 @@ belong to conversations, so the scope changes nothing in a pair study.
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from annotation.errors import InputError
 from annotation.models import Conversation, GoldItem, Judgment, Participant, Rating, SetJudgment, Study
 
 
@@ -56,8 +57,10 @@ PROMPT_SCOPES = {
 
 
 def prompt_scope_check(prompts: str) -> str:
+    """The scope, or InputError naming the field `prompts`: every door that takes a scope (pages, API, exports)
+    and the selectors below check it here."""
     if prompts not in PROMPT_SCOPES:
-        raise ValueError(f"prompts must be one of {', '.join(PROMPT_SCOPES)}, got {prompts[:40]!r}")
+        raise InputError(f"prompts must be one of {', '.join(PROMPT_SCOPES)}, got {prompts[:40]!r}", field="prompts")
     return prompts
 
 

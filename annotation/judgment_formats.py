@@ -15,7 +15,7 @@ from annotation.community_alignment import (
     community_alignment_import,
     community_alignment_lines,
 )
-from annotation.counted_judgments import PROMPT_SCOPES
+from annotation.counted_judgments import prompt_scope_check
 from annotation.errors import InputError
 from annotation.judgment_export import export_lines
 from annotation.judgment_files import JudgmentImportSummary, judgments_import
@@ -66,8 +66,7 @@ def judgment_file_export(*, study: Study, fmt: str, part: str = "judgments", inc
         raise InputError(_one_of(EXPORT_PARTS), field="part")
     if part == "annotators" and fmt != COLLECTIVE:
         raise InputError(f"part=annotators goes with format {COLLECTIVE}", field="part")
-    if prompts not in PROMPT_SCOPES:
-        raise InputError(_one_of(tuple(PROMPT_SCOPES)), field="prompts")
+    prompt_scope_check(prompts)
     if fmt == COMMUNITY:
         community_alignment_exportable(study=study, include_excluded=include_excluded, prompts=prompts)
         lines = community_alignment_lines(study=study, include_excluded=include_excluded, prompts=prompts)

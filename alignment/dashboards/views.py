@@ -24,8 +24,8 @@ from alignment.dashboards.selectors import analytical_reads
 from alignment.dashboards.snapshots import report_snapshot, snapshot_key
 from alignment.dashboards.spica_plots import spica_figures
 from annotation.access import is_researcher
-from annotation.counted_judgments import PROMPT_SCOPES, study_has_conversations, tie_rule_text
-from annotation.errors import Rejected
+from annotation.counted_judgments import PROMPT_SCOPES, prompt_scope_check, study_has_conversations, tie_rule_text
+from annotation.errors import InputError, Rejected
 from annotation.models import Study
 from annotation.selectors import study_get
 
@@ -53,9 +53,10 @@ def dashboard_page(view: Callable) -> Callable:
         attribute = request.GET.get("attribute") or None
         if attribute is not None and attribute not in study.group_attributes:
             return _message(request, f"{attribute!r} is not a group attribute of this study.", 400)
-        prompts = request.GET.get("prompts") or "all"
-        if prompts not in PROMPT_SCOPES:
-            return _message(request, f"prompts must be one of {', '.join(PROMPT_SCOPES)}.", 400)
+        try:
+            prompts = prompt_scope_check(request.GET.get("prompts") or "all")
+        except InputError as exc:
+            return _message(request, exc.message, 400)
         with analytical_reads():
             return view(request, study, attribute, prompts)
 
