@@ -174,12 +174,19 @@ def _gold_set_next(participant: Participant, now: datetime) -> SetTask | None:
             created_at=now, expires_at=now + timedelta(minutes=lease_minutes),
         )
         prompt = Prompt.objects.filter(candidate_sets=set_id).values_list("pk", "external_id", "turns").get()
-        candidates = {pk: ShownCandidate(pk, ext, text) for pk, ext, text in
-                      Candidate.objects.filter(pk__in=order).values_list("pk", "external_id", "text")}
+        candidates = Candidate.objects.filter(pk__in=order).values_list("pk", "external_id", "text")
+    return _set_task_of(assignment.pk, set_id, prompt, order, candidates, assignment.expires_at,
+                        Progress(done=done, quota=quota))
+
+
+def _set_task_of(assignment_id: int, set_id: int, prompt: tuple, shown: list[int], candidates, expires_at,
+                 progress: Progress) -> SetTask:
+    """The task from its rows: prompt (id, external id, turns), the shown order of candidate ids, and each
+    candidate's (id, external id, text) in any order."""
+    by_id = {pk: ShownCandidate(pk, ext, text) for pk, ext, text in candidates}
     return SetTask(
-        assignment_id=assignment.pk, set_id=set_id, prompt=ShownPrompt(prompt[0], prompt[1], prompt[2]),
-        shown=[candidates[pk] for pk in order], expires_at=assignment.expires_at,
-        progress=Progress(done=done, quota=quota),
+        assignment_id=assignment_id, set_id=set_id, prompt=ShownPrompt(prompt[0], prompt[1], json_value(prompt[2])),
+        shown=[by_id[pk] for pk in shown], expires_at=aware(expires_at), progress=progress,
     )
 
 
@@ -196,12 +203,8 @@ def _set_next_in_database(participant: Participant, now: datetime) -> SetTask | 
     if row is None:
         return None
     done, quota, assignment_id, set_id, shown, expires_at, prompt_id, prompt_ext, turns, candidates = row
-    by_id = {pk: ShownCandidate(pk, ext, text) for pk, ext, text in json_value(candidates)}
-    return SetTask(
-        assignment_id=assignment_id, set_id=set_id, prompt=ShownPrompt(prompt_id, prompt_ext, json_value(turns)),
-        shown=[by_id[pk] for pk in json_value(shown)], expires_at=aware(expires_at),
-        progress=Progress(done=done, quota=quota),
-    )
+    return _set_task_of(assignment_id, set_id, (prompt_id, prompt_ext, turns), json_value(shown),
+                        json_value(candidates), expires_at, Progress(done=done, quota=quota))
 
 
 def _set_next(participant: Participant, now: datetime) -> SetTask | None:
@@ -266,8 +269,5 @@ def _set_task(sql: Statements, assignment_id: int, progress: Progress) -> SetTas
     if not rows:
         return None  # a pair lease in a study switched to sets: nothing of this kind to show
     assignment_id, set_id, shown, expires_at, prompt_id, prompt_ext, turns = rows[0][:7]
-    candidates = {row[7]: ShownCandidate(row[7], row[8], row[9]) for row in rows}
-    return SetTask(
-        assignment_id=assignment_id, set_id=set_id, prompt=ShownPrompt(prompt_id, prompt_ext, json_value(turns)),
-        shown=[candidates[pk] for pk in json_value(shown)], expires_at=aware(expires_at), progress=progress,
-    )
+    return _set_task_of(assignment_id, set_id, (prompt_id, prompt_ext, turns), json_value(shown),
+                        [row[7:10] for row in rows], expires_at, progress)
