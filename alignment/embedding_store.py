@@ -1,11 +1,18 @@
 """The database-backed embedding cache in front of the pure encoder (alignment/embeddings)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 from django.conf import settings
 
 from alignment.embeddings import conversation_text, embed_with_cache, load_encoder, text_sha256
 from alignment.models import TextEmbedding
 from annotation.models import Candidate, Prompt
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 _CHUNK = 500  # keeps IN (...) lists well under SQLite's variable limit
 
@@ -43,7 +50,12 @@ def embeddings_for_texts(texts: list[str], *, model_name: str | None = None, sto
     the cache lacks are embedded but not kept: callers' one-off texts (reward queries) must not grow it for ever."""
     name = model_name or settings.EMBEDDING_MODEL
     return embed_with_cache(texts, model_name=name, lookup=_lookup, store=_store if store_new else _keep_nothing,
-                            encoder_factory=load_encoder)
+                            encoder_factory=configured_encoder)
+
+
+def configured_encoder(model_name: str) -> SentenceTransformer:
+    """The encoder at the configured EMBEDDING_PRECISION."""
+    return load_encoder(model_name, precision=settings.EMBEDDING_PRECISION)
 
 
 def texts_uncached(texts: list[str], *, model_name: str | None = None) -> list[str]:

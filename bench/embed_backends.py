@@ -1,8 +1,9 @@
 """Encoders that could stand in for float32 PyTorch behind the embedding pipeline, for bench/embed.py.
 
 Each takes texts and returns (n, 384) L2-normalised float32 rows like SentenceTransformer.encode. Only
-measured here, never used by the product: none of them is both faster on this CPU and within the
-cosine-0.99 tolerance (README, "Benchmarks").
+measured here, never used by the product: plain dynamic int8 of every linear layer falls outside the
+cosine-0.99 tolerance, and ONNX Runtime float32 was no faster. The product's int8 encoder is
+alignment/embeddings/int8.py (smoothed, feed-forward output kept float32), timed by bench/embed.py itself.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from pluralweb.env import env_bool, env_int, env_list, env_rate, env_str
+from alignment.embeddings.encoder import PRECISIONS as _EMBEDDING_PRECISIONS
+from pluralweb.env import env_bool, env_choice, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PLURALWEB_VAR_DIR", str(BASE_DIR / "var")))
@@ -323,6 +324,9 @@ PLURALWEB_ARTIFACT_DIR = Path(env_str("PLURALWEB_ARTIFACT_DIR", str(VAR_DIR / "a
 # refits 4-15 times slower than on a quiet one, while the web and the other workers need cores too.
 PLURALWEB_FIT_THREADS = env_int("PLURALWEB_FIT_THREADS", max(1, len(os.sched_getaffinity(0)) // 2), minimum=1)
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
+# int8: a CPU copy of the model with vectors within cosine 0.99 of float32's and faster (alignment/embeddings/int8.py);
+# float32: the model as shipped. A model on a GPU, or one not BERT-shaped, is float32 either way.
+EMBEDDING_PRECISION = env_choice("EMBEDDING_PRECISION", "int8", set(_EMBEDDING_PRECISIONS))
 # Web processes load the URLconf and the embedding model in a thread at start-up (pluralweb/startup.py).
 PLURALWEB_WARM_UP = env_bool("PLURALWEB_WARM_UP", True)
 # Optional OpenAI-compatible chat endpoint for negatively-correlated candidate generation.

@@ -29,11 +29,12 @@ def warm_up() -> float:
     encode one text; returns the seconds it took."""
     from django.urls import get_resolver
 
-    from alignment.embeddings import encode_texts, load_encoder
+    from alignment.embedding_store import configured_encoder
+    from alignment.embeddings import encode_texts
 
     started = time.perf_counter()
     get_resolver().url_patterns  # noqa: B018 (the attribute's first read imports every urls module)
-    encode_texts(load_encoder(settings.EMBEDDING_MODEL), ["warm up"])
+    encode_texts(configured_encoder(settings.EMBEDDING_MODEL), ["warm up"])
     return time.perf_counter() - started
 
 

@@ -57,3 +57,8 @@ def test_debug_is_off_unless_asked_for():
         capture_output=True, text=True, timeout=60,
     )
     assert check.stdout.split()[0] == "False"
+
+
+def test_settings_refuse_an_unknown_embedding_precision():
+    result = _load_settings(DJANGO_DEBUG="0", SECRET_KEY="k", ALLOWED_HOSTS="x", EMBEDDING_PRECISION="int4")
+    assert result.returncode != 0 and "EMBEDDING_PRECISION='int4' must be one of ['float32', 'int8']" in result.stderr

@@ -2,6 +2,7 @@
 
 from alignment.embeddings.encoder import (
     DEFAULT_MODEL,
+    PRECISIONS,
     conversation_text,
     embed_with_cache,
     encode_texts,
@@ -11,6 +12,7 @@ from alignment.embeddings.encoder import (
 
 __all__ = [
     "DEFAULT_MODEL",
+    "PRECISIONS",
     "conversation_text",
     "embed_with_cache",
     "encode_texts",

