@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from alignment.pal import (
     TrainConfig,
@@ -209,3 +210,16 @@ def test_assignment_clusters_follow_the_known_groups_and_leave_the_ungrouped_alo
     assert len({clusters[2], clusters[4], clusters[0], clusters[1]}) == 4
     assert assignment_clusters(replace(data, user_group=None)) is None
     assert assignment_clusters(replace(data, user_group=np.full(6, -1))) is None
+
+
+def test_the_assignment_rounds_leave_no_prototype_unused_while_a_prototype_holds_two_clusters():
+    """Both clusters chose prototype 0 (prototype 1 fitted on less data explains neither better):
+    the one cheapest to move takes prototype 1, as k-means refills an empty cluster."""
+    from alignment.pal.warmup import _fill_empty
+
+    losses = torch.tensor([[10.0, 12.0], [20.0, 21.0], [0.0, 0.0]])  # summed losses; cluster 2 has no judgments
+    counts = torch.tensor([10, 10, 0])
+    assert _fill_empty(losses, torch.tensor([0, 0, 0]), counts).tolist() == [0, 1, 0]
+    assert _fill_empty(losses, torch.tensor([0, 1, 0]), counts).tolist() == [0, 1, 0]  # nothing empty
+    # One cluster with judgments cannot fill two prototypes.
+    assert _fill_empty(losses[:1], torch.tensor([0]), counts[:1]).tolist() == [0]
