@@ -32,10 +32,13 @@ from alignment.pal import (  # noqa: E402
     PalData,
     TrainConfig,
     adjusted_rand_index,
+    assignment_clusters,
     build_model,
     evaluate_pal,
+    fit_kept,
     fit_pal,
     make_population,
+    small_data_candidate,
     split_pal_data,
 )
 
@@ -111,13 +114,17 @@ def fit_and_report(population, split, args, config):
     fit = fit_pal(population.data, split.train, split.val, kind="B", k=args.k, config=config)
     rounds = config.assignment_rounds * args.k
     passes = rounds + len(fit.history)
+    n_fits = 1 + (small_data_candidate(config, "B", args.k, len(split.train), len(split.val),
+                                       grouped=assignment_clusters(population.data) is not None) is not None)
     print(
         f"\nPAL-B K={args.k} on {len(split.train):,} training judgments: fit {fit.seconds:.1f} s wall, "
-        f"{passes} passes ({rounds} assignment rounds + {len(fit.history)} epochs, "
+        f"{fit.cpu_seconds:.1f} s process CPU, all {n_fits} fits (small-data candidates); kept: "
+        f"{fit_kept(fit.config, config)}, {passes} passes ({rounds} assignment rounds + {len(fit.history)} epochs, "
         f"best epoch {fit.best_epoch})"
     )
+    # With several fits the time covers all of them and the passes only the kept one's: a lower bound.
     print(
-        f"  {len(split.train) * passes / fit.seconds:,.0f} judgments/s processed, "
+        f"  {len(split.train) * passes / fit.seconds:,.0f} judgments/s processed{' (at least)' if n_fits > 1 else ''}, "
         f"{len(split.train) / fit.seconds:,.0f} training judgments per second of whole fit"
     )
     print(f"  {peak_memory()}")

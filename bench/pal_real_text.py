@@ -27,7 +27,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
-from alignment.pal import TrainConfig, evaluate_pal, fit_pal, make_population, split_pal_data  # noqa: E402
+from alignment.pal import (  # noqa: E402
+    TrainConfig,
+    evaluate_pal,
+    fit_kept,
+    fit_pal,
+    make_population,
+    split_pal_data,
+)
 
 DATA = Path("/work/shared/data/community_alignment/coalign_pairs_en_balanced10.csv")
 CACHE = Path("/tmp/pluralweb-bench-coalign-embeddings.npz")
@@ -79,11 +86,12 @@ def main(argv: list[str] | None = None) -> None:
         prompts, responses = embeddings()
         given = {"prompt_embeddings": prompts, "candidate_embeddings": responses}
     rows = [run(args, seed, given) for seed in (int(s) for s in args.seeds.split(","))]
-    columns = ("PAL-B", "epoch B", "PAL-A", "epoch A", "group BT", "K=1", "truth")
-    print(f"\n{args.users} users x {args.per_user} judgments, seen-test accuracy (epoch: the one kept)")
-    print("seed  " + "  ".join(f"{c:>8}" for c in columns))
+    columns = ("PAL-B", "epoch B", "PAL-A", "epoch A", "group BT", "K=1", "truth", "cpu s B")
+    print(f"\n{args.users} users x {args.per_user} judgments, seen-test accuracy (epoch: the one kept; "
+          "cpu s B: PAL-B's fit, all its candidate fits)")
+    print("seed  " + "  ".join(f"{c:>8}" for c in columns) + "  PAL-B fit kept")
     for seed, row in rows:
-        print(f"{seed:>4}  " + "  ".join(_cell(row[c]) for c in columns))
+        print(f"{seed:>4}  " + "  ".join(_cell(row[c]) for c in columns) + f"  {row['kept B']}")
     print("mean  " + "  ".join(_cell(float(np.mean([row[c] for _, row in rows]))) for c in columns))
 
 
@@ -105,13 +113,15 @@ def run(args: argparse.Namespace, seed: int, given: dict) -> tuple[int, dict]:
         fit = fit_pal(data, split.train, split.val, kind=kind, k=args.groups, config=config)
         report = evaluate_pal(data, split, fit, config=config, truth_ceiling=population.ceiling_on)
         curve = " ".join(f"{row['val_loss']:.3f}" for row in fit.history[:12])
-        print(f"PAL-{kind} K={args.groups}: epoch kept {fit.best_epoch} of {len(fit.history)} "
-              f"({fit.seconds:.1f} s); train loss at the end {fit.history[-1]['train_loss']:.3f}; val loss {curve}")
+        print(f"PAL-{kind} K={args.groups}: {fit_kept(fit.config, config)} fit kept, epoch {fit.best_epoch} of "
+              f"{len(fit.history)} ({fit.seconds:.1f} s, {fit.cpu_seconds:.1f} CPU s, all fits); "
+              f"train loss at the end {fit.history[-1]['train_loss']:.3f}; val loss {curve}")
         print(f"  seen test: PAL {report.seen_accuracy:.3f} | K=1 {report.seen_accuracy_k1:.3f} | "
               f"per-group BT {report.seen_accuracy_group_bt:.3f} | truth {report.truth_ceiling['seen']:.3f}")
         shots = "  ".join(f"n={n}: {acc:.3f}" for n, acc in report.unseen_accuracy.items())
         print(f"  unseen: {shots} | K=1 {report.unseen_accuracy_k1:.3f} | truth {report.truth_ceiling['unseen']:.3f}")
         row[f"PAL-{kind}"], row[f"epoch {kind}"] = report.seen_accuracy, fit.best_epoch
+        row[f"kept {kind}"], row[f"cpu s {kind}"] = fit_kept(fit.config, config), fit.cpu_seconds
         if kind == "B":  # the baselines of PAL-B's kind: the issue compares PAL-B with them
             row["group BT"], row["K=1"] = report.seen_accuracy_group_bt, report.seen_accuracy_k1
             row["truth"] = report.truth_ceiling["seen"]

@@ -61,7 +61,8 @@ def warm_start_users(
             assignment = _seed_prototype(cluster_losses(active - 1), assignment, counts, active)
         for _ in range(rounds):
             _fit_prototypes(model, optimizer, tensors, batches(), assignment[clusters])
-            assignment = cluster_losses(active).argmin(dim=1)
+            losses = cluster_losses(active)
+            assignment = _fill_empty(losses, losses.argmin(dim=1), counts)
     assignment = assignment[clusters]
     with torch.no_grad():
         model.theta.weight.copy_(F.one_hot(assignment, k).float() * START_LOGIT * (user_counts > 0)[:, None])
@@ -85,6 +86,26 @@ def _seed_prototype(losses, assignment, counts, active) -> torch.Tensor:
     seeded = assignment.clone()
     seeded[misfit.topk(n_seed).indices] = active - 1
     return seeded
+
+
+@torch.no_grad()
+def _fill_empty(losses, assignment, counts) -> torch.Tensor:
+    """k-means' rule for an empty cluster: a prototype that no user (or cluster) with judgments chose
+    takes the one it would cost least to move there, from a prototype that keeps others. Without it,
+    two known groups could both choose the prototype fitted on more data and leave the other unused
+    (real-text population, 60 users x 60 judgments, seed 6: the K = 2 fit was a K = 1 fit, 0.616 seen
+    test against the per-group model's 0.650)."""
+    assignment = assignment.clone()
+    active, has_data = losses.shape[1], counts > 0
+    per_judgment = losses / counts.clamp_min(1)[:, None]
+    for k in range(active):
+        used = torch.bincount(assignment[has_data], minlength=active)
+        movable = has_data & (used[assignment] > 1)
+        if used[k] or not movable.any():
+            continue
+        cost = per_judgment[:, k] - per_judgment.gather(1, assignment[:, None]).squeeze(1)
+        assignment[torch.where(movable, cost, torch.inf).argmin()] = k
+    return assignment
 
 
 def _fit_prototypes(model, optimizer, tensors, batches, assignment) -> None:

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from alignment.pal import (
     TrainConfig,
@@ -209,3 +210,31 @@ def test_assignment_clusters_follow_the_known_groups_and_leave_the_ungrouped_alo
     assert len({clusters[2], clusters[4], clusters[0], clusters[1]}) == 4
     assert assignment_clusters(replace(data, user_group=None)) is None
     assert assignment_clusters(replace(data, user_group=np.full(6, -1))) is None
+
+
+def test_the_assignment_rounds_leave_no_prototype_unused_while_a_prototype_holds_two_clusters():
+    """Both clusters chose prototype 0 (prototype 1 fitted on less data explains neither better):
+    the one cheapest to move takes prototype 1, as k-means refills an empty cluster."""
+    from alignment.pal.warmup import _fill_empty
+
+    losses = torch.tensor([[10.0, 12.0], [20.0, 21.0], [0.0, 0.0]])  # summed losses; cluster 2 has no judgments
+    counts = torch.tensor([10, 10, 0])
+    assert _fill_empty(losses, torch.tensor([0, 0, 0]), counts).tolist() == [0, 1, 0]
+    assert _fill_empty(losses, torch.tensor([0, 1, 0]), counts).tolist() == [0, 1, 0]  # nothing empty
+    # One cluster with judgments cannot fill two prototypes.
+    assert _fill_empty(losses[:1], torch.tensor([0]), counts[:1]).tolist() == [0]
+
+
+def test_when_the_groups_are_not_the_preference_clusters_validation_keeps_the_free_fit(population):
+    """The study's attribute is unrelated to preference (a shuffle of the planted groups): the grouped
+    start ties users to the wrong groups, the free fit finds the planted ones, and validation keeps it."""
+    shuffled = np.random.default_rng(7).permutation(population.true_group)
+    data = replace(population.data, user_group=shuffled)
+    split = split_pal_data(data, unseen_fraction=0.2, seed=0)
+    grouped = small_data_candidate(CONFIG, "B", K_STAR, len(split.train), len(split.val), grouped=True)
+    fit = fit_pal(data, split.train, split.val, kind="B", k=K_STAR, config=CONFIG)
+    candidate = fit_pal(data, split.train, split.val, kind="B", k=K_STAR, config=replace(grouped, small_data_below=0))
+    assert fit_kept(fit.config, CONFIG) == "plain"
+    assert fit.val_loss < candidate.val_loss - 0.02
+    report = evaluate_pal(data, split, fit, config=CONFIG, shots=(5,))
+    assert report.seen_accuracy >= report.seen_accuracy_group_bt + 0.05  # the per-group model is told the wrong groups
