@@ -254,13 +254,14 @@ def test_a_plain_fit_ahead_on_validation_by_less_than_a_standard_error_does_not_
                                  judgments_per_user=100, text_like=True, seed=9)
     data = population.data
     split = split_pal_data(data, unseen_fraction=0.1, seed=0)
-    fit = fit_pal(data, split.train, split.val, kind="B", k=2, config=CONFIG)
-    plain = fit_pal(data, split.train, split.val, kind="B", k=2, config=replace(CONFIG, small_data_below=0))
-    assert fit_kept(fit.config, CONFIG) == "grouped-start"
+    config = replace(CONFIG, device="cpu")  # a margin this close is this exact fit's (CUDA's would differ)
+    fit = fit_pal(data, split.train, split.val, kind="B", k=2, config=config)
+    plain = fit_pal(data, split.train, split.val, kind="B", k=2, config=replace(config, small_data_below=0))
+    assert fit_kept(fit.config, config) == "grouped-start"
     assert plain.val_loss < fit.val_loss < plain.val_loss + paired_standard_error(plain, fit, data, split.val)
-    baselines = {"k1": fit_pal(data, split.train, split.val, kind="B", k=1, config=CONFIG),
-                 "group_bt": fit_group_bt(data, split, kind="B", config=CONFIG)}
-    report = evaluate_pal(data, split, fit, config=CONFIG, shots=(5,), **baselines)
-    plain_report = evaluate_pal(data, split, plain, config=CONFIG, shots=(5,), **baselines)
+    baselines = {"k1": fit_pal(data, split.train, split.val, kind="B", k=1, config=config),
+                 "group_bt": fit_group_bt(data, split, kind="B", config=config)}
+    report = evaluate_pal(data, split, fit, config=config, shots=(5,), **baselines)
+    plain_report = evaluate_pal(data, split, plain, config=config, shots=(5,), **baselines)
     assert report.seen_accuracy >= plain_report.seen_accuracy
     assert report.seen_accuracy >= report.seen_accuracy_group_bt - 0.005
