@@ -8,7 +8,11 @@ embedded with the project's model (cached under /tmp). The truth is the syntheti
 instead: the data here is not shipped with the project.
 
     .venv/bin/python bench/pal_real_text.py [--users 200] [--per-user 100] [--groups 2] [--threads 2]
-        [--seeds 0,1,2]
+        [--seeds 0,1,2] [--precision int8]
+
+--precision: the encoder's (alignment/embeddings/encoder.py); float32 by default, so that figures stay
+comparable with earlier runs, though the product embeds at int8 (EMBEDDING_PRECISION). Each precision
+has its own cache.
 
 With several seeds (population, split and fits all change with the seed) it ends with one row per
 seed and their mean: one seed's seen test holds a few hundred judgments (60 users x 60 judgments:
@@ -37,7 +41,10 @@ from alignment.pal import (  # noqa: E402
 )
 
 DATA = Path("/work/shared/data/community_alignment/coalign_pairs_en_balanced10.csv")
-CACHE = Path("/tmp/pluralweb-bench-coalign-embeddings.npz")
+CACHES = {
+    "float32": Path("/tmp/pluralweb-bench-coalign-embeddings.npz"),
+    "int8": Path("/tmp/pluralweb-bench-coalign-embeddings-int8.npz"),
+}
 
 
 def texts() -> tuple[list[str], list[str]]:
@@ -54,19 +61,21 @@ def texts() -> tuple[list[str], list[str]]:
     return prompts, responses
 
 
-def embeddings() -> tuple[np.ndarray, np.ndarray]:
-    if CACHE.exists():
-        cached = np.load(CACHE)
+def embeddings(precision: str = "float32") -> tuple[np.ndarray, np.ndarray]:
+    cache = CACHES[precision]
+    if cache.exists():
+        cached = np.load(cache)
         return cached["prompts"], cached["responses"]
     from alignment.embeddings.encoder import load_encoder
 
     prompts, responses = texts()
     started = time.perf_counter()
-    encoder = load_encoder()
+    encoder = load_encoder(precision=precision)
     p = encoder.encode(prompts, batch_size=64, normalize_embeddings=True)
     r = encoder.encode(responses, batch_size=64, normalize_embeddings=True)
-    print(f"embedded {len(prompts)} prompts and {len(responses)} responses in {time.perf_counter() - started:.0f} s")
-    np.savez(CACHE, prompts=p, responses=r)
+    print(f"embedded {len(prompts)} prompts and {len(responses)} responses at {precision} "
+          f"in {time.perf_counter() - started:.0f} s")
+    np.savez(cache, prompts=p, responses=r)
     return p, r
 
 
@@ -79,11 +88,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seeds", default="0", help="comma-separated, e.g. 0,1,2")
     parser.add_argument("--text-like", action="store_true", help="the generator's text-like embeddings instead")
+    parser.add_argument("--precision", choices=sorted(CACHES), default="float32",
+                        help="the encoder's precision for the real texts (each has its own cache)")
     args = parser.parse_args(argv)
     if args.text_like:
         given = {"text_like": True, "n_prompts": 337, "dim": 384}
     else:
-        prompts, responses = embeddings()
+        prompts, responses = embeddings(args.precision)
         given = {"prompt_embeddings": prompts, "candidate_embeddings": responses}
     rows = [run(args, seed, given) for seed in (int(s) for s in args.seeds.split(","))]
     columns = ("PAL-B", "epoch B", "PAL-A", "epoch A", "group BT", "K=1", "truth", "cpu s B")

@@ -19,7 +19,7 @@ _EXPORTS = {
     "alignment.pal.reward": ("PalRewardModel", "pal_reward_model"),
     "alignment.pal.synthetic": ("SyntheticPopulation", "make_population"),
     "alignment.pal.train": ("PalFit", "PalSelection", "TrainConfig", "assignment_clusters", "fit_kept", "fit_pal",
-                           "select_pal", "small_data_candidate"),
+                           "paired_standard_error", "select_pal", "small_data_candidate"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
