@@ -26,6 +26,7 @@ _WHY = {
     403: "The caller's role or study does not allow this.",
     404: "No such study, run or object.",
     413: "The body is larger than its limit (DATA_UPLOAD_MAX_MEMORY_SIZE; uploads PLURALWEB_MAX_REQUEST_BYTES).",
+    415: "The body's Content-Type is missing or not one this operation reads (see its request body).",
     429: "Too many attempts from this address, user or crowd id (pluralweb/throttling.py); see Retry-After.",
 }
 # The doors that count attempts (password login and join): only these answer 429.
@@ -39,7 +40,7 @@ def _codes(path: str, operation: dict) -> list[int]:
     if "requestBody" in operation or any(p.get("in") == "query" for p in operation.get("parameters", [])):
         codes.append(400)
     if "requestBody" in operation:
-        codes.append(413)
+        codes += [413, 415]
     if path in THROTTLED_PATHS:
         codes.append(429)
     return codes

@@ -42,7 +42,7 @@ def test_every_operation_documents_its_refusals(schema):
             codes = set(operation["responses"])
             assert {"401", "403"} <= codes, (method, path)
             if "requestBody" in operation:
-                assert {"400", "413"} <= codes, (method, path)
+                assert {"400", "413", "415"} <= codes, (method, path)
             for code, response in operation["responses"].items():
                 if code.startswith("4"):
                     assert response["content"]["application/json"]["schema"]["$ref"].endswith("/Error")

@@ -9,3 +9,6 @@ def join_by_link(page, live_server, slug: str, pid: str, party: str = "D") -> No
     page.select_option("#attr-party", party)
     page.click("#start")
     page.wait_for_selector("#judge-form")
+    # The task's key handlers come with deferred scripts, which run before DOMContentLoaded: a key pressed
+    # before then is lost (seen under load in CI).
+    page.wait_for_load_state("domcontentloaded")
