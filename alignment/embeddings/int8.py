@@ -8,7 +8,7 @@ handful of int8 steps. So, per transformer layer:
 - the query, key, value, attention-output and feed-forward-input projections are quantised (int8
   weights per output channel, activations per tensor at run time), after SmoothQuant's migration
   (Xiao et al. 2023, arXiv 2211.10438): each input channel j is divided by s_j = a_j^alpha / w_j^(1-alpha)
-  (a_j the channel's largest activation on CALIBRATION_TEXTS, w_j its largest weight) and the weights'
+  (a_j the channel's largest activation on calibration_texts(), w_j its largest weight) and the weights'
   column j multiplied by s_j, which leaves the float product unchanged and the activation range flat;
 - the feed-forward output projection stays float32: its input (after GELU) holds the largest outliers,
   and quantising it cost the most accuracy on real texts (worst cosine 0.885 against 0.996 without).
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -31,6 +30,14 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 SMOOTHING_ALPHA = 0.8
+# The projections smoothed and quantised in each layer, by the key their calibration peaks are kept under.
+_SMOOTHED = {
+    "query": "attention.self.query",
+    "key": "attention.self.key",
+    "value": "attention.self.value",
+    "attention_output": "attention.output.dense",
+    "intermediate": "intermediate.dense",
+}
 # Fixed texts, so that the same model always quantises the same way (and a text the same vector): short
 # and long, plain and odd (numbers, markup, other scripts), the shapes a study's prompts and responses take.
 _SUBJECTS = ("The city council", "A nurse", "My neighbour", "The union leader", "A retired soldier", "Our senator")
@@ -58,27 +65,25 @@ def calibration_texts() -> list[str]:
     return short + long + list(_ODD)
 
 
-def quantise_encoder(encoder: SentenceTransformer, texts: Sequence[str] | None = None) -> SentenceTransformer | None:
+def quantise_encoder(encoder: SentenceTransformer) -> SentenceTransformer | None:
     """An int8 copy of `encoder` (left untouched), or None where this does not apply: a model that is not
-    BERT-shaped (a transformer whose layers hold attention.self.query/key/value, attention.output.dense,
-    intermediate.dense and output.dense), a model on a GPU, or a torch build without a quantised engine
-    or without torch.ao's dynamic quantisation (deprecated in favour of torchao, still in the pinned 2.13)."""
+    BERT-shaped (a transformer whose layers hold the _SMOOTHED projections and output.dense), a model on a
+    GPU, or a torch build without a quantised engine or without torch.ao's dynamic quantisation
+    (deprecated in favour of torchao, still in the pinned 2.13)."""
     quantize_dynamic = getattr(getattr(torch.ao, "quantization", None), "quantize_dynamic", None)
     if encoder.device.type != "cpu" or torch.backends.quantized.engine == "none" or quantize_dynamic is None:
         return None
-    layers = _bert_layers(encoder)
-    if layers is None:
+    if _bert_layers(encoder) is None:
         return None
     quantised = copy.deepcopy(encoder)
     layers = _bert_layers(quantised)
-    peaks = _input_peaks(quantised, layers, list(texts) if texts is not None else calibration_texts())
-    names = []
+    peaks = _input_peaks(quantised, layers, calibration_texts())
+    targets: set[torch.nn.Module] = set()  # the float layers quantize_dynamic is to replace
     with torch.no_grad():
         for i, layer in enumerate(layers):
             attention = layer.attention.self
             for part in ("query", "key", "value"):
-                linear = getattr(attention, part)
-                setattr(attention, part, _smoothed(linear, peaks[i, part]))
+                setattr(attention, part, _smoothed(getattr(attention, part), peaks[i, part]))
             output = layer.attention.output.dense
             factor = _factor(peaks[i, "attention_output"], output.weight)
             value = attention.value.linear
@@ -86,9 +91,8 @@ def quantise_encoder(encoder: SentenceTransformer, texts: Sequence[str] | None =
             value.bias.div_(factor)
             output.weight.mul_(factor)
             layer.intermediate.dense = _smoothed(layer.intermediate.dense, peaks[i, "intermediate"])
-    for name, module in quantised.named_modules():
-        if isinstance(module, torch.nn.Linear) and _quantised_part(name):
-            names.append(name)
+            targets |= {attention.query.linear, attention.key.linear, value, output, layer.intermediate.dense.linear}
+    names = [name for name, module in quantised.named_modules() if module in targets]
     spec = dict.fromkeys(names, torch.ao.quantization.per_channel_dynamic_qconfig)
     with warnings.catch_warnings():
         # torch.ao's notices that it is deprecated, once per layer: the fallback above covers a torch without it.
@@ -120,21 +124,12 @@ def _factor(peak: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return (peak.clamp(min=1e-5) ** SMOOTHING_ALPHA / w ** (1 - SMOOTHING_ALPHA)).clamp(min=1e-5)
 
 
-def _quantised_part(name: str) -> bool:
-    # Every linear layer inside the transformer's layers except the feed-forward output ("...output.dense"
-    # outside "attention").
-    if ".layer." not in name:
-        return False
-    return not (name.endswith("output.dense") and ".attention." not in name)
-
-
 def _bert_layers(encoder: SentenceTransformer) -> list[torch.nn.Module] | None:
     transformer = getattr(encoder[0], "auto_model", None)
     layers = getattr(getattr(transformer, "encoder", None), "layer", None)
     if not layers:
         return None
-    needed = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
-              "intermediate.dense", "output.dense")
+    needed = (*_SMOOTHED.values(), "output.dense")
     if not all(isinstance(_submodule(layer, path), torch.nn.Linear) for layer in layers for path in needed):
         return None
     return list(layers)
@@ -153,9 +148,7 @@ def _input_peaks(encoder: SentenceTransformer, layers: list[torch.nn.Module],
     peaks: dict[tuple[int, str], torch.Tensor] = {}
     hooks = []
     for i, layer in enumerate(layers):
-        for key, path in (("query", "attention.self.query"), ("key", "attention.self.key"),
-                          ("value", "attention.self.value"), ("attention_output", "attention.output.dense"),
-                          ("intermediate", "intermediate.dense")):
+        for key, path in _SMOOTHED.items():
             def record(module, inputs, output, key=(i, key)):
                 x = inputs[0].detach()
                 peak = x.abs().reshape(-1, x.shape[-1]).amax(0)

@@ -224,24 +224,15 @@ def fit_pal(
     return kept
 
 
-def judgment_losses(fit: PalFit, data: PalData, judgments: Judgments) -> torch.Tensor:
-    """The fit's Bradley-Terry loss on each judgment (ties as soft 0.5 targets); their mean is the
-    validation loss that `fit.val_loss` records, for the epoch kept."""
-    device = next(fit.model.parameters()).device
-    tensors = DeviceData(data, device)
-    batch = plan_batch(tensors.columns(judgments))
-    fit.model.eval()
-    with torch.no_grad(), torch_threads(fit.config.threads):
-        logits = batch_logits(fit.model, batch, tensors)
-    return F.binary_cross_entropy_with_logits(logits, batch.labels, reduction="none")
-
-
 def paired_standard_error(first: PalFit, second: PalFit, data: PalData, val: Judgments) -> float:
     """Standard error of the difference of two fits' mean losses on the same validation judgments: the
     pairing removes what the judgments' own difficulty contributes to each."""
     if len(val) < 2:
         return 0.0
-    difference = judgment_losses(first, data, val) - judgment_losses(second, data, val)
+    tensors = DeviceData(data, next(first.model.parameters()).device)
+    batch = plan_batch(tensors.columns(val))
+    with torch_threads(first.config.threads):
+        difference = _judgment_losses(first.model, batch, tensors) - _judgment_losses(second.model, batch, tensors)
     return float(difference.std() / np.sqrt(len(difference)))
 
 
@@ -412,6 +403,13 @@ def _pull_together(stacked: torch.nn.Module, pull: float) -> None:
     only where the data insists (a shrinkage toward K = 1 that the loss can still overcome)."""
     for p in stacked.parameters():
         p.sub_(pull * (p - p.mean(0, keepdim=True)))
+
+
+@torch.no_grad()
+def _judgment_losses(model: PalModel, batch: PlannedBatch, tensors: DeviceData) -> torch.Tensor:
+    """Each judgment's Bradley-Terry loss (ties as soft 0.5 targets): bt_loss_and_accuracy's loss is their mean."""
+    model.eval()
+    return F.binary_cross_entropy_with_logits(batch_logits(model, batch, tensors), batch.labels, reduction="none")
 
 
 @torch.no_grad()
