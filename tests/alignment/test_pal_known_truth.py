@@ -179,14 +179,26 @@ def test_on_few_judgments_per_user_the_known_groups_start_the_assignment(few_per
     assert adjusted_rand_index(population.true_group[trained], alone[trained]) < 0.6
 
 
-def test_on_few_judgments_per_user_pal_b_is_as_good_as_the_per_group_model(few_per_text):
-    """Issue 11's target on a weak-signal, few-judgments population: PAL-B K = 2 at least as good as
-    one Bradley-Terry model per known group (before the pooled start it kept the g_k-pull candidate:
-    0.710 against the per-group model's 0.762)."""
-    population, split, fit, _, _ = few_per_text
+def few_per_text_accuracies(seed: int) -> tuple[float, float, float]:
+    """Seen-test accuracy of PAL-B K = 2, the per-group model and K = 1 on the few_per_text shape."""
+    population = make_population(kind="B", n_groups=2, n_users=60, n_prompts=337, dim=384,
+                                 judgments_per_user=60, text_like=True, seed=seed)
+    split = split_pal_data(population.data, unseen_fraction=0.1, seed=0)
+    fit = fit_pal(population.data, split.train, split.val, kind="B", k=2, config=CONFIG)
     report = evaluate_pal(population.data, split, fit, config=CONFIG, shots=(5,))
-    assert report.seen_accuracy >= report.seen_accuracy_group_bt - 0.005
-    assert report.seen_accuracy >= report.seen_accuracy_k1 + 0.05
+    return report.seen_accuracy, report.seen_accuracy_group_bt, report.seen_accuracy_k1
+
+
+def test_on_few_judgments_per_user_pal_b_is_as_good_as_the_per_group_model():
+    """Issue 11's target on weak-signal, few-judgments populations: PAL-B K = 2 at least as good as
+    one Bradley-Terry model per known group (before the pooled start it kept the g_k-pull candidate:
+    0.710 against the per-group model's 0.762 on the first population). One population's seen test
+    holds about 650 judgments, so one draw moves either model by a point or two: the target is on the
+    mean over five populations (0.742 against 0.729 at the time of writing; seed by seed the lead runs
+    from -0.9 to +7.7 points)."""
+    pal, group_bt, k1 = np.mean([few_per_text_accuracies(seed) for seed in range(5)], axis=0)
+    assert pal >= group_bt - 0.005
+    assert pal >= k1 + 0.05
 
 
 def test_without_known_groups_the_small_data_candidate_pulls_the_prototypes_together():
@@ -194,6 +206,8 @@ def test_without_known_groups_the_small_data_candidate_pulls_the_prototypes_toge
     grouped = small_data_candidate(config, "B", 2, 3000, 300, grouped=True)
     alone = small_data_candidate(config, "B", 2, 3000, 300, grouped=False)
     assert grouped.assign_by_group and grouped.prototype_pull == 0 and grouped.user_lr < config.user_lr
+    assert (grouped.hidden, grouped.weight_decay) == (config.small_data_hidden, config.small_data_weight_decay)
+    assert (alone.hidden, alone.weight_decay) == (config.hidden, config.weight_decay)
     assert not alone.assign_by_group and alone.prototype_pull > 0
     assert small_data_candidate(config, "B", 2, 60_000, 300, grouped=True) is None  # large sets: one fit
     assert small_data_candidate(config, "A", 2, 3000, 300, grouped=True) is None
@@ -249,12 +263,14 @@ def test_a_plain_fit_ahead_on_validation_by_less_than_a_standard_error_does_not_
     case): the plain fit's validation loss is below the grouped-start candidate's by 0.002, a third of
     the standard error of their paired difference. That is no evidence against the more regularised
     candidate, which is kept and is at least as good on seen test as the plain fit and the per-group
-    model (0.835 against 0.834 and 0.834 at the time of writing)."""
+    model (0.835 against 0.834 and 0.834 at the time of writing). The candidate is the narrower one
+    of before (hidden 64, decay 1.0): the wider default candidate wins validation outright here."""
     population = make_population(kind="B", n_groups=2, n_users=200, n_prompts=337, dim=384,
                                  judgments_per_user=100, text_like=True, seed=9)
     data = population.data
     split = split_pal_data(data, unseen_fraction=0.1, seed=0)
-    config = replace(CONFIG, device="cpu")  # a margin this close is this exact fit's (CUDA's would differ)
+    config = replace(CONFIG, device="cpu",  # a margin this close is this exact fit's (CUDA's would differ)
+                     small_data_hidden=64, small_data_weight_decay=1.0)
     fit = fit_pal(data, split.train, split.val, kind="B", k=2, config=config)
     plain = fit_pal(data, split.train, split.val, kind="B", k=2, config=replace(config, small_data_below=0))
     assert fit_kept(fit.config, config) == "grouped-start"
