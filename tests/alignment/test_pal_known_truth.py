@@ -209,7 +209,7 @@ def test_without_known_groups_the_small_data_candidate_pulls_the_prototypes_toge
     assert (grouped.hidden, grouped.weight_decay) == (config.small_data_hidden, config.small_data_weight_decay)
     assert (alone.hidden, alone.weight_decay) == (config.hidden, config.weight_decay)
     assert not alone.assign_by_group and alone.prototype_pull > 0
-    assert small_data_candidate(config, "B", 2, 60_000, 300, grouped=True) is None  # large sets: one fit
+    assert small_data_candidate(config, "B", 2, 100_000, 300, grouped=True) is None  # large sets: one fit
     assert small_data_candidate(config, "A", 2, 3000, 300, grouped=True) is None
     assert small_data_candidate(config, "B", 1, 3000, 300, grouped=True) is None
     # What a run's metrics call the fit it kept.
