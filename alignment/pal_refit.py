@@ -44,7 +44,8 @@ def run_pal_fit(run: FitRun, progress: FitProgress) -> FitOutcome:
                          f"annotators; the study has {len(data.judgments)} from {data.n_users}")
     loaded = time.perf_counter()
     split = split_pal_data(data, unseen_fraction=params["unseen_fraction"], seed=params["seed"])
-    config = TrainConfig(max_epochs=params["max_epochs"], seed=params["seed"], threads=settings.PLURALWEB_FIT_THREADS)
+    config = TrainConfig(max_epochs=params["max_epochs"], seed=params["seed"], threads=settings.PLURALWEB_FIT_THREADS,
+                         small_data_below=settings.PLURALWEB_PAL_TWO_FITS_BELOW)
 
     kind = MODELS[params["model"]]
     # A small PAL-B set is fitted twice (TrainConfig.small_data_below): its epochs count on across both.

@@ -9,7 +9,9 @@ against the vectorised fit on a 20k-judgment subset, in the same run.
     .venv/bin/python bench/pal_fit.py [--quick] [--device cpu|cuda] [--judgments N] [--epochs N] [--threads N]
 
 The refit speed target: `--judgments 300000 --annotators 3000 --prompts 3000 --threads 1 --no-loop`
-(the "refit as the worker runs it" line, under 60 s on a 2-core CPU).
+(the "refit as the worker runs it" line, under 60 s on a 2-core CPU). `--small-data-below N`: PAL-B also
+runs the small-data candidate fit below N training judgments (TrainConfig.small_data_below, the setting
+PLURALWEB_PAL_TWO_FITS_BELOW in the product).
 """
 
 import argparse
@@ -56,6 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     parser.add_argument("--loop-judgments", type=int, default=20_000, help="subset for the per-user loop")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--small-data-below", type=int, default=TrainConfig.small_data_below,
+                        help="training judgments below which PAL-B also runs the small-data candidate fit")
     parser.add_argument("--quick", action="store_true", help="20k judgments, 200 annotators, 200 prompts")
     parser.add_argument("--no-loop", action="store_true", help="skip the per-user loop comparison")
     args = parser.parse_args(argv)
@@ -76,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = TrainConfig(max_epochs=args.epochs, device=args.device, seed=args.seed, threads=args.threads)
+    config = TrainConfig(max_epochs=args.epochs, device=args.device, seed=args.seed, threads=args.threads,
+                         small_data_below=args.small_data_below)
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
     print(f"device {device}, torch threads {torch.get_num_threads()}, torch {torch.__version__}")
     started = time.perf_counter()

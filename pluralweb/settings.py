@@ -323,6 +323,10 @@ PLURALWEB_ARTIFACT_DIR = Path(env_str("PLURALWEB_ARTIFACT_DIR", str(VAR_DIR / "a
 # OpenMP threads wait for each other at every op: on a shared machine, one thread per core made
 # refits 4-15 times slower than on a quiet one, while the web and the other workers need cores too.
 PLURALWEB_FIT_THREADS = env_int("PLURALWEB_FIT_THREADS", max(1, len(os.sched_getaffinity(0)) // 2), minimum=1)
+# A PAL-B refit with fewer training judgments than this runs twice, as configured and as the more
+# regularised candidate, and keeps one by validation (alignment/pal/train.py, TrainConfig.small_data_below;
+# 0: always one fit). The default keeps a 300k-judgment refit to one fit, within its 60 s on 2 cores.
+PLURALWEB_PAL_TWO_FITS_BELOW = env_int("PLURALWEB_PAL_TWO_FITS_BELOW", 100_000, minimum=0)
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 # int8: a CPU copy of the model with vectors within cosine 0.99 of float32's and faster (alignment/embeddings/int8.py);
 # float32: the model as shipped. A model on a GPU, or one not BERT-shaped, is float32 either way.

@@ -53,6 +53,18 @@ def test_the_refit_records_each_phase_time_and_the_epoch_kept(fit_study):
     assert "by rated item per annotator" in metrics["split"]["seen"]
 
 
+def test_the_two_fits_threshold_is_the_operators(fit_study, settings):
+    """This study is small: by default it is fitted twice and records which fit it kept; with the
+    threshold at 0 it is fitted once, as configured."""
+    twice = refit(fit_study)
+    assert twice.progress["total"] == 2 * FAST["max_epochs"]  # progress counts on across both fits
+    assert twice.metrics["fit_kept"] in {"plain", "grouped-start"}  # the study has groups
+    settings.PLURALWEB_PAL_TWO_FITS_BELOW = 0
+    once = refit(fit_study)
+    assert (once.metrics["small_data_fit"], once.metrics["fit_kept"]) == (False, "plain")
+    assert once.progress["total"] == FAST["max_epochs"]  # one fit's epochs: progress counted for one
+
+
 def test_the_pal_dashboard_lists_runs_by_model_and_k_not_only_the_latest_per_k(client, fit_study, researcher):
     pal_b = refit(fit_study)
     pal_a = refit(fit_study, model="pal-a")
