@@ -325,7 +325,8 @@ PLURALWEB_ARTIFACT_DIR = Path(env_str("PLURALWEB_ARTIFACT_DIR", str(VAR_DIR / "a
 PLURALWEB_FIT_THREADS = env_int("PLURALWEB_FIT_THREADS", max(1, len(os.sched_getaffinity(0)) // 2), minimum=1)
 # A PAL-B refit with fewer training judgments than this runs twice, as configured and as the more
 # regularised candidate, and keeps one by validation (alignment/pal/train.py, TrainConfig.small_data_below;
-# 0: always one fit). The default keeps a 300k-judgment refit to one fit, within its 60 s on 2 cores.
+# 0: always one fit). The default keeps a 300k-judgment refit to one fit, within its 60 s on 2 cores;
+# it repeats TrainConfig.small_data_below (importing it here would load torch), and a test checks they agree.
 PLURALWEB_PAL_TWO_FITS_BELOW = env_int("PLURALWEB_PAL_TWO_FITS_BELOW", 100_000, minimum=0)
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 # int8: a CPU copy of the model with vectors within cosine 0.99 of float32's and faster (alignment/embeddings/int8.py);

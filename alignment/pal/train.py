@@ -53,9 +53,9 @@ class TrainConfig:
     # and the pooled start lowered validation loss in 10 seeds of 10 (0.603 -> 0.583, seen test 0.662
     # -> 0.671, per-group BT 0.675); on 200 x 100 it won in 3 of 3 (0.759 -> 0.764, BT 0.762).
     # 100k: on 1,000 real-text users x 100 judgments (70k training judgments, seeds 0-2) the candidate
-    # won validation by 0.006-0.007 each time and was level with the per-group BT (+0.0 point) where the
+    # won validation by 0.006-0.007 each time and was level with the per-group BT (-0.05 point) where the
     # plain fit trailed it by 0.36; both fits there take ~30 s of CPU against ~9 s for one. The 300k
-    # refit (210k training judgments) still runs one fit, within its 60 s.
+    # refit (189k training judgments) still runs one fit, within its 60 s.
     small_data_below: int = 100_000
     small_data_pull: float = 100.0
     small_data_dropout: float = 0.5

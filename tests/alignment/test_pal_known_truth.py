@@ -138,14 +138,19 @@ def test_pal_b_on_text_like_embeddings_is_near_the_per_group_model_and_beats_one
     assert report.seen_accuracy >= report.seen_accuracy_group_bt - 0.005
 
 
-@pytest.fixture(scope="module")
-def few_per_text():
+def few_per_text_data(seed: int):
     """337 prompts judged about 10 times each by 60 users (3,600 judgments on text-like embeddings, the
     shape of bench/pal_real_text.py's 60 x 60 case, about 40 training judgments per user): weak
-    evidence per user, and per text."""
+    evidence per user, and per text. The population and its split."""
     population = make_population(kind="B", n_groups=2, n_users=60, n_prompts=337, dim=384,
-                                 judgments_per_user=60, text_like=True, seed=0)
-    split = split_pal_data(population.data, unseen_fraction=0.1, seed=0)
+                                 judgments_per_user=60, text_like=True, seed=seed)
+    return population, split_pal_data(population.data, unseen_fraction=0.1, seed=0)
+
+
+@pytest.fixture(scope="module")
+def few_per_text():
+    """few_per_text_data(0), fitted as configured and as the plain fit alone."""
+    population, split = few_per_text_data(0)
     epochs: list[int] = []
     fit = fit_pal(population.data, split.train, split.val, kind="B", k=2, config=CONFIG,
                   on_epoch=lambda row: epochs.append(row["epoch"]))
@@ -179,24 +184,23 @@ def test_on_few_judgments_per_user_the_known_groups_start_the_assignment(few_per
     assert adjusted_rand_index(population.true_group[trained], alone[trained]) < 0.6
 
 
-def few_per_text_accuracies(seed: int) -> tuple[float, float, float]:
-    """Seen-test accuracy of PAL-B K = 2, the per-group model and K = 1 on the few_per_text shape."""
-    population = make_population(kind="B", n_groups=2, n_users=60, n_prompts=337, dim=384,
-                                 judgments_per_user=60, text_like=True, seed=seed)
-    split = split_pal_data(population.data, unseen_fraction=0.1, seed=0)
-    fit = fit_pal(population.data, split.train, split.val, kind="B", k=2, config=CONFIG)
-    report = evaluate_pal(population.data, split, fit, config=CONFIG, shots=(5,))
-    return report.seen_accuracy, report.seen_accuracy_group_bt, report.seen_accuracy_k1
+def few_per_text_fit(seed: int):
+    population, split = few_per_text_data(seed)
+    return population, split, fit_pal(population.data, split.train, split.val, kind="B", k=2, config=CONFIG)
 
 
-def test_on_few_judgments_per_user_pal_b_is_as_good_as_the_per_group_model():
+def test_on_few_judgments_per_user_pal_b_is_as_good_as_the_per_group_model(few_per_text):
     """Issue 11's target on weak-signal, few-judgments populations: PAL-B K = 2 at least as good as
     one Bradley-Terry model per known group (before the pooled start it kept the g_k-pull candidate:
     0.710 against the per-group model's 0.762 on the first population). One population's seen test
     holds about 650 judgments, so one draw moves either model by a point or two: the target is on the
     mean over five populations (0.742 against 0.729 at the time of writing; seed by seed the lead runs
     from -0.9 to +7.7 points)."""
-    pal, group_bt, k1 = np.mean([few_per_text_accuracies(seed) for seed in range(5)], axis=0)
+    populations = [few_per_text[:3]] + [few_per_text_fit(seed) for seed in range(1, 5)]
+    reports = [evaluate_pal(population.data, split, fit, config=CONFIG, shots=(5,))
+               for population, split, fit in populations]
+    pal, group_bt, k1 = np.mean([(r.seen_accuracy, r.seen_accuracy_group_bt, r.seen_accuracy_k1) for r in reports],
+                                axis=0)
     assert pal >= group_bt - 0.005
     assert pal >= k1 + 0.05
 

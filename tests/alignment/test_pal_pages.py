@@ -1,6 +1,8 @@
 """A PAL refit's figures as the API and the PAL dashboard show them: who was fitted, every (model, K),
 per-annotator weights, groups by one attribute, and each phase's time."""
 
+import os
+
 import pytest
 
 from alignment.fits import fit_run_execute, fit_run_launch
@@ -63,6 +65,17 @@ def test_the_two_fits_threshold_is_the_operators(fit_study, settings):
     once = refit(fit_study)
     assert (once.metrics["small_data_fit"], once.metrics["fit_kept"]) == (False, "plain")
     assert once.progress["total"] == FAST["max_epochs"]  # one fit's epochs: progress counted for one
+
+
+def test_the_two_fits_setting_defaults_to_train_configs_threshold():
+    """The threshold is written twice (settings cannot import torch's modules): they must agree."""
+    from django.conf import settings as django_settings
+
+    from alignment.pal import TrainConfig
+
+    if "PLURALWEB_PAL_TWO_FITS_BELOW" in os.environ:
+        pytest.skip("PLURALWEB_PAL_TWO_FITS_BELOW is set in this environment")
+    assert django_settings.PLURALWEB_PAL_TWO_FITS_BELOW == TrainConfig.small_data_below
 
 
 def test_the_pal_dashboard_lists_runs_by_model_and_k_not_only_the_latest_per_k(client, fit_study, researcher):
